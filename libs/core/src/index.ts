@@ -1,0 +1,18 @@
+export {
+  DomainError,
+  InvalidArgumentError,
+  NotFoundError,
+  AlreadyExistsError,
+  FailedPreconditionError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+  ResourceExhaustedError,
+  UnavailableError,
+  AbortedError,
+  UnimplementedError,
+  DeadlineExceededError,
+  isDomainError,
+  type ErrorKind,
+} from './errors.js';
+export { systemClock, ManualClock, type Clock, type RandomSource } from './clock.js';
+export type { Transaction, UnitOfWork } from './transaction.js';

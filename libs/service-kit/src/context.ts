@@ -1,0 +1,55 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { CallerIdentity } from '@gatehouse/pki';
+import type { Logger } from './logger.js';
+
+/**
+ * What a handler knows about the call besides its message. Handlers pass the parts the domain
+ * needs (caller, peer IP, deadline, signal) as plain values; the domain never sees gRPC.
+ */
+export interface RequestContext {
+  /** Full method path, e.g. /gatehouse.audit.v1.AuditService/Append. */
+  readonly method: string;
+  /** Short RPC name, e.g. Append. */
+  readonly rpc: string;
+  readonly requestId: string;
+  /** The TCP peer's IP address (IPv4-mapped IPv6 folded to IPv4). Proxies are not trusted here. */
+  readonly peerIp: string;
+  /** The calling service or backend, from its client certificate; undefined only in plaintext dev mode. */
+  readonly caller: CallerIdentity | undefined;
+  /** When the call must be answered: the earlier of the client's deadline and the server cap. */
+  readonly deadline: Date;
+  /** Aborted when the client cancels, the deadline passes or the server shuts down. */
+  readonly signal: AbortSignal;
+  readonly metadata: grpc.Metadata;
+  readonly log: Logger;
+  /** The employee's session token from `authorization: Bearer …`, if any. Never log it. */
+  bearerToken(): string | undefined;
+}
+
+/** Parses grpc-js peer strings (`ipv4:1.2.3.4:5`, `[::1]:5`, `1.2.3.4:5`) to a bare IP. */
+export function peerIpOf(peer: string): string {
+  let p = peer.replace(/^(ipv4|ipv6|unix):/, '');
+  if (p.startsWith('[')) {
+    p = p.slice(1, p.indexOf(']'));
+  } else if (p.split(':').length === 2) {
+    p = p.slice(0, p.lastIndexOf(':'));
+  }
+  const mapped = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i.exec(p);
+  return mapped?.[1] ?? p;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** Uses the caller's x-request-id when it is well-formed, so one id follows a request across services. */
+export function requestIdFrom(metadata: grpc.Metadata, fallback: () => string): string {
+  const v = metadata.get('x-request-id')[0];
+  return typeof v === 'string' && REQUEST_ID_RE.test(v) ? v : fallback();
+}
+
+/** Reads `authorization: Bearer <token>`; anything else is treated as absent. */
+export function bearerFrom(metadata: grpc.Metadata): string | undefined {
+  const v = metadata.get('authorization')[0];
+  if (typeof v !== 'string') return undefined;
+  const m = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/.exec(v);
+  return m?.[1];
+}

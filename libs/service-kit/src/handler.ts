@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { DeadlineExceededError, UnavailableError } from '@gatehouse/core';
+import type { Logger } from './logger.js';
+import { bearerFrom, peerIpOf, requestIdFrom, type RequestContext } from './context.js';
+import { callerOf } from './policy.js';
+import { REQUEST_ID_HEADER, toServiceError } from './status.js';
+
+/** A unary handler: translate the request, call the domain, translate the answer. */
+export type UnaryFn<Req, Res> = (req: Req, ctx: RequestContext) => Promise<Res>;
+/** A server-streaming handler; `send` resolves when the transport can take more (backpressure). */
+export type StreamFn<Req, Res> = (req: Req, ctx: RequestContext, send: (res: Res) => Promise<void>) => Promise<void>;
+
+/** A handler as services declare it; the kit turns it into a grpc-js handler. */
+export type Handler =
+  | { readonly kind: 'unary'; readonly fn: UnaryFn<never, unknown> }
+  | { readonly kind: 'server-stream'; readonly fn: StreamFn<never, unknown> };
+
+/** Declares a unary RPC handler. */
+export function unary<Req, Res>(fn: UnaryFn<Req, Res>): Handler {
+  return { kind: 'unary', fn: fn as UnaryFn<never, unknown> };
+}
+
+/** Declares a server-streaming RPC handler. */
+export function serverStream<Req, Res>(fn: StreamFn<Req, Res>): Handler {
+  return { kind: 'server-stream', fn: fn as StreamFn<never, unknown> };
+}
+
+/** Calls in flight, so shutdown can wait for unary calls and end streams. */
+export class CallTracker {
+  readonly unary = new Set<Promise<unknown>>();
+  readonly streams = new Set<AbortController>();
+  private closing = false;
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Stops streams (they would otherwise never end) and returns when unary calls have finished. */
+  async drain(): Promise<void> {
+    this.closing = true;
+    for (const s of this.streams) s.abort(new UnavailableError('server is shutting down; reconnect to resume'));
+    await Promise.allSettled([...this.unary]);
+  }
+}
+
+/** Shared state the adapters need. */
+export interface AdapterRuntime {
+  log: Logger;
+  deadlineCapMs: number;
+  tracker: CallTracker;
+}
+
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+function makeContext(call: AnyCall, rt: AdapterRuntime, path: string, rpc: string, capMs: number | undefined) {
+  const requestId = requestIdFrom(call.metadata, randomUUID);
+  const controller = new AbortController();
+  const clientDeadline = call.getDeadline();
+  const clientMs =
+    clientDeadline instanceof Date ? clientDeadline.getTime() : Number.isFinite(clientDeadline) ? Number(clientDeadline) : Infinity;
+  const capAt = capMs === undefined ? Infinity : Date.now() + capMs;
+  const deadlineMs = Math.min(clientMs, capAt);
+  const caller = callerOf(call);
+  const peerIp = peerIpOf(call.getPeer());
+  const log = rt.log.child({ requestId, rpc, caller: caller ? `${caller.kind}:${caller.name}` : undefined, peerIp });
+  const ctx: RequestContext = {
+    method: path,
+    rpc,
+    requestId,
+    peerIp,
+    caller,
+    deadline: new Date(Number.isFinite(deadlineMs) ? deadlineMs : 8.64e15),
+    signal: controller.signal,
+    metadata: call.metadata,
+    log,
+    bearerToken: () => bearerFrom(call.metadata),
+  };
+  return { ctx, controller, deadlineMs, capAt, requestId, log };
+}
+
+/**
+ * The one async adapter for unary RPCs. It guarantees the grpc-js callback runs exactly once:
+ * on the handler's result, its error (mapped in one place), the server's deadline cap, or not
+ * at all if the client already cancelled.
+ */
+export function adaptUnary(fn: UnaryFn<never, unknown>, rt: AdapterRuntime, path: string, rpc: string): grpc.handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    const { ctx, controller, deadlineMs, capAt, requestId, log } = makeContext(call, rt, path, rpc, rt.deadlineCapMs);
+    let settled = false;
+    const trailer = new grpc.Metadata();
+    trailer.set(REQUEST_ID_HEADER, requestId);
+    const settle = (err: Partial<grpc.StatusObject> | null, value?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) callback(err, null);
+      else callback(null, value, trailer);
+    };
+    const timer = setTimeout(
+      () => {
+        const byCap = capAt <= deadlineMs;
+        const err = new DeadlineExceededError(
+          byCap ? `${rpc}: server deadline cap of ${rt.deadlineCapMs} ms exceeded` : `${rpc}: deadline exceeded`,
+        );
+        controller.abort(err);
+        settle(toServiceError(err, log, requestId));
+      },
+      Math.max(0, Math.min(deadlineMs - Date.now(), 2_147_483_647)),
+    );
+    call.on('cancelled', () => {
+      controller.abort(new DeadlineExceededError(`${rpc}: cancelled by the client`));
+      settled = true;
+      clearTimeout(timer);
+    });
+    const work = (async () => fn(call.request as never, ctx))().then(
+      (value) => settle(null, value),
+      (err: unknown) => settle(toServiceError(err, log, requestId)),
+    );
+    rt.tracker.unary.add(work);
+    void work.finally(() => rt.tracker.unary.delete(work));
+  };
+}
+
+/**
+ * The adapter for server-streaming RPCs. Streams are long-lived (Watch), so the deadline cap
+ * does not apply; the client's own deadline and cancellation do, and shutdown ends them with
+ * UNAVAILABLE so clients resume elsewhere.
+ */
+export function adaptServerStream(
+  fn: StreamFn<never, unknown>,
+  rt: AdapterRuntime,
+  path: string,
+  rpc: string,
+): grpc.handleServerStreamingCall<unknown, unknown> {
+  return (call) => {
+    const { ctx, controller, deadlineMs, requestId, log } = makeContext(call, rt, path, rpc, undefined);
+    let settled = false;
+    rt.tracker.streams.add(controller);
+    const finish = (err: Partial<grpc.StatusObject> | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      rt.tracker.streams.delete(controller);
+      if (err) call.emit('error', err);
+      else {
+        const trailer = new grpc.Metadata();
+        trailer.set(REQUEST_ID_HEADER, requestId);
+        call.end(trailer);
+      }
+    };
+    const timer = Number.isFinite(deadlineMs)
+      ? setTimeout(() => controller.abort(new DeadlineExceededError(`${rpc}: deadline exceeded`)), Math.min(deadlineMs - Date.now(), 2_147_483_647))
+      : undefined;
+    call.on('cancelled', () => {
+      controller.abort(new DeadlineExceededError(`${rpc}: cancelled by the client`));
+      settled = true;
+      clearTimeout(timer);
+      rt.tracker.streams.delete(controller);
+    });
+    if (rt.tracker.isClosing) controller.abort(new UnavailableError('server is shutting down; reconnect to resume'));
+    const send = async (msg: unknown) => {
+      if (settled) throw controller.signal.reason ?? new UnavailableError('stream closed');
+      if (!call.write(msg)) await once(call, 'drain', { signal: controller.signal });
+    };
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(controller.signal.reason);
+      if (controller.signal.aborted) onAbort();
+      else controller.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    Promise.race([(async () => fn(call.request as never, ctx, send))(), aborted]).then(
+      () => finish(null),
+      (err: unknown) => finish(toServiceError(err, log, requestId)),
+    );
+  };
+}
