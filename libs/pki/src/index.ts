@@ -1,0 +1,11 @@
+export { createCa, issueCertificate, type CertificateAndKey, type CreateCaOptions, type IssueCertificateOptions } from './certificates.js';
+export {
+  callerIdentityFromCertificate,
+  peerIdentity,
+  type CallerIdentity,
+  type CertificateInput,
+  type AuthContextSource,
+} from './identity.js';
+export { CALLER_KINDS, isCallerKind, isCallerName, identityUri, type CallerKind } from './names.js';
+export { ensurePki, loadTlsMaterial, type EnsurePkiOptions, type PkiClient, type PkiPaths, type LeafPaths, type TlsMaterial } from './dev-pki.js';
+export { createServerCredentials, createClientCredentials, type ServerTlsMaterial, type ClientTlsMaterial } from './credentials.js';

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Bundles one app into dist/apps/<app>/main.mjs with esbuild. Workspace libraries (@gatehouse/*)
+// are compiled in; third-party packages stay external and load from node_modules, so native
+// addons (better-sqlite3) and grpc-js are used exactly as installed.
+// Usage: node tools/build/bundle.mjs <app>
+import fs from 'node:fs';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const app = process.argv[2];
+if (!app || !/^[a-z][a-z0-9-]*$/.test(app)) {
+  console.error('usage: node tools/build/bundle.mjs <app>');
+  process.exit(2);
+}
+const entry = path.join(root, 'apps', app, 'src/main.ts');
+if (!fs.existsSync(entry)) {
+  console.error(`no entry point at ${path.relative(root, entry)}`);
+  process.exit(2);
+}
+const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+const outfile = path.join(root, 'dist/apps', app, 'main.mjs');
+
+/** Keeps every bare import external except our own workspace packages. */
+const externalThirdParty = {
+  name: 'external-third-party',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('@gatehouse/') || args.path.startsWith('node:')) return undefined;
+      return { path: args.path, external: true };
+    });
+  },
+};
+
+const result = await build({
+  entryPoints: [entry],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+  define: { __GATEHOUSE_VERSION__: JSON.stringify(version) },
+  banner: { js: '#!/usr/bin/env node' },
+  plugins: [externalThirdParty],
+});
+fs.chmodSync(outfile, 0o755);
+const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+console.log(`built ${path.relative(root, outfile)} (${(bytes / 1024).toFixed(0)} KiB)`);
