@@ -1,4 +1,3 @@
-// @ts-check
 import tseslint from 'typescript-eslint';
 import gatehouse from './tools/eslint-rules/module-boundaries.mjs';
 

@@ -1,4 +1,3 @@
-// @ts-check
 /**
  * ESLint rule `gatehouse/module-boundaries`: enforces the workspace's architecture.
  *
@@ -89,6 +88,8 @@ export const moduleBoundaries = {
     if (!from) return {};
     const rel = path.relative(workspaceRoot, file).split(path.sep).join('/');
     const inDomain = /^apps\/[^/]+\/src\/domain\//.test(rel);
+    // Tests (and their fixtures) may use the shared testing lib, whatever their project's type.
+    const isTest = /\.test\.[cm]?ts$/.test(rel) || rel.includes('/test-fixtures/');
     const domainForbidden = options.domainForbidden ?? [];
     const domainForbiddenRelative = options.domainForbiddenRelative ?? [];
 
@@ -120,6 +121,7 @@ export const moduleBoundaries = {
         context.report({ node, messageId: 'appImportsApp', data: { from: from.name, to: to.name } });
         return;
       }
+      if (isTest && to.tags.includes('type:testing')) return;
       for (const c of options.depConstraints ?? []) {
         if (!tagMatches(from.tags, c.sourceTag)) continue;
         const allowed = c.onlyDependOnLibsWithTags ?? [];

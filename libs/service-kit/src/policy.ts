@@ -25,6 +25,8 @@ export const callers = {
   servicesAndBackends: { kinds: ['service', 'backend'] },
   operators: { kinds: ['operator'] },
   anyAuthenticated: { kinds: ['service', 'backend', 'operator'] },
+  operatorsAndBackends: { kinds: ['operator', 'backend'] },
+  operatorsAndServices: { kinds: ['operator', 'service'] },
   only: (...names: string[]): CallerRule => ({ names }),
 } as const satisfies Record<string, CallerRule | ((...a: string[]) => CallerRule)>;
 

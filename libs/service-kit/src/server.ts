@@ -21,8 +21,8 @@ export interface ServiceBinding {
   definition: grpc.ServiceDefinition;
   handlers: Readonly<Record<string, Handler>>;
   policy: Readonly<Record<string, CallerRule>>;
-  /** RPC name → the capability it waits for; answered as UNIMPLEMENTED naming it. */
-  pending?: Readonly<Record<string, string>>;
+  /** The capability RPCs without a handler await; they answer UNIMPLEMENTED naming it. */
+  pending?: string;
 }
 
 /** Transport security: mTLS from the Gatehouse CA, or plaintext on loopback behind an explicit flag. */
@@ -145,7 +145,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (def.requestStream) throw new Error(`${binding.name}/${rpc}: client streaming is not supported by the service kit`);
       const handler: Handler =
         binding.handlers[rpc] ??
-        pendingHandler(def.responseStream, `${rpc} is not implemented yet: it awaits ${binding.pending?.[rpc] ?? 'a later release'}`);
+        pendingHandler(def.responseStream, `${binding.name}/${rpc} is not implemented yet: it awaits ${binding.pending ?? 'a later release'}`);
       if ((handler.kind === 'server-stream') !== def.responseStream) {
         throw new Error(`${binding.name}/${rpc}: handler kind ${handler.kind} does not match the contract`);
       }

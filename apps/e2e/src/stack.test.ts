@@ -1,0 +1,133 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import {
+  AllowlistServiceClient,
+  AuditServiceClient,
+  IdentityServiceClient,
+  ImpersonationServiceClient,
+  SecretsServiceClient,
+  SERVICE_NAMES,
+  allowlistV1,
+  auditV1,
+  identityV1,
+  impersonationV1,
+  secretsV1,
+} from '@gatehouse/contracts';
+import { call, checkHealth, dial } from '@gatehouse/service-kit';
+import { ROOT, STACK, startStack, type Stack } from './stack.js';
+
+/**
+ * End to end: the five services as real processes (the bundles `npm start` runs), real mTLS
+ * from a fresh CA, real SQLite files, generated clients over loopback sockets.
+ */
+describe('the Gatehouse stack', () => {
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test('all five services report SERVING over mTLS, with their name and version', async () => {
+    for (const name of STACK) {
+      const report = await checkHealth(stack.services[name].address, { mode: 'mtls', material: await stack.material('cli', name) });
+      assert.equal(report.status, 'SERVING', `${name}: ${report.error ?? ''}`);
+      assert.equal(report.service, name);
+      assert.match(report.version ?? '', /^\d+\.\d+\.\d+/);
+    }
+  });
+
+  test('each service serves its full contract through the generated client; unbuilt RPCs name their issue', async () => {
+    const cases = [
+      { svc: 'identity', Client: IdentityServiceClient, rpc: 'getSigningKeys', req: identityV1.GetSigningKeysRequest.fromPartial({}), issue: /issue 4 \(identity/ },
+      { svc: 'allowlist', Client: AllowlistServiceClient, rpc: 'check', req: allowlistV1.CheckRequest.fromPartial({ ip: '10.1.2.3' }), issue: /issue 5 \(allowlist/ },
+      { svc: 'secrets', Client: SecretsServiceClient, rpc: 'sealStatus', req: secretsV1.SealStatusRequest.fromPartial({}), issue: /issue 6 \(secrets/ },
+      { svc: 'impersonation', Client: ImpersonationServiceClient, rpc: 'getSigningKeys', req: impersonationV1.GetSigningKeysRequest.fromPartial({}), issue: /issue 7 \(impersonation/ },
+      { svc: 'audit', Client: AuditServiceClient, rpc: 'getCheckpoint', req: auditV1.GetCheckpointRequest.fromPartial({}), issue: /issue 3 \(audit/ },
+    ] as const;
+    for (const c of cases) {
+      const client = dial(c.Client as never, stack.services[c.svc].address, { mode: 'mtls', material: await stack.material('dev-backend', c.svc) }) as grpc.Client;
+      const method = (client as unknown as Record<string, Parameters<typeof call>[1]>)[c.rpc];
+      assert.ok(method, `${c.svc} client has ${c.rpc}`);
+      await assert.rejects(call(client, method, c.req as never), (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.UNIMPLEMENTED, `${c.svc}.${c.rpc}: ${err.details}`);
+        assert.match(err.details, c.issue);
+        assert.ok(err.details.startsWith(`${SERVICE_NAMES[c.svc]}/`), err.details);
+        return true;
+      });
+      client.close();
+    }
+  });
+
+  test('the caller policy holds end to end: no certificate is UNAUTHENTICATED, a backend on an officer RPC is PERMISSION_DENIED', async () => {
+    const cli = await stack.material('cli', 'identity');
+    const noCert = dial(IdentityServiceClient, stack.services.identity.address, { mode: 'mtls', material: { ca: cli.ca, expectedServerName: 'identity' } });
+    await assert.rejects(call(noCert, noCert.listAccounts, identityV1.ListAccountsRequest.fromPartial({})), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNAUTHENTICATED);
+      assert.match(err.details, /client certificate issued by the Gatehouse CA is required/);
+      return true;
+    });
+    noCert.close();
+    const backend = dial(IdentityServiceClient, stack.services.identity.address, { mode: 'mtls', material: await stack.material('dev-backend', 'identity') });
+    await assert.rejects(call(backend, backend.approveAccount, identityV1.ApproveAccountRequest.fromPartial({})), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.PERMISSION_DENIED);
+      assert.match(err.details, /backend:dev-backend is not allowed to call gatehouse\.identity\.v1\.IdentityService\/ApproveAccount/);
+      return true;
+    });
+    backend.close();
+  });
+
+  test('a client cannot be fooled by one service answering for another (server identity is checked)', async () => {
+    const wrong = dial(AuditServiceClient, stack.services.identity.address, { mode: 'mtls', material: await stack.material('cli', 'audit') });
+    await assert.rejects(call(wrong, wrong.getCheckpoint, auditV1.GetCheckpointRequest.fromPartial({}), { deadlineMs: 3_000 }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNAVAILABLE);
+      return true;
+    });
+    wrong.close();
+  });
+
+  test('server reflection lists the service to authenticated callers', async () => {
+    const def = protoLoader.loadSync(path.join(ROOT, 'node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto'), {
+      keepCase: true,
+    });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: grpc.ChannelCredentials) => grpc.Client } } };
+    };
+    const material = await stack.material('cli', 'secrets');
+    const client = dial(pkg.grpc.reflection.v1.ServerReflection as never, stack.services.secrets.address, { mode: 'mtls', material }) as grpc.Client & {
+      serverReflectionInfo: () => grpc.ClientDuplexStream<object, { list_services_response?: { service: Array<{ name: string }> } }>;
+    };
+    const names = await new Promise<string[]>((resolve, reject) => {
+      const s = client.serverReflectionInfo();
+      s.on('data', (res) => {
+        resolve((res.list_services_response?.service ?? []).map((x: { name: string }) => x.name));
+        s.end();
+      });
+      s.on('error', reject);
+      s.write({ list_services: '' });
+    });
+    client.close();
+    assert.ok(names.includes(SERVICE_NAMES.secrets), `reflection lists ${names.join(', ')}`);
+  });
+
+  test('gatehouse status (the CLI bundle) shows every service SERVING', () => {
+    const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', GATEHOUSE_TLS_DIR: stack.pkiDir };
+    for (const name of STACK) env[`GATEHOUSE_${name.toUpperCase()}_ADDR`] = stack.services[name].address;
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/apps/cli/main.mjs'), 'status', '--json'], { env, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as Array<{ service: string; status: string; version: string }>;
+    assert.deepEqual(rows.map((x) => x.status), ['SERVING', 'SERVING', 'SERVING', 'SERVING', 'SERVING']);
+  });
+
+  test('SIGTERM drains and stops every service with exit code 0', async () => {
+    const results = await stack.stop();
+    for (const r of results) assert.deepEqual({ name: r.name, code: r.code, signal: r.signal }, { name: r.name, code: 0, signal: null });
+    stack = undefined as unknown as Stack;
+  });
+});

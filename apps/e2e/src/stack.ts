@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensurePki, loadTlsMaterial, type ClientTlsMaterial } from '@gatehouse/pki';
+
+/** The repository root, found from this file. */
+export const ROOT = path.resolve(import.meta.dirname, '../../..');
+
+/** The services, audit first (the others ship events to it). */
+export const STACK = ['audit', 'identity', 'allowlist', 'secrets', 'impersonation'] as const;
+export type StackService = (typeof STACK)[number];
+
+/** One running service process. */
+export interface ServiceProcess {
+  name: StackService;
+  child: ChildProcess;
+  port: number;
+  metricsPort: number;
+  address: string;
+  stderr: string[];
+}
+
+/** The whole stack, started from the built bundles on port 0 with its own data and PKI. */
+export interface Stack {
+  dir: string;
+  pkiDir: string;
+  services: Record<StackService, ServiceProcess>;
+  /** Client TLS material for a certificate issued to the test (`cli` operator, `dev-backend` backend). */
+  material(client: 'cli' | 'dev-backend', server: StackService): Promise<ClientTlsMaterial>;
+  stop(): Promise<Array<{ name: StackService; code: number | null; signal: NodeJS.Signals | null }>>;
+}
+
+async function waitForFile(file: string, child: ChildProcess, name: string, stderr: string[], timeoutMs: number): Promise<{ port: number; metricsPort: number }> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was ready:\n${stderr.join('')}`);
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as { port: number; metricsPort: number };
+    await sleep(50);
+  }
+  throw new Error(`${name} was not ready within ${timeoutMs} ms:\n${stderr.join('')}`);
+}
+
+/**
+ * Starts the five services as real processes (the esbuild bundles `npm start` runs) on
+ * loopback port 0, each with its own SQLite file, mTLS from a fresh CA, and audit shipping.
+ */
+export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-'));
+  const pkiDir = path.join(dir, 'pki');
+  await ensurePki(pkiDir, {
+    services: [...STACK],
+    clients: [
+      { name: 'cli', kind: 'operator' },
+      { name: 'dev-backend', kind: 'backend' },
+    ],
+  });
+  const services = {} as Record<StackService, ServiceProcess>;
+  let auditAddr = '127.0.0.1:1';
+  const start = async (name: StackService) => {
+    const main = path.join(ROOT, 'dist/apps', name, 'main.mjs');
+    if (!fs.existsSync(main)) throw new Error(`${main} is missing: run nx run-many -t build first`);
+    const ready = path.join(dir, `${name}.ready.json`);
+    const stderr: string[] = [];
+    const child = spawn(process.execPath, [main], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        GATEHOUSE_ENV: 'dev',
+        GATEHOUSE_HOST: '127.0.0.1',
+        GATEHOUSE_PORT: '0',
+        GATEHOUSE_METRICS_PORT: '0',
+        GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
+        GATEHOUSE_TLS_DIR: pkiDir,
+        GATEHOUSE_AUDIT_ADDR: auditAddr,
+        GATEHOUSE_READY_FILE: ready,
+        GATEHOUSE_LOG_LEVEL: 'warn',
+        GATEHOUSE_SHUTDOWN_GRACE_MS: '5000',
+        ...extraEnv,
+      },
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => stderr.push(d));
+    const info = await waitForFile(ready, child, name, stderr, 20_000);
+    services[name] = { name, child, port: info.port, metricsPort: info.metricsPort, address: `127.0.0.1:${info.port}`, stderr };
+    if (name === 'audit') auditAddr = services.audit.address;
+  };
+  try {
+    await start('audit');
+    await Promise.all(STACK.filter((s) => s !== 'audit').map(start));
+  } catch (err) {
+    for (const s of Object.values(services)) s.child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    dir,
+    pkiDir,
+    services,
+    material: async (client, server) => ({ ...(await loadTlsMaterial(pkiDir, client)), expectedServerName: server }),
+    stop: async () => {
+      const results = await Promise.all(
+        Object.values(services).map(
+          (s) =>
+            new Promise<{ name: StackService; code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+              if (s.child.exitCode !== null || s.child.signalCode !== null) {
+                resolve({ name: s.name, code: s.child.exitCode, signal: s.child.signalCode });
+                return;
+              }
+              const timer = setTimeout(() => s.child.kill('SIGKILL'), 15_000);
+              s.child.once('exit', (code, signal) => {
+                clearTimeout(timer);
+                resolve({ name: s.name, code, signal });
+              });
+              s.child.kill('SIGTERM');
+            }),
+        ),
+      );
+      fs.rmSync(dir, { recursive: true, force: true });
+      return results;
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { systemClock, UnavailableError, type Clock, type Transaction } from '@gatehouse/core';
+import { auditEventV1 } from '@gatehouse/contracts';
+import type { OutboxRepository } from './outbox-repository.js';
+import type { AuditRelay } from './relay.js';
+
+/** An event as a service describes it; the emitter fills in its id and time. */
+export type AuditEventInput = Omit<Partial<auditEventV1.AuditEvent>, 'eventId'> &
+  Pick<auditEventV1.AuditEvent, 'service' | 'action' | 'outcome'>;
+
+/** Options for {@link AuditEmitter}. */
+export interface EmitterOptions {
+  outbox: OutboxRepository;
+  relay: AuditRelay;
+  /** Short service name, for error messages. */
+  source: string;
+  clock?: Clock;
+  newId?: () => string;
+  /** How long a critical action waits for audit's acknowledgement (default 5 s). */
+  confirmTimeoutMs?: number;
+}
+
+/**
+ * How services emit audit events (DESIGN.md §5). `record` stages events in the same
+ * transaction as the state change, so an action and its event commit together or not at all.
+ * `emitAndConfirm` is for critical actions: the event is durable *and* acknowledged by audit
+ * before the caller goes on, otherwise it throws and the action must not happen (fail closed).
+ */
+export class AuditEmitter {
+  private readonly clock: Clock;
+  private readonly newId: () => string;
+  private readonly confirmTimeoutMs: number;
+
+  constructor(private readonly opts: EmitterOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.newId = opts.newId ?? randomUUID;
+    this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5_000;
+  }
+
+  /** Builds and encodes the events; returns their ids. */
+  private prepare(events: AuditEventInput[]) {
+    const now = this.clock.now();
+    return events.map((e) => {
+      const event = auditEventV1.AuditEvent.fromPartial({ occurredAt: now, ...e, eventId: this.newId() });
+      return { eventId: event.eventId, payload: auditEventV1.AuditEvent.encode(event).finish(), createdAt: now };
+    });
+  }
+
+  /** Stages events inside the caller's transaction; they ship after it commits. */
+  async record(tx: Transaction, ...events: AuditEventInput[]): Promise<string[]> {
+    const rows = this.prepare(events);
+    await this.opts.outbox.add(tx, rows);
+    this.opts.relay.nudge();
+    return rows.map((r) => r.eventId);
+  }
+
+  /**
+   * Writes the event durably, ships it now, and resolves with its audit sequence number once
+   * AuditService acknowledges it. Throws UnavailableError (the caller's action must not
+   * happen) when audit does not confirm within the timeout; the event stays in the outbox and
+   * is delivered later as a record of the attempt.
+   */
+  async emitAndConfirm(event: AuditEventInput, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+    const [row] = this.prepare([event]);
+    if (!row) throw new Error('unreachable: one event prepared');
+    await this.opts.outbox.addNow([row]);
+    const confirmed = this.opts.relay.waitFor(row.eventId);
+    const timeoutMs = opts.timeoutMs ?? this.confirmTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new UnavailableError(`audit did not confirm the event within ${timeoutMs} ms; the ${this.opts.source} action was not performed`)),
+        timeoutMs,
+      );
+      opts.signal?.addEventListener('abort', () => reject(new UnavailableError('the call ended before audit confirmed the event')), { once: true });
+    });
+    this.opts.relay.nudge();
+    try {
+      return await Promise.race([confirmed, timedOut]);
+    } catch (err) {
+      if (err instanceof UnavailableError) throw err;
+      throw new UnavailableError(`audit could not confirm the event; the ${this.opts.source} action was not performed`);
+    } finally {
+      clearTimeout(timer);
+      this.opts.relay.forget(row.eventId);
+    }
+  }
+}

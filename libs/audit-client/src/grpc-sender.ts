@@ -1,0 +1,15 @@
+import { auditEventV1, type AuditServiceClient } from '@gatehouse/contracts';
+import { call } from '@gatehouse/service-kit';
+import type { AuditSender } from './relay.js';
+
+/**
+ * The relay's transport: one AuditService.Append call per batch, with a deadline. Payloads are
+ * the events as encoded into the outbox, decoded once more for the generated client.
+ */
+export function grpcAuditSender(client: AuditServiceClient, deadlineMs = 10_000): AuditSender {
+  return async (batch) => {
+    const events = batch.map((b) => auditEventV1.AuditEvent.decode(b.payload));
+    const res = await call(client, client.append, { events }, { deadlineMs });
+    return res.results.map((r) => ({ eventId: r.eventId, sequence: r.sequence }));
+  };
+}

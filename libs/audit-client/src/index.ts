@@ -1,0 +1,15 @@
+// @gatehouse/audit-client: the transactional outbox (storage part).
+export {
+  checkEventId,
+  MAX_EVENT_ID_LENGTH,
+  MAX_OUTBOX_ERROR_LENGTH,
+  type OutboxAck,
+  type OutboxEvent,
+  type OutboxRecord,
+  type OutboxRepository,
+} from './outbox-repository.js';
+export { SqliteOutboxRepository, outboxSqliteMigrations } from './outbox-sqlite-repository.js';
+export { MongoOutboxRepository, outboxMongoIndexes } from './outbox-mongo-repository.js';
+export { AuditRelay, type AuditAck, type AuditSender, type RelayOptions, type ShipResult } from './relay.js';
+export { AuditEmitter, type AuditEventInput, type EmitterOptions } from './emitter.js';
+export { grpcAuditSender } from './grpc-sender.js';

@@ -1,0 +1,201 @@
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UnavailableError } from '@gatehouse/core';
+import { AuditServiceClient, AuditServiceService, auditEventV1, type auditV1 } from '@gatehouse/contracts';
+import { callers, createLogger, dial, startServer, unary, type RunningServer } from '@gatehouse/service-kit';
+import { openSqlite, type SqliteStore } from '@gatehouse/storage';
+import { AuditEmitter } from './emitter.js';
+import { grpcAuditSender } from './grpc-sender.js';
+import { outboxSqliteMigrations, SqliteOutboxRepository } from './index.js';
+import { AuditRelay } from './relay.js';
+
+const log = createLogger({ service: 'relay-test', level: 'silent' });
+const { Service, Action, Outcome } = auditEventV1;
+const event = (n: number) => ({
+  service: Service.SERVICE_SECRETS,
+  action: Action.ACTION_SECRETS_SECRET_PUT,
+  outcome: Outcome.OUTCOME_SUCCESS,
+  details: { n: String(n) },
+});
+
+/**
+ * A real gRPC AuditService whose Append is idempotent by event id, as the real one is; it can
+ * be told to fail, or to store a batch and then lose the answer (the "double ship" case).
+ */
+async function fakeAudit() {
+  const log_: auditEventV1.AuditEvent[] = [];
+  const byId = new Map<string, number>();
+  const received: string[] = [];
+  const state = { mode: 'ok' as 'ok' | 'down' | 'lose-ack-once' };
+  const policy = Object.fromEntries(
+    Object.values(AuditServiceService).map((m) => [m.path.slice(m.path.lastIndexOf('/') + 1), callers.anyAuthenticated]),
+  );
+  const server = await startServer({
+    service: 'audit',
+    version: 'test',
+    host: '127.0.0.1',
+    port: 0,
+    security: { mode: 'insecure-loopback' },
+    descriptorSet: Buffer.alloc(0),
+    log,
+    services: [
+      {
+        name: 'gatehouse.audit.v1.AuditService',
+        definition: AuditServiceService,
+        policy,
+        handlers: {
+          Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
+            if (state.mode === 'down') throw new UnavailableError('audit is down');
+            const results = req.events.map((e) => {
+              received.push(e.eventId);
+              const seen = byId.get(e.eventId);
+              if (seen !== undefined) return { eventId: e.eventId, sequence: seen, duplicate: true };
+              log_.push(e);
+              byId.set(e.eventId, log_.length - 1);
+              return { eventId: e.eventId, sequence: log_.length - 1, duplicate: false };
+            });
+            if (state.mode === 'lose-ack-once') {
+              state.mode = 'ok';
+              throw new UnavailableError('connection lost after the write');
+            }
+            return { results };
+          }),
+        },
+      },
+    ],
+  });
+  return { server, log: log_, received, state };
+}
+
+describe('audit relay against a real gRPC AuditService', () => {
+  let audit: Awaited<ReturnType<typeof fakeAudit>>;
+  let client: AuditServiceClient;
+  let dir: string;
+  let store: SqliteStore;
+  let relay: AuditRelay | undefined;
+
+  before(async () => {
+    audit = await fakeAudit();
+    client = dial(AuditServiceClient, audit.server.address, { mode: 'insecure-loopback' });
+  });
+  after(async () => {
+    client.close();
+    await audit.server.shutdown();
+  });
+  afterEach(async () => {
+    await relay?.stop();
+    relay = undefined;
+    await store?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    audit.state.mode = 'ok';
+  });
+  const setup = (opts: { pollMs?: number } = {}) => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-'));
+    store = openSqlite({ file: path.join(dir, 'svc.db'), migrations: outboxSqliteMigrations });
+    const outbox = new SqliteOutboxRepository(store);
+    relay = new AuditRelay({ outbox, send: grpcAuditSender(client), log, pollMs: opts.pollMs ?? 50, backoff: { initialMs: 20, maxMs: 200 } });
+    const emitter = new AuditEmitter({ outbox, relay, source: 'secrets', confirmTimeoutMs: 1_500 });
+    return { outbox, relay, emitter };
+  };
+
+  test('events staged in a state-change transaction ship after commit, and not if it rolls back', async () => {
+    const { outbox, relay, emitter } = setup();
+    const before = audit.log.length;
+    const ids = await store.run(async (tx) => emitter.record(tx, event(1), event(2)));
+    await assert.rejects(
+      store.run(async (tx) => {
+        await emitter.record(tx, event(3));
+        throw new Error('state change failed');
+      }),
+      /state change failed/,
+    );
+    relay.start();
+    for (let i = 0; i < 100 && (await outbox.countPending()) > 0; i++) await sleep(20);
+    assert.equal(await outbox.countPending(), 0);
+    const shipped = audit.log.slice(before);
+    assert.deepEqual(shipped.map((e) => e.eventId), ids);
+    assert.deepEqual(shipped.map((e) => e.details['n']), ['1', '2'], 'the rolled-back event never ships');
+    const row = await outbox.get(ids[0] ?? '');
+    assert.equal(row?.sequence, before);
+  });
+
+  test('a crash between write and ship loses nothing (SIGKILLed writer, then a new relay)', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-crash-'));
+    const file = path.join(dir, 'svc.db');
+    const script = path.join(import.meta.dirname, 'test-fixtures', 'write-then-die.ts');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script, file, '25'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.signal, 'SIGKILL', `the writer died by SIGKILL (stderr: ${r.stderr})`);
+    const written = JSON.parse(r.stdout.trim().split('\n').pop() ?? '[]') as string[];
+    assert.equal(written.length, 25);
+    store = openSqlite({ file, migrations: outboxSqliteMigrations });
+    const outbox = new SqliteOutboxRepository(store);
+    assert.equal(await outbox.countPending(), 25, 'every committed event survived the crash');
+    relay = new AuditRelay({ outbox, send: grpcAuditSender(client), log, pollMs: 20 });
+    relay.start();
+    for (let i = 0; i < 100 && (await outbox.countPending()) > 0; i++) await sleep(20);
+    const got = new Set(audit.log.map((e) => e.eventId));
+    assert.ok(written.every((id) => got.has(id)), 'all 25 reached audit');
+  });
+
+  test('a batch delivered but not acknowledged is shipped again and deduplicated by event id', async () => {
+    const { outbox, relay, emitter } = setup();
+    const ids = await store.run(async (tx) => emitter.record(tx, event(10), event(11), event(12)));
+    audit.state.mode = 'lose-ack-once';
+    const logBefore = audit.log.length;
+    relay.start();
+    for (let i = 0; i < 200 && (await outbox.countPending()) > 0; i++) await sleep(20);
+    assert.equal(await outbox.countPending(), 0);
+    for (const id of ids) assert.equal(audit.received.filter((x) => x === id).length, 2, `${id} was sent twice`);
+    assert.equal(audit.log.length - logBefore, 3, 'but stored once');
+    const row = await outbox.get(ids[1] ?? '');
+    assert.equal(row?.sequence, logBefore + 1, 'the outbox records the original sequence');
+    assert.ok((row?.attempts ?? 0) >= 1, 'the failed attempt was counted');
+  });
+
+  test('emitAndConfirm returns the audit sequence once acknowledged', async () => {
+    const { relay, emitter } = setup({ pollMs: 5_000 });
+    relay.start();
+    const seq = await emitAndConfirmTimed(emitter);
+    assert.equal(audit.log[seq.sequence]?.details['n'], '99');
+    assert.ok(seq.ms < 1_000, `confirmed promptly (${seq.ms} ms), not at the next poll`);
+  });
+
+  test('emitAndConfirm fails closed when audit is down, and the event stays queued', async () => {
+    const { outbox, relay, emitter } = setup();
+    audit.state.mode = 'down';
+    relay.start();
+    await assert.rejects(emitter.emitAndConfirm(event(7), { timeoutMs: 400 }), (err: unknown) => {
+      assert.ok(err instanceof UnavailableError);
+      assert.match((err as Error).message, /audit did not confirm the event within 400 ms; the secrets action was not performed/);
+      return true;
+    });
+    assert.equal(await outbox.countPending(), 1);
+    audit.state.mode = 'ok';
+    for (let i = 0; i < 100 && (await outbox.countPending()) > 0; i++) await sleep(30);
+    assert.equal(await outbox.countPending(), 0, 'delivered once audit is back');
+  });
+
+  test('retries back off exponentially while audit is down', async () => {
+    const { outbox, relay, emitter } = setup();
+    audit.state.mode = 'down';
+    await store.run(async (tx) => emitter.record(tx, event(5)));
+    relay.start();
+    await sleep(600);
+    const [row] = await outbox.pending(10, new Date(Date.now() + 3_600_000));
+    // With 20 ms doubling to a 200 ms cap, 600 ms allows only a handful of attempts, not ~30 polls.
+    assert.ok(row && row.attempts >= 2 && row.attempts <= 8, `attempts ${row?.attempts}`);
+    assert.match(row?.lastError ?? '', /audit is down/);
+    assert.ok(relay.delayAfter(1) <= 20 && relay.delayAfter(10) <= 200 && relay.delayAfter(10) >= 100);
+  });
+});
+
+async function emitAndConfirmTimed(emitter: AuditEmitter) {
+  const t0 = performance.now();
+  const sequence = await emitter.emitAndConfirm(event(99));
+  return { sequence, ms: performance.now() - t0 };
+}

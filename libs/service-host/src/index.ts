@@ -1,0 +1,1 @@
+export { runService, main, BUILD_VERSION, type ServiceSpec, type WireContext, type Wired, type HostedService, type HostConfig, type RunOptions } from './run-service.js';

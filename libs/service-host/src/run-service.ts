@@ -1,0 +1,218 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import { systemClock, type Clock } from '@gatehouse/core';
+import { AuditServiceClient } from '@gatehouse/contracts';
+import { descriptorSet } from '@gatehouse/contracts';
+import { loadTlsMaterial } from '@gatehouse/pki';
+import {
+  baseConfigShape,
+  checkBaseConfig,
+  ConfigError,
+  createLogger,
+  dial,
+  env as envVar,
+  loadConfig,
+  startServer,
+  stopOnSignals,
+  unknownVariables,
+  type ClientSecurity,
+  type Logger,
+  type RunningServer,
+  type ServiceBinding,
+  type TransportSecurity,
+} from '@gatehouse/service-kit';
+import { openStore, type MongoIndexSpec, type MongoMigration, type OpenedStore, type SqliteMigration } from '@gatehouse/storage';
+import {
+  AuditEmitter,
+  AuditRelay,
+  grpcAuditSender,
+  MongoOutboxRepository,
+  outboxMongoIndexes,
+  outboxSqliteMigrations,
+  SqliteOutboxRepository,
+  type OutboxRepository,
+} from '@gatehouse/audit-client';
+
+declare const __GATEHOUSE_VERSION__: string | undefined;
+
+/** The build's version (esbuild defines it); tests and tsx runs report a dev version. */
+export const BUILD_VERSION: string = typeof __GATEHOUSE_VERSION__ === 'string' ? __GATEHOUSE_VERSION__ : '0.1.0-dev';
+
+/** Variables only the host reads, on top of the service kit's base ones. */
+const hostShape = {
+  ...baseConfigShape,
+  GATEHOUSE_READY_FILE: envVar.string().optional(),
+  GATEHOUSE_PARENT_PID: envVar.int(1, 2 ** 31 - 1).optional(),
+};
+
+/** The validated configuration a service's wiring receives: base variables plus its own. */
+export type HostConfig<S extends z.ZodRawShape> = z.infer<z.ZodObject<typeof hostShape>> & z.infer<z.ZodObject<S>>;
+
+/** What `wire` gets to build the domain and its handlers. */
+export interface WireContext<S extends z.ZodRawShape> {
+  cfg: HostConfig<S>;
+  log: Logger;
+  clock: Clock;
+  store: OpenedStore;
+  /** Stages events in the outbox (in a state-change transaction) or confirms critical ones. */
+  audit: AuditEmitter | undefined;
+}
+
+/** What `wire` returns: the bindings to serve and anything to close on shutdown. */
+export interface Wired {
+  services: ServiceBinding[];
+  onShutdown?: Array<() => Promise<void> | void>;
+}
+
+/** A service, as its main.ts describes it to the host. */
+export interface ServiceSpec<S extends z.ZodRawShape> {
+  /** identity, allowlist, secrets, impersonation or audit. */
+  name: string;
+  defaultPort: number;
+  /** Service-specific variables (names must start with GATEHOUSE_). */
+  configShape: S;
+  storage: {
+    sqliteMigrations: readonly SqliteMigration[];
+    mongoMigrations: readonly MongoMigration[];
+    mongoIndexes: readonly MongoIndexSpec[];
+  };
+  /** False for the audit service itself, which writes its own log directly. */
+  shipsAuditEvents: boolean;
+  wire(ctx: WireContext<S>): Promise<Wired> | Wired;
+}
+
+/** A started service (tests use this handle to drain it). */
+export interface HostedService {
+  server: RunningServer;
+  store: OpenedStore;
+  relay: AuditRelay | undefined;
+  shutdown(reason?: string): Promise<void>;
+}
+
+/** Options a test or launcher may pass instead of process-level behaviour. */
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  /** Install SIGTERM/SIGINT handlers and exit the process when stopped (true in main.ts). */
+  handleSignals?: boolean;
+}
+
+/**
+ * The one composition every service's main.ts calls: config → logger → TLS → store (with the
+ * audit outbox) → audit relay → domain and handlers (`wire`) → server, then readiness and signal
+ * handling. It keeps the mains to pure wiring and identical in shape.
+ */
+export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, opts: RunOptions = {}): Promise<HostedService> {
+  const env = opts.env ?? process.env;
+  const shape = { ...hostShape, ...spec.configShape };
+  const cfg = loadConfig(shape, env, (c) => checkBaseConfig(c as never)) as unknown as HostConfig<S>;
+  const log = createLogger({ service: spec.name, level: cfg.GATEHOUSE_LOG_LEVEL });
+  const unknown = unknownVariables(shape, env);
+  if (unknown.length > 0) log.warn({ variables: unknown }, 'ignoring unknown GATEHOUSE_ variables (check the spelling)');
+
+  const tls = cfg.GATEHOUSE_INSECURE_PLAINTEXT ? undefined : await loadTlsMaterial(cfg.GATEHOUSE_TLS_DIR, spec.name);
+  const security: TransportSecurity = tls ? { mode: 'mtls', material: tls } : { mode: 'insecure-loopback' };
+  const clientSecurity: ClientSecurity = tls
+    ? { mode: 'mtls', material: { ...tls, expectedServerName: 'audit' } }
+    : { mode: 'insecure-loopback' };
+
+  const store = await openStore({
+    backend: cfg.GATEHOUSE_STORE,
+    dataDir: cfg.GATEHOUSE_DATA_DIR,
+    serviceName: spec.name,
+    mongoUrl: cfg.MONGO_URL,
+    sqliteMigrations: [...outboxSqliteMigrations, ...spec.storage.sqliteMigrations],
+    mongoMigrations: spec.storage.mongoMigrations,
+    mongoIndexes: [...outboxMongoIndexes, ...spec.storage.mongoIndexes],
+    defaultMaxTimeMS: cfg.GATEHOUSE_DEADLINE_CAP_MS,
+  });
+  const closers: Array<() => Promise<void> | void> = [];
+
+  let relay: AuditRelay | undefined;
+  let audit: AuditEmitter | undefined;
+  if (spec.shipsAuditEvents) {
+    const outbox: OutboxRepository =
+      store.backend === 'sqlite' ? new SqliteOutboxRepository(store.store) : new MongoOutboxRepository(store.store);
+    const client = dial(AuditServiceClient, cfg.GATEHOUSE_AUDIT_ADDR, clientSecurity);
+    relay = new AuditRelay({ outbox, send: grpcAuditSender(client), log: log.child({ component: 'audit-relay' }) });
+    audit = new AuditEmitter({ outbox, relay, source: spec.name });
+    relay.start();
+    const r = relay;
+    closers.push(() => r.stop(), () => client.close());
+  }
+
+  const wired = await spec.wire({ cfg, log, clock: systemClock, store, audit });
+  const server = await startServer({
+    service: spec.name,
+    version: cfg.GATEHOUSE_VERSION ?? BUILD_VERSION,
+    host: cfg.GATEHOUSE_HOST,
+    port: cfg.GATEHOUSE_PORT ?? spec.defaultPort,
+    metricsPort: cfg.GATEHOUSE_METRICS_PORT ?? (cfg.GATEHOUSE_PORT === 0 ? 0 : (cfg.GATEHOUSE_PORT ?? spec.defaultPort) + 2000),
+    security,
+    services: wired.services,
+    descriptorSet: descriptorSet(),
+    log,
+    limits: {
+      maxReceiveBytes: cfg.GATEHOUSE_MAX_RECV_BYTES,
+      maxSendBytes: cfg.GATEHOUSE_MAX_SEND_BYTES,
+      maxConcurrentStreams: cfg.GATEHOUSE_MAX_CONCURRENT_STREAMS,
+      keepaliveTimeMs: cfg.GATEHOUSE_KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: cfg.GATEHOUSE_KEEPALIVE_TIMEOUT_MS,
+      deadlineCapMs: cfg.GATEHOUSE_DEADLINE_CAP_MS,
+      shutdownGraceMs: cfg.GATEHOUSE_SHUTDOWN_GRACE_MS,
+    },
+    rateLimits: cfg.GATEHOUSE_RATE_LIMITS,
+    onShutdown: [...(wired.onShutdown ?? []), ...closers, () => store.store.close()],
+  });
+
+  if (cfg.GATEHOUSE_READY_FILE) writeReadyFile(cfg.GATEHOUSE_READY_FILE, { port: server.port, metricsPort: server.metricsPort, pid: process.pid });
+  const unwatch = cfg.GATEHOUSE_PARENT_PID ? watchParent(cfg.GATEHOUSE_PARENT_PID, server, log) : undefined;
+  if (opts.handleSignals) stopOnSignals(server, log);
+  return {
+    server,
+    store,
+    relay,
+    shutdown: async (reason) => {
+      unwatch?.();
+      await server.shutdown(reason);
+    },
+  };
+}
+
+/** Atomically writes the ready file, so a reader never sees half a document. */
+function writeReadyFile(file: string, info: object): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(info));
+  fs.renameSync(tmp, file);
+}
+
+/** A supervised service stops itself when its launcher disappears, so nothing is left orphaned. */
+function watchParent(pid: number, server: RunningServer, log: Logger): () => void {
+  const timer = setInterval(() => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      log.warn({ parentPid: pid }, 'launcher is gone; shutting down');
+      clearInterval(timer);
+      void server.shutdown('parent exited').then(() => process.exit(0));
+    }
+  }, 1_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * main.ts's entry: runs the service with signal handling, and turns a configuration error into
+ * its message and exit code 2 instead of a stack trace.
+ */
+export function main<S extends z.ZodRawShape>(spec: ServiceSpec<S>): void {
+  runService(spec, { handleSignals: true }).catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${spec.name}: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${spec.name}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

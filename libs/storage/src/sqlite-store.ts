@@ -1,0 +1,236 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Transaction, UnitOfWork } from '@gatehouse/core';
+import { StoreClosedError, TransactionMisuseError, toStorageError } from './errors.js';
+import { Mutex } from './mutex.js';
+import { migrateSqlite, type SqliteMigration } from './sqlite-migrations.js';
+import { describeTx, insideTransactionOf, runInTransactionScope } from './transaction-scope.js';
+
+/** The better-sqlite3 connection type, re-exported so adapters need no driver import for types. */
+export type SqliteDatabase = Database.Database;
+
+/** How to open a service's SQLite database. */
+export interface SqliteOptions {
+  /** Path of the database file, or ':memory:' for a throw-away database. */
+  readonly file: string;
+  /** The service's full migration list, in order (its own plus the ones its libs export). */
+  readonly migrations: readonly SqliteMigration[];
+  /** Open for reading only (tools, backups): no migrations are applied, writes fail. */
+  readonly readonly?: boolean;
+  /** How long a statement waits for another process's write lock before SQLITE_BUSY. Default 5000. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** Our SQLite Transaction: only its store can unwrap it, and only while its run() is going. */
+class SqliteTransaction implements Transaction {
+  readonly backend = 'sqlite' as const;
+  #active = true;
+  constructor(readonly store: SqliteStore) {}
+  get active(): boolean {
+    return this.#active;
+  }
+  end(): void {
+    this.#active = false;
+  }
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * A service's SQLite database: the embedded default backend (DESIGN.md §4).
+ *
+ * better-sqlite3 is synchronous and has one connection, so every logical operation takes an
+ * async mutex: `run()` holds it for the whole transaction (BEGIN IMMEDIATE … COMMIT), and
+ * `exec(undefined, …)` holds it for one call. Nobody can therefore read another operation's
+ * uncommitted writes, and transactions never interleave.
+ *
+ * Nesting: calling `run()`, or `exec()` without the tx, from inside a `run()` of the same store
+ * throws TransactionMisuseError at once (it would otherwise wait for its own lock forever). Pass
+ * the outer tx down instead. MongoStore behaves the same, so code that works on one backend
+ * works on the other.
+ */
+export class SqliteStore implements UnitOfWork {
+  /** Tells an openStore() result's consumers which adapter family to build. */
+  readonly backend = 'sqlite' as const;
+  readonly #mutex = new Mutex();
+  #closed = false;
+
+  /** @internal use openSqlite(). */
+  constructor(
+    /** The raw connection, for adapters. Use it only through run()/exec() so the lock holds. */
+    readonly db: SqliteDatabase,
+    /** The file it was opened from (or ':memory:'). */
+    readonly file: string,
+    /** True when opened read-only. */
+    readonly readonly: boolean,
+  ) {}
+
+  /**
+   * Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws (the error is
+   * re-thrown, duplicate keys as DuplicateKeyError). Transactions run one at a time.
+   */
+  async run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    if (insideTransactionOf(this)) {
+      throw new TransactionMisuseError(
+        'run() called inside another run() on the same SQLite store: pass the outer tx down instead ' +
+          '(nested transactions are not supported; waiting would deadlock)',
+      );
+    }
+    const release = await this.#mutex.lock();
+    try {
+      this.#assertOpen();
+      const tx = new SqliteTransaction(this);
+      this.db.exec(this.readonly ? 'BEGIN' : 'BEGIN IMMEDIATE');
+      let result: T;
+      try {
+        result = await runInTransactionScope(this, () => tx.active, () => fn(tx));
+      } catch (err) {
+        tx.end();
+        this.#rollback();
+        throw toStorageError(err);
+      }
+      tx.end();
+      try {
+        this.db.exec('COMMIT');
+      } catch (err) {
+        this.#rollback();
+        throw toStorageError(err);
+      }
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Runs one synchronous piece of driver code. With a tx it runs inside that transaction; without
+   * one it takes the store's lock first, so it sees only committed data and its writes commit on
+   * their own (wrap several writes in db.transaction() or use run() to make them atomic).
+   */
+  async exec<T>(tx: Transaction | undefined, fn: (db: SqliteDatabase) => T): Promise<T> {
+    this.#assertOpen();
+    if (tx !== undefined) {
+      this.#assertOwnTx(tx);
+      return this.#call(fn);
+    }
+    if (insideTransactionOf(this)) {
+      throw new TransactionMisuseError(
+        'exec() without a tx inside run() on the same SQLite store: pass the tx (it would wait for its own lock forever)',
+      );
+    }
+    const release = await this.#mutex.lock();
+    try {
+      this.#assertOpen();
+      return this.#call(fn);
+    } finally {
+      release();
+    }
+  }
+
+  /** Waits for the running transaction, then closes the connection. Later calls fail. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#mutex.withLock(() => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.db.close();
+    });
+  }
+
+  /** False once close() started. */
+  get isOpen(): boolean {
+    return !this.#closed;
+  }
+
+  #call<T>(fn: (db: SqliteDatabase) => T): T {
+    let result: T;
+    try {
+      result = fn(this.db);
+    } catch (err) {
+      throw toStorageError(err);
+    }
+    if (isThenable(result)) {
+      throw new TypeError('SqliteStore.exec() callbacks must be synchronous (better-sqlite3 is synchronous)');
+    }
+    return result;
+  }
+
+  #assertOwnTx(tx: Transaction): void {
+    if (liveSqliteTx(tx).store !== this) {
+      throw new TransactionMisuseError('this transaction belongs to another SQLite store');
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError(`SQLite store ${this.file} is closed`);
+  }
+
+  #rollback(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+}
+
+/** Checks that tx is one of our live SQLite transactions. */
+function liveSqliteTx(tx: Transaction): SqliteTransaction {
+  if (!(tx instanceof SqliteTransaction)) {
+    throw new TransactionMisuseError(
+      `expected a SQLite transaction, got ${describeTx(tx, 'sqlite')}: this adapter belongs to the SQLite backend`,
+    );
+  }
+  if (!tx.active) throw new TransactionMisuseError('this SQLite transaction has already finished (used after run() returned)');
+  return tx;
+}
+
+/**
+ * The better-sqlite3 connection behind a Transaction, for SQLite adapters. Throws
+ * TransactionMisuseError for a MongoDB (or forged) transaction and for one that has finished,
+ * so a write can never silently run outside the caller's transaction.
+ */
+export function sqliteTx(tx: Transaction): SqliteDatabase {
+  return liveSqliteTx(tx).store.db;
+}
+
+/** Creates missing parent folders as 0700 and the file as 0600, tightening a file that is looser. */
+function prepareFile(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    const { mode } = fs.fstatSync(fd);
+    if ((mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Opens (creating if needed) a service's SQLite database with the durability settings security
+ * writes need: WAL, synchronous=FULL (a commit survives power loss), foreign keys on and a busy
+ * timeout. Applies the migrations before returning, and refuses a database from a newer version.
+ */
+export function openSqlite(options: SqliteOptions): SqliteStore {
+  const readonly = options.readonly ?? false;
+  const memory = options.file === ':memory:';
+  const file = memory ? options.file : path.resolve(options.file);
+  if (!memory && !readonly) prepareFile(file);
+  const db = new Database(file, readonly ? { readonly: true, fileMustExist: true } : {});
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+    db.pragma('foreign_keys = ON');
+    if (readonly) {
+      db.pragma('query_only = ON');
+    } else {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (!memory && mode !== 'wal') throw new Error(`SQLite refused WAL mode for ${file} (got ${String(mode)})`);
+      db.pragma('synchronous = FULL');
+    }
+    migrateSqlite(db, memory ? 'the in-memory SQLite database' : `SQLite database ${file}`, options.migrations, readonly);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteStore(db, file, readonly);
+}

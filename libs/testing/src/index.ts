@@ -1,0 +1,26 @@
+// @gatehouse/testing: find a MongoDB and run one repository contract against both backends.
+export {
+  findMongo,
+  startJongodb,
+  jongodbBinary,
+  describeMongoFeature,
+  MONGO_FEATURES,
+  type MongoFeature,
+  type MongoFlavour,
+  type MongoLookup,
+  type FoundMongo,
+  type NoMongo,
+} from './find-mongo.js';
+export {
+  describeRepositoryContract,
+  ContractReport,
+  type Backend,
+  type BackendHandle,
+  type CaseEnv,
+  type CaseFn,
+  type CaseOptions,
+  type ContractFactories,
+  type SkippedCase,
+} from './repository-contract.js';
+export { tempDir, type TempDir } from './temp-dir.js';
+export { uniqueDbName } from './unique-db-name.js';
