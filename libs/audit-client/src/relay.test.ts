@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '@gatehouse/core';
 import { AuditServiceClient, AuditServiceService, auditEventV1, type auditV1 } from '@gatehouse/contracts';
-import { callers, createLogger, dial, startServer, unary, type RunningServer } from '@gatehouse/service-kit';
+import { callers, createLogger, dial, startServer, unary } from '@gatehouse/service-kit';
 import { openSqlite, type SqliteStore } from '@gatehouse/storage';
 import { AuditEmitter } from './emitter.js';
 import { grpcAuditSender } from './grpc-sender.js';
