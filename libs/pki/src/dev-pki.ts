@@ -213,6 +213,9 @@ export async function loadTlsMaterial(dir: string, name: string): Promise<TlsMat
       throw err;
     }
   };
-  const [ca, cert, key] = await Promise.all([read(CA_CERT), read(`${name}.pem`), read(`${name}.key`)]);
+  // In order, so the message names the first missing file deterministically.
+  const ca = await read(CA_CERT);
+  const cert = await read(`${name}.pem`);
+  const key = await read(`${name}.key`);
   return { ca, cert, key };
 }
