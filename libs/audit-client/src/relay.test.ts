@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '@gatehouse/core';
 import { AuditServiceClient, AuditServiceService, auditEventV1, type auditV1 } from '@gatehouse/contracts';
-import { callers, createLogger, dial, startServer, unary } from '@gatehouse/service-kit';
+import { callers, createLogger, dial, sameRuleForAll, startServer, unary } from '@gatehouse/service-kit';
 import { openSqlite, type SqliteStore } from '@gatehouse/storage';
 import { AuditEmitter } from './emitter.js';
 import { grpcAuditSender } from './grpc-sender.js';
@@ -32,9 +32,7 @@ async function fakeAudit() {
   const byId = new Map<string, number>();
   const received: string[] = [];
   const state = { mode: 'ok' as 'ok' | 'down' | 'lose-ack-once' };
-  const policy = Object.fromEntries(
-    Object.values(AuditServiceService).map((m) => [m.path.slice(m.path.lastIndexOf('/') + 1), callers.anyAuthenticated]),
-  );
+  const policy = sameRuleForAll(AuditServiceService, callers.anyAuthenticated);
   const server = await startServer({
     service: 'audit',
     version: 'test',

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, callers, checkHealth, type ServiceBinding } from '@gatehouse/service-kit';
+import { ConfigError, callers, checkHealth, sameRuleForAll, type ServiceBinding } from '@gatehouse/service-kit';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { findMongo } from '@gatehouse/testing';
 import { auditEventV1, AuditServiceService, SERVICE_NAMES } from '@gatehouse/contracts';
@@ -22,8 +22,13 @@ after(() => {
 
 /** A binding of the audit contract with every RPC pending: enough to host a real server. */
 function binding(): ServiceBinding {
-  const policy = Object.fromEntries(Object.values(AuditServiceService).map((m) => [m.path.slice(m.path.lastIndexOf('/') + 1), callers.anyAuthenticated]));
-  return { name: SERVICE_NAMES.audit, definition: AuditServiceService, policy, handlers: {}, pending: 'a test' };
+  return {
+    name: SERVICE_NAMES.audit,
+    definition: AuditServiceService,
+    policy: sameRuleForAll(AuditServiceService, callers.anyAuthenticated),
+    handlers: {},
+    pending: 'a test',
+  };
 }
 
 function spec(name: string, onWire?: (audit: unknown) => void): ServiceSpec<Record<string, never>> {

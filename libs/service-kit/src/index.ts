@@ -4,7 +4,7 @@ export { createLogger, REDACTED_KEYS, type Logger, type LoggerOptions } from './
 export { STATUS_OF_KIND, toServiceError, RETRY_AFTER_HEADER, REQUEST_ID_HEADER } from './status.js';
 export { peerIpOf, type RequestContext } from './context.js';
 export { unary, serverStream, type Handler, type UnaryFn, type StreamFn } from './handler.js';
-export { callers, ruleAllows, type CallerRule } from './policy.js';
+export { callers, ruleAllows, sameRuleForAll, type CallerRule } from './policy.js';
 export { RateLimiter, DEFAULT_RATE_RULE, type RateRule } from './rate-limit.js';
 export { RpcMetrics } from './metrics.js';
 export {

@@ -30,6 +30,11 @@ export const callers = {
   only: (...names: string[]): CallerRule => ({ names }),
 } as const satisfies Record<string, CallerRule | ((...a: string[]) => CallerRule)>;
 
+/** The same rule for every RPC of a definition: for test doubles and fakes, never for a real service. */
+export function sameRuleForAll(definition: grpc.ServiceDefinition, rule: CallerRule): Record<string, CallerRule> {
+  return Object.fromEntries(Object.values(definition).map((m) => [m.path.slice(m.path.lastIndexOf('/') + 1), rule]));
+}
+
 /** Whether a rule admits this caller. */
 export function ruleAllows(rule: CallerRule, caller: CallerIdentity | undefined): boolean {
   if (rule.public) return true;
