@@ -11,8 +11,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
-import { checkHealth, type ClientSecurity } from '@gatehouse/service-kit';
+import { ensurePki, loadTlsMaterial, type ClientTlsMaterial } from '@gatehouse/pki';
+import { checkHealth } from '@gatehouse/service-kit';
 import { DEV_CLIENTS, PORT_OFFSET, SERVICES, type ServiceName } from './services.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -39,7 +39,7 @@ function build(): void {
   console.log('building the services and the CLI (cached after the first run)...');
   const r = spawnSync(
     process.execPath,
-    [path.join(root, 'node_modules/nx/bin/nx.js'), 'run-many', '-t', 'build', '--projects=tag:type:app', '--output-style=static'],
+    [path.join(root, 'node_modules/nx/dist/bin/nx.js'), 'run-many', '-t', 'build', '--projects=tag:type:app', '--output-style=static'],
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NX_TUI: 'false' } },
   );
   if (r.status !== 0) {
@@ -116,10 +116,12 @@ function launch(p: Proc): void {
   });
 }
 
-async function waitServing(security: ClientSecurity, timeoutMs: number) {
+async function waitServing(material: ClientTlsMaterial, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const reports = await Promise.all(procs.map((p) => checkHealth(`${host}:${p.port}`, security, 1_000)));
+    const reports = await Promise.all(
+      procs.map((p) => checkHealth(`${host}:${p.port}`, { mode: 'mtls', material: { ...material, expectedServerName: p.name } }, 1_000)),
+    );
     if (reports.every((r) => r.status === 'SERVING') || Date.now() > deadline) return reports;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -151,14 +153,14 @@ async function main(): Promise<void> {
   build();
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   await ensurePki(pkiDir, { services: [...SERVICES], clients: DEV_CLIENTS });
-  const security: ClientSecurity = { mode: 'mtls', material: await loadTlsMaterial(pkiDir, 'cli') };
+  const material = await loadTlsMaterial(pkiDir, 'cli');
   process.on('SIGINT', () => void stopAll('SIGINT'));
   process.on('SIGTERM', () => void stopAll('SIGTERM'));
   process.on('exit', () => {
     for (const p of procs) p.child?.kill('SIGKILL');
   });
   for (const p of procs) launch(p);
-  const reports = await waitServing(security, 30_000);
+  const reports = await waitServing(material, 30_000);
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   console.log('');
   console.log('service        address            metrics                          version      health');

@@ -7,7 +7,7 @@
  * instead of an opaque TLS failure that looks like an outage.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { callerIdentityFromCertificate } from './identity.js';
 import { assertCallerName } from './names.js';
@@ -113,11 +113,11 @@ export function createClientCredentials(material: ClientTlsMaterial): grpc.Chann
 
   assertCallerName(expectedServerName);
   return grpc.credentials.createSsl(ca, key ?? null, cert ?? null, {
-    // grpc-js replaces Node's default check with this callback rather than adding to it, so we
-    // run the host name check ourselves first.
-    checkServerIdentity(hostname: string, peer: PeerCertificate): Error | undefined {
-      const hostError = checkServerIdentity(hostname, peer);
-      if (hostError) return hostError;
+    // The server is authenticated by its identity, as in SPIFFE: a certificate from our CA that
+    // names `urn:gatehouse:service:<expected>`. That is stronger than a host name (services share
+    // hosts and, in dev, names), so the host name is not checked here. grpc-js replaces Node's
+    // default check with this callback; `serviceAuthority` gives the matching TLS server name.
+    checkServerIdentity(_hostname: string, peer: PeerCertificate): Error | undefined {
       const identity = callerIdentityFromCertificate(peer);
       if (identity?.kind !== 'service' || identity.name !== expectedServerName) {
         return new Error(`the server is not the Gatehouse service "${expectedServerName}" (it presented ${identity?.uri ?? 'no Gatehouse identity'})`);
@@ -125,4 +125,13 @@ export function createClientCredentials(material: ClientTlsMaterial): grpc.Chann
       return undefined;
     },
   });
+}
+
+/**
+ * The TLS server name (SNI) a client uses when it pins the server by identity: a name, not an
+ * IP address (RFC 6066), that the server ignores. Pass it as `grpc.ssl_target_name_override`.
+ */
+export function serviceAuthority(expectedServerName: string): string {
+  assertCallerName(expectedServerName);
+  return `${expectedServerName}.gatehouse.internal`;
 }

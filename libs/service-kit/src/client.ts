@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { createClientCredentials, type ClientTlsMaterial } from '@gatehouse/pki';
+import { createClientCredentials, serviceAuthority, type ClientTlsMaterial } from '@gatehouse/pki';
 
 /** How a client reaches a Gatehouse service: mTLS (normal) or plaintext on loopback (explicit dev flag). */
 export type ClientSecurity = { mode: 'mtls'; material: ClientTlsMaterial } | { mode: 'insecure-loopback' };
@@ -17,8 +17,14 @@ type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials,
 
 /** Creates a generated client for `address` with the right credentials and options. */
 export function dial<C extends grpc.Client>(Ctor: ClientCtor<C>, address: string, security: ClientSecurity): C {
-  const creds = security.mode === 'mtls' ? createClientCredentials(security.material) : grpc.credentials.createInsecure();
-  return new Ctor(address, creds, CLIENT_CHANNEL_OPTIONS);
+  if (security.mode === 'insecure-loopback') return new Ctor(address, grpc.credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
+  const creds = createClientCredentials(security.material);
+  const expected = security.material.expectedServerName;
+  return new Ctor(
+    address,
+    creds,
+    expected === undefined ? CLIENT_CHANNEL_OPTIONS : { ...CLIENT_CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': serviceAuthority(expected) },
+  );
 }
 
 /** Per-call options: a deadline always (gRPC has none by default), and optional metadata. */
