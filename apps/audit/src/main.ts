@@ -1,13 +1,5 @@
-// The audit service's composition root: config → store → domain → rpc → server. Wiring only.
+// The audit service's entry point; the wiring is in service.ts (tests start it in-process).
 import { main } from '@gatehouse/service-host';
-import { auditBinding } from './rpc/audit-rpc.js';
-import { auditSchema } from './store/schema.js';
+import { auditService } from './service.js';
 
-main({
-  name: 'audit',
-  defaultPort: 7105,
-  configShape: {},
-  storage: auditSchema,
-  shipsAuditEvents: false,
-  wire: () => ({ services: [auditBinding()] }),
-});
+main(auditService);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
+import type * as grpc from '@grpc/grpc-js';
 import { systemClock, type Clock } from '@gatehouse/core';
 import { AuditServiceClient } from '@gatehouse/contracts';
 import { descriptorSet } from '@gatehouse/contracts';
@@ -57,6 +58,10 @@ export interface WireContext<S extends z.ZodRawShape> {
   store: OpenedStore;
   /** Stages events in the outbox (in a state-change transaction) or confirms critical ones. */
   audit: AuditEmitter | undefined;
+  /** A client for another Gatehouse service, with this service's mTLS identity, pinned to `service`. */
+  dialService<C extends grpc.Client>(Ctor: new (address: string, creds: grpc.ChannelCredentials, options?: Partial<grpc.ChannelOptions>) => C, service: string, address: string): C;
+  /** Registers something to close when the service stops (after the server drained). */
+  onShutdown(fn: () => Promise<void> | void): void;
 }
 
 /** What `wire` returns: the bindings to serve and anything to close on shutdown. */
@@ -141,7 +146,12 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     closers.push(() => r.stop(), () => client.close());
   }
 
-  const wired = await spec.wire({ cfg, log, clock: systemClock, store, audit });
+  const dialService: WireContext<S>['dialService'] = (Ctor, service, address) => {
+    const client = dial(Ctor, address, tls ? { mode: 'mtls', material: { ...tls, expectedServerName: service } } : { mode: 'insecure-loopback' });
+    closers.push(() => client.close());
+    return client;
+  };
+  const wired = await spec.wire({ cfg, log, clock: systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn) });
   const server = await startServer({
     service: spec.name,
     version: cfg.GATEHOUSE_VERSION ?? BUILD_VERSION,

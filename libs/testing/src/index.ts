@@ -24,3 +24,4 @@ export {
 } from './repository-contract.js';
 export { tempDir, type TempDir } from './temp-dir.js';
 export { uniqueDbName } from './unique-db-name.js';
+export { testSessionIssuer, type TestSessionIssuer } from './sessions.js';

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { env } from '@gatehouse/service-kit';
+import { sessionConfigShape } from '@gatehouse/session';
+import { BUILT_IN_RULE_IDS } from './domain/alerts/index.js';
+
+const ruleSettings = z.strictObject({
+  enabled: z.boolean().optional(),
+  threshold: z.number().int().min(1).optional(),
+  windowMs: z.number().int().min(1_000).optional(),
+});
+
+/** The audit service's own variables (on top of the base and session ones). */
+export const auditConfigShape = {
+  ...sessionConfigShape,
+  /** Where identity answers GetSigningKeys (session verification). */
+  GATEHOUSE_IDENTITY_ADDR: env.string().default('127.0.0.1:7101'),
+  /** Ed25519 checkpoint key (PKCS#8 PEM, 0600); generated on first start. Default: <data dir>/audit-signing-key.pem. */
+  GATEHOUSE_AUDIT_SIGNING_KEY_FILE: env.string().optional(),
+  /** 256-bit HMAC key for hashed_details; generated on first start. Default: <data dir>/audit-hmac.key. */
+  GATEHOUSE_AUDIT_HMAC_KEY_FILE: env.string().optional(),
+  GATEHOUSE_AUDIT_ORIGIN: env.string().default('gatehouse/audit'),
+  GATEHOUSE_AUDIT_CHECKPOINT_EVERY: env.int(1, 10_000_000).default(1000),
+  GATEHOUSE_AUDIT_CHECKPOINT_INTERVAL_MS: env.int(1_000, 86_400_000).default(60_000),
+  /** Backends (certificate names) that may read the log and alerts without a session: log shippers, alert forwarders. */
+  GATEHOUSE_AUDIT_READERS: z
+    .string()
+    .regex(/^([a-z][a-z0-9-]{0,62})(,[a-z][a-z0-9-]{0,62})*$/, { error: 'expected a comma-separated list of backend names' })
+    .optional(),
+  /** Overrides of the built-in alert rules, e.g. {"otp.failures_per_account":{"threshold":3,"windowMs":600000}}. */
+  GATEHOUSE_AUDIT_ALERT_RULES: env
+    .json(z.record(z.enum(BUILT_IN_RULE_IDS as unknown as [string, ...string[]]), ruleSettings))
+    .optional(),
+};

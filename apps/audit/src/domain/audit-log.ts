@@ -1,0 +1,281 @@
+import { createHash, createHmac } from 'node:crypto';
+import { AlreadyExistsError, InvalidArgumentError, type Clock } from '@gatehouse/core';
+import type { CompactRange} from '@gatehouse/merkle';
+import { checkpointText, compactRangeAt, consistencyProof, inclusionProof, leafHash, type NodeReader } from '@gatehouse/merkle';
+import type { AuditEventData, LogRecord } from './event.js';
+import type { CheckpointSigner, LeafCodec, LogFilter, LogRepository, MerkleNode, StoredCheckpoint, StoredRecord } from './ports.js';
+import { isCanonicalIp, validateBatch } from './validate-event.js';
+
+/** The result of appending one event. */
+export interface AppendOutcome {
+  eventId: string;
+  sequence: number;
+  duplicate: boolean;
+  appendedAt: Date;
+}
+
+/** Wiring of the log. */
+export interface AuditLogOptions {
+  repo: LogRepository;
+  codec: LeafCodec;
+  signer: CheckpointSigner;
+  clock: Clock;
+  /** Per-deployment HMAC key for hashed_details (kept outside the database). */
+  hmacKey: Uint8Array;
+  /** Identity of the log in checkpoints. */
+  origin: string;
+  /** Sign a checkpoint whenever the log grows past another multiple of this many entries. */
+  checkpointEvery: number;
+  /** Called after each committed append, in sequence order (Watch, alert rules). */
+  onAppended?: (records: LogRecord[]) => void;
+}
+
+/** "hmac-sha256:<hex>" of a value under the deployment key: searchable, not readable (as Vault does). */
+export function hmacForm(key: Uint8Array, value: string): string {
+  return `hmac-sha256:${createHmac('sha256', key).update(value, 'utf8').digest('hex')}`;
+}
+
+/** A stable digest of an event's content, to tell a retry from a different event reusing an id. */
+export function contentHashOf(e: AuditEventData): string {
+  const sortObj = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const canonical = JSON.stringify([
+    e.eventId,
+    e.occurredAt.toISOString(),
+    e.service,
+    e.action,
+    e.outcome,
+    [e.actor.kind, e.actor.id, e.actor.displayName],
+    e.subject ? [e.subject.kind, e.subject.id, e.subject.displayName] : null,
+    e.customerDomain,
+    e.sourceIp,
+    e.environment,
+    e.requestId,
+    sortObj(e.details),
+    sortObj(e.hashedDetails),
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** Proof and range reads inside an append transaction. */
+function txReader(tx: { node(level: number, index: number): Promise<Uint8Array | undefined> }): NodeReader {
+  return {
+    perfectNode: async (level, index) => {
+      const h = await tx.node(level, index);
+      if (!h) throw new Error(`merkle node (${level}, ${index}) is missing`);
+      return h;
+    },
+  };
+}
+
+/** Serialises async sections within this process (the store serialises across processes). */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+/**
+ * The tamper-evident log (DESIGN.md §5): validates and appends events with a gap-free sequence,
+ * keeps the RFC 9162 Merkle tree's perfect nodes in the store, signs checkpoints, and serves
+ * proofs. Appends are idempotent by event id.
+ */
+export class AuditLog {
+  private frontier: CompactRange | undefined;
+  private readonly appends = new Mutex();
+
+  constructor(private readonly o: AuditLogOptions) {}
+
+  /** A NodeReader over the store, for proofs. */
+  private readonly reader: NodeReader = {
+    perfectNode: async (level, index) => {
+      const h = await this.o.repo.node(level, index);
+      if (!h) throw new Error(`merkle node (${level}, ${index}) is missing`);
+      return h;
+    },
+  };
+
+  /** Loads the tree's right edge from the store (at start, and when another replica appended). */
+  async init(): Promise<void> {
+    this.frontier = await compactRangeAt(this.reader, await this.o.repo.treeSize());
+  }
+
+  /** Current number of entries. */
+  treeSize(): Promise<number> {
+    return this.o.repo.treeSize();
+  }
+
+  /** Replaces clear hashed_details values with their HMAC form. */
+  private protect(e: AuditEventData): AuditEventData {
+    const hashed: Record<string, string> = {};
+    for (const [k, v] of Object.entries(e.hashedDetails)) hashed[k] = hmacForm(this.o.hmacKey, v);
+    return { ...e, hashedDetails: hashed };
+  }
+
+  /** The HMAC form of a value, for investigators (`gatehouse audit hash`). */
+  hashValue(value: string): string {
+    if (value.length === 0) throw new InvalidArgumentError('value', 'is empty');
+    if (Buffer.byteLength(value, 'utf8') > 1024) throw new InvalidArgumentError('value', 'is longer than 1024 bytes');
+    return hmacForm(this.o.hmacKey, value);
+  }
+
+  /**
+   * Appends a batch atomically. The batch is validated whole first; an event whose id is
+   * already in the log with the same content is a duplicate (its original sequence comes back),
+   * with different content the whole batch is refused ALREADY_EXISTS.
+   */
+  async append(events: AuditEventData[], caller: { kind: string; name: string }): Promise<AppendOutcome[]> {
+    const now = this.o.clock.now();
+    validateBatch(events, caller, now);
+    const prepared = events.map((e) => {
+      const event = this.protect(e);
+      return { event, contentHash: contentHashOf(event) };
+    });
+    const submittedBy = `${caller.kind}:${caller.name}`;
+    const { outcomes, records, frontier, oldSize } = await this.appends.run(() =>
+      this.o.repo.appendTransaction(async (tx) => {
+        const size = await tx.treeSize();
+        let base = this.frontier;
+        if (!base || base.size !== size) base = await compactRangeAt(txReader(tx), size);
+        const existing = await tx.existing(prepared.map((p) => p.event.eventId));
+        const f = base.clone();
+        const outcomes: AppendOutcome[] = [];
+        const records: StoredRecord[] = [];
+        const nodes: MerkleNode[] = [];
+        prepared.forEach((p, i) => {
+          const found = existing.get(p.event.eventId);
+          if (found) {
+            if (found.contentHash !== p.contentHash) {
+              throw new AlreadyExistsError(
+                `events[${i}] (${p.event.eventId}): this event id is already in the log (sequence ${found.sequence}) with different content`,
+              );
+            }
+            outcomes.push({ eventId: p.event.eventId, sequence: found.sequence, duplicate: true, appendedAt: found.appendedAt });
+            return;
+          }
+          const sequence = size + records.length;
+          const leafInput = this.o.codec.encode({ sequence, appendedAt: now, submittedBy, event: p.event });
+          const hash = leafHash(leafInput);
+          f.append(hash, (level, index, h) => {
+            if (level > 0) nodes.push({ level, index, hash: h });
+          });
+          records.push({ sequence, event: p.event, appendedAt: now, submittedBy, leafInput, leafHash: hash, contentHash: p.contentHash });
+          outcomes.push({ eventId: p.event.eventId, sequence, duplicate: false, appendedAt: now });
+        });
+        if (records.length > 0) await tx.insert(records, nodes, size + records.length);
+        return { outcomes, records, frontier: f, oldSize: size };
+      }),
+    );
+    this.frontier = frontier;
+    if (records.length > 0) {
+      this.o.onAppended?.(records);
+      const every = this.o.checkpointEvery;
+      if (Math.floor(frontier.size / every) > Math.floor(oldSize / every)) await this.checkpoint(true);
+    }
+    return outcomes;
+  }
+
+  /** The root hash of the first `size` entries. */
+  async rootAt(size: number): Promise<Uint8Array> {
+    return (await compactRangeAt(this.reader, size)).root();
+  }
+
+  /**
+   * The latest checkpoint, or (fresh) one signed now over the current tree unless the latest
+   * already covers it.
+   */
+  async checkpoint(fresh: boolean): Promise<StoredCheckpoint> {
+    const latest = await this.o.repo.latestCheckpoint();
+    const size = await this.o.repo.treeSize();
+    if (latest && (!fresh || latest.treeSize === size)) return latest;
+    return this.checkpointAt(size);
+  }
+
+  /** The checkpoint of exactly `size` entries: the stored one, or one signed now. */
+  async checkpointAt(size: number): Promise<StoredCheckpoint> {
+    const stored = await this.o.repo.checkpoint(size);
+    if (stored) return stored;
+    const cp = {
+      origin: this.o.origin,
+      treeSize: size,
+      rootHash: await this.rootAt(size),
+      signedAt: this.o.clock.now(),
+      keyId: this.o.signer.keyId,
+    };
+    const signature = this.o.signer.sign(checkpointText(cp));
+    const full: StoredCheckpoint = { ...cp, signature };
+    await this.o.repo.putCheckpoint(full);
+    return full;
+  }
+
+  /** Signs a checkpoint if the log grew since the last one (the periodic T-seconds timer). */
+  async checkpointIfGrown(): Promise<StoredCheckpoint | undefined> {
+    const latest = await this.o.repo.latestCheckpoint();
+    const size = await this.o.repo.treeSize();
+    if (size === 0 || latest?.treeSize === size) return undefined;
+    return this.checkpointAt(size);
+  }
+
+  private async checkSize(name: string, size: number): Promise<number> {
+    const current = await this.o.repo.treeSize();
+    if (!Number.isSafeInteger(size) || size < 0) throw new InvalidArgumentError(name, 'must be a non-negative integer');
+    if (size > current) throw new InvalidArgumentError(name, `${size} exceeds the current tree size ${current}`);
+    return current;
+  }
+
+  /** RFC 9162 inclusion proof of entry `sequence` in the tree of `treeSize` (default: current). */
+  async inclusionProof(sequence: number, treeSize?: number): Promise<{ leafIndex: number; treeSize: number; leafHash: Uint8Array; path: Uint8Array[] }> {
+    const size = treeSize ?? (await this.o.repo.treeSize());
+    await this.checkSize('tree_size', size);
+    if (!Number.isSafeInteger(sequence) || sequence < 0 || sequence >= size) {
+      throw new InvalidArgumentError('sequence', `must be below the tree size ${size}`);
+    }
+    const leafHash = await this.reader.perfectNode(0, sequence);
+    return { leafIndex: sequence, treeSize: size, leafHash, path: await inclusionProof(this.reader, sequence, size) };
+  }
+
+  /** RFC 9162 consistency proof from `first` to `second` (default: current). */
+  async consistencyProof(first: number, second?: number): Promise<{ first: number; second: number; proof: Uint8Array[] }> {
+    const size2 = second ?? (await this.o.repo.treeSize());
+    await this.checkSize('second_tree_size', size2);
+    if (!Number.isSafeInteger(first) || first < 0 || first > size2) {
+      throw new InvalidArgumentError('first_tree_size', `must be between 0 and ${size2}`);
+    }
+    return { first, second: size2, proof: await consistencyProof(this.reader, first, size2) };
+  }
+
+  /** Hashes of the perfect subtrees covering [0, size): an export's prefix. */
+  async prefixSubtrees(size: number): Promise<Uint8Array[]> {
+    return (await compactRangeAt(this.reader, size)).subtrees();
+  }
+
+  /** Validates a query filter (typed values only) and returns one page. */
+  async query(filter: LogFilter, page: { after?: number | undefined; limit: number; descending: boolean; deadline?: Date | undefined }): Promise<LogRecord[]> {
+    if (filter.sourceIp !== undefined && !isCanonicalIp(filter.sourceIp)) {
+      throw new InvalidArgumentError('filter.source_ip', 'is not a canonical IPv4 or IPv6 address');
+    }
+    if (filter.occurredFrom && filter.occurredTo && filter.occurredFrom > filter.occurredTo) {
+      throw new InvalidArgumentError('filter.occurred', 'start_time is after end_time');
+    }
+    if (filter.fromSequence !== undefined && filter.toSequence !== undefined && filter.fromSequence > filter.toSequence) {
+      throw new InvalidArgumentError('from_sequence', 'is after to_sequence');
+    }
+    if (!Number.isInteger(page.limit) || page.limit < 1 || page.limit > 1000) throw new InvalidArgumentError('page_size', 'must be between 1 and 1000');
+    return this.o.repo.query(filter, page);
+  }
+
+  /** Entries [from, to) in order, for Watch and Export. */
+  range(from: number, to: number, limit: number): Promise<LogRecord[]> {
+    return this.o.repo.range(from, to, limit);
+  }
+
+  /** Stored checkpoints in (after, upTo]. */
+  checkpointsBetween(after: number, upTo: number): Promise<StoredCheckpoint[]> {
+    return this.o.repo.checkpointsBetween(after, upTo);
+  }
+}

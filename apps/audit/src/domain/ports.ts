@@ -1,0 +1,90 @@
+import type { AuditEventData, LogRecord } from './event.js';
+
+/** Encodes what a Merkle leaf commits to (LeafData); implemented outside the domain with the contracts. */
+export interface LeafCodec {
+  encode(leaf: { sequence: number; appendedAt: Date; submittedBy: string; event: AuditEventData }): Uint8Array;
+  decode(leafInput: Uint8Array): { sequence: number; appendedAt: Date; submittedBy: string; event: AuditEventData };
+}
+
+/** A record as stored: the log record plus the digest used to recognise a retried event. */
+export interface StoredRecord extends LogRecord {
+  contentHash: string;
+}
+
+/** A complete perfect Merkle subtree: hash of leaves [index·2^level, (index+1)·2^level). */
+export interface MerkleNode {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+/** A signed checkpoint as stored. */
+export interface StoredCheckpoint {
+  origin: string;
+  treeSize: number;
+  rootHash: Uint8Array;
+  signedAt: Date;
+  keyId: string;
+  signature: Uint8Array;
+}
+
+/** Filters of Query (AND across fields, OR within a list). Typed values only (no query objects). */
+export interface LogFilter {
+  occurredFrom?: Date | undefined;
+  occurredTo?: Date | undefined;
+  services?: string[];
+  actions?: string[];
+  outcomes?: string[];
+  actorId?: string | undefined;
+  subjectKind?: string | undefined;
+  subjectId?: string | undefined;
+  customerDomain?: string | undefined;
+  sourceIp?: string | undefined;
+  environments?: string[];
+  requestId?: string | undefined;
+  fromSequence?: number | undefined;
+  /** Exclusive. */
+  toSequence?: number | undefined;
+}
+
+/** One page request of a query, in sequence order. */
+export interface PageSpec {
+  /** Continue after this sequence (ascending) or before it (descending). */
+  after?: number | undefined;
+  limit: number;
+  descending: boolean;
+  deadline?: Date | undefined;
+}
+
+/** What an append transaction may do; everything commits together or not at all. */
+export interface AppendTx {
+  treeSize(): Promise<number>;
+  existing(eventIds: string[]): Promise<Map<string, { sequence: number; contentHash: string; appendedAt: Date }>>;
+  /** A stored perfect node, read inside the transaction. */
+  node(level: number, index: number): Promise<Uint8Array | undefined>;
+  insert(records: StoredRecord[], nodes: MerkleNode[], newTreeSize: number): Promise<void>;
+}
+
+/** The log's storage port. Adapters: SQLite and MongoDB, held to one contract suite. */
+export interface LogRepository {
+  /** Runs an append atomically; concurrent appends are serialised (gap-free sequence). */
+  appendTransaction<T>(fn: (tx: AppendTx) => Promise<T>): Promise<T>;
+  treeSize(): Promise<number>;
+  /** Records with sequence in [from, to), ascending, at most `limit`. */
+  range(from: number, to: number, limit: number): Promise<LogRecord[]>;
+  query(filter: LogFilter, page: PageSpec): Promise<LogRecord[]>;
+  /** Hash of a complete perfect subtree (level 0: a leaf hash); undefined if not complete. */
+  node(level: number, index: number): Promise<Uint8Array | undefined>;
+  putCheckpoint(cp: StoredCheckpoint): Promise<void>;
+  checkpoint(treeSize: number): Promise<StoredCheckpoint | undefined>;
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /** Stored checkpoints with tree size in (after, upTo], ascending. */
+  checkpointsBetween(after: number, upTo: number): Promise<StoredCheckpoint[]>;
+}
+
+/** The Ed25519 key that signs checkpoints (kept outside the database). */
+export interface CheckpointSigner {
+  readonly keyId: string;
+  readonly publicKey: Uint8Array;
+  sign(text: string): Uint8Array;
+}

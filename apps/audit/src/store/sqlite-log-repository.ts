@@ -1,0 +1,245 @@
+import type { Transaction } from '@gatehouse/core';
+import { sqliteTx, type SqliteDatabase, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
+import type { LogRecord } from '../domain/event.js';
+import type { AppendTx, LeafCodec, LogFilter, LogRepository, MerkleNode, PageSpec, StoredCheckpoint, StoredRecord } from '../domain/ports.js';
+
+/** The audit log's tables. Entries keep their leaf bytes; the other columns serve queries. */
+export const auditSqliteMigrations: SqliteMigration[] = [
+  {
+    id: 'audit-0001-log',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE audit_log (
+          seq INTEGER PRIMARY KEY,
+          event_id TEXT NOT NULL UNIQUE,
+          content_hash TEXT NOT NULL,
+          occurred_at INTEGER NOT NULL,
+          appended_at INTEGER NOT NULL,
+          service TEXT NOT NULL,
+          action TEXT NOT NULL,
+          outcome TEXT NOT NULL,
+          actor_id TEXT NOT NULL,
+          subject_kind TEXT,
+          subject_id TEXT,
+          customer_domain TEXT NOT NULL,
+          source_ip TEXT NOT NULL,
+          environment TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          submitted_by TEXT NOT NULL,
+          leaf_input BLOB NOT NULL,
+          leaf_hash BLOB NOT NULL
+        );
+        CREATE INDEX audit_log_occurred ON audit_log (occurred_at, seq);
+        CREATE INDEX audit_log_actor ON audit_log (actor_id, seq);
+        CREATE INDEX audit_log_subject ON audit_log (subject_id, seq);
+        CREATE INDEX audit_log_domain ON audit_log (customer_domain, seq);
+        CREATE INDEX audit_log_ip ON audit_log (source_ip, seq);
+        CREATE INDEX audit_log_action ON audit_log (action, seq);
+        CREATE INDEX audit_log_request ON audit_log (request_id);
+        CREATE TABLE audit_tree (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
+        INSERT INTO audit_tree (id, size) VALUES (1, 0);
+        CREATE TABLE merkle_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+        CREATE TABLE audit_checkpoints (
+          tree_size INTEGER PRIMARY KEY,
+          origin TEXT NOT NULL,
+          root_hash BLOB NOT NULL,
+          signed_at INTEGER NOT NULL,
+          key_id TEXT NOT NULL,
+          signature BLOB NOT NULL
+        );
+      `);
+    },
+  },
+];
+
+interface Row {
+  seq: number;
+  leaf_input: Buffer;
+  leaf_hash: Buffer;
+}
+
+interface CheckpointRow {
+  tree_size: number;
+  origin: string;
+  root_hash: Buffer;
+  signed_at: number;
+  key_id: string;
+  signature: Buffer;
+}
+
+/** Builds a record from the authoritative leaf bytes (the other columns only index them). */
+export function recordFromLeaf(codec: LeafCodec, seq: number, leafInput: Uint8Array, leafHash: Uint8Array): LogRecord {
+  const leaf = codec.decode(leafInput);
+  return { sequence: seq, event: leaf.event, appendedAt: leaf.appendedAt, submittedBy: leaf.submittedBy, leafInput, leafHash };
+}
+
+function toCheckpoint(r: CheckpointRow): StoredCheckpoint {
+  return { treeSize: r.tree_size, origin: r.origin, rootHash: r.root_hash, signedAt: new Date(r.signed_at), keyId: r.key_id, signature: r.signature };
+}
+
+/** Where-clause pieces from typed filter values only; every value is a bound parameter. */
+export function sqlFilter(filter: LogFilter): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const inList = (col: string, values: string[] | undefined) => {
+    if (values && values.length > 0) {
+      where.push(`${col} IN (${values.map(() => '?').join(', ')})`);
+      params.push(...values);
+    }
+  };
+  if (filter.occurredFrom) {
+    where.push('occurred_at >= ?');
+    params.push(filter.occurredFrom.getTime());
+  }
+  if (filter.occurredTo) {
+    where.push('occurred_at < ?');
+    params.push(filter.occurredTo.getTime());
+  }
+  inList('service', filter.services);
+  inList('action', filter.actions);
+  inList('outcome', filter.outcomes);
+  inList('environment', filter.environments);
+  const eq = (col: string, v: string | undefined) => {
+    if (v !== undefined) {
+      where.push(`${col} = ?`);
+      params.push(v);
+    }
+  };
+  eq('actor_id', filter.actorId);
+  eq('subject_kind', filter.subjectKind);
+  eq('subject_id', filter.subjectId);
+  eq('customer_domain', filter.customerDomain);
+  eq('source_ip', filter.sourceIp);
+  eq('request_id', filter.requestId);
+  if (filter.fromSequence !== undefined) {
+    where.push('seq >= ?');
+    params.push(filter.fromSequence);
+  }
+  if (filter.toSequence !== undefined) {
+    where.push('seq < ?');
+    params.push(filter.toSequence);
+  }
+  return { where, params };
+}
+
+/** The log on SQLite: one transaction per append batch, serialised by the store. */
+export class SqliteLogRepository implements LogRepository {
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly codec: LeafCodec,
+  ) {}
+
+  private txFor(db: SqliteDatabase): AppendTx {
+    return {
+      treeSize: async () => (db.prepare('SELECT size FROM audit_tree WHERE id = 1').get() as { size: number }).size,
+      node: async (level, index) => nodeFrom(db, level, index),
+      existing: async (ids) => {
+        const out = new Map<string, { sequence: number; contentHash: string; appendedAt: Date }>();
+        const stmt = db.prepare('SELECT seq, content_hash, appended_at FROM audit_log WHERE event_id = ?');
+        for (const id of ids) {
+          const r = stmt.get(id) as { seq: number; content_hash: string; appended_at: number } | undefined;
+          if (r) out.set(id, { sequence: r.seq, contentHash: r.content_hash, appendedAt: new Date(r.appended_at) });
+        }
+        return out;
+      },
+      insert: async (records: StoredRecord[], nodes: MerkleNode[], newTreeSize: number) => {
+        const ins = db.prepare(`INSERT INTO audit_log (seq, event_id, content_hash, occurred_at, appended_at, service, action, outcome,
+          actor_id, subject_kind, subject_id, customer_domain, source_ip, environment, request_id, submitted_by, leaf_input, leaf_hash)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+        for (const r of records) {
+          const e = r.event;
+          ins.run(
+            r.sequence,
+            e.eventId,
+            r.contentHash,
+            e.occurredAt.getTime(),
+            r.appendedAt.getTime(),
+            e.service,
+            e.action,
+            e.outcome,
+            e.actor.id,
+            e.subject?.kind ?? null,
+            e.subject?.id ?? null,
+            e.customerDomain,
+            e.sourceIp,
+            e.environment,
+            e.requestId,
+            r.submittedBy,
+            Buffer.from(r.leafInput),
+            Buffer.from(r.leafHash),
+          );
+        }
+        const insNode = db.prepare('INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)');
+        for (const n of nodes) insNode.run(n.level, n.index, Buffer.from(n.hash));
+        db.prepare('UPDATE audit_tree SET size = ? WHERE id = 1').run(newTreeSize);
+      },
+    };
+  }
+
+  appendTransaction<T>(fn: (tx: AppendTx) => Promise<T>): Promise<T> {
+    return this.store.run((tx: Transaction) => fn(this.txFor(sqliteTx(tx))));
+  }
+
+  treeSize(): Promise<number> {
+    return this.store.exec(undefined, (db) => (db.prepare('SELECT size FROM audit_tree WHERE id = 1').get() as { size: number }).size);
+  }
+
+  range(from: number, to: number, limit: number): Promise<LogRecord[]> {
+    return this.store.exec(undefined, (db) =>
+      (db.prepare('SELECT seq, leaf_input, leaf_hash FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?').all(from, to, limit) as Row[]).map((r) =>
+        recordFromLeaf(this.codec, r.seq, r.leaf_input, r.leaf_hash),
+      ),
+    );
+  }
+
+  query(filter: LogFilter, page: PageSpec): Promise<LogRecord[]> {
+    const { where, params } = sqlFilter(filter);
+    if (page.after !== undefined) {
+      where.push(page.descending ? 'seq < ?' : 'seq > ?');
+      params.push(page.after);
+    }
+    const sql = `SELECT seq, leaf_input, leaf_hash FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${page.descending ? 'DESC' : 'ASC'} LIMIT ?`;
+    return this.store.exec(undefined, (db) =>
+      (db.prepare(sql).all(...params, page.limit) as Row[]).map((r) => recordFromLeaf(this.codec, r.seq, r.leaf_input, r.leaf_hash)),
+    );
+  }
+
+  node(level: number, index: number): Promise<Uint8Array | undefined> {
+    return this.store.exec(undefined, (db) => nodeFrom(db, level, index));
+  }
+
+  async putCheckpoint(cp: StoredCheckpoint): Promise<void> {
+    await this.store.exec(undefined, (db) =>
+      db
+        .prepare('INSERT OR IGNORE INTO audit_checkpoints (tree_size, origin, root_hash, signed_at, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(cp.treeSize, cp.origin, Buffer.from(cp.rootHash), cp.signedAt.getTime(), cp.keyId, Buffer.from(cp.signature)),
+    );
+  }
+
+  checkpoint(treeSize: number): Promise<StoredCheckpoint | undefined> {
+    return this.store.exec(undefined, (db) => {
+      const r = db.prepare('SELECT * FROM audit_checkpoints WHERE tree_size = ?').get(treeSize) as CheckpointRow | undefined;
+      return r ? toCheckpoint(r) : undefined;
+    });
+  }
+
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return this.store.exec(undefined, (db) => {
+      const r = db.prepare('SELECT * FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1').get() as CheckpointRow | undefined;
+      return r ? toCheckpoint(r) : undefined;
+    });
+  }
+
+  checkpointsBetween(after: number, upTo: number): Promise<StoredCheckpoint[]> {
+    return this.store.exec(undefined, (db) =>
+      (db.prepare('SELECT * FROM audit_checkpoints WHERE tree_size > ? AND tree_size <= ? ORDER BY tree_size').all(after, upTo) as CheckpointRow[]).map(toCheckpoint),
+    );
+  }
+}
+
+function nodeFrom(db: SqliteDatabase, level: number, index: number): Uint8Array | undefined {
+  if (level === 0) {
+    return (db.prepare('SELECT leaf_hash FROM audit_log WHERE seq = ?').get(index) as { leaf_hash: Buffer } | undefined)?.leaf_hash;
+  }
+  return (db.prepare('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?').get(level, index) as { hash: Buffer } | undefined)?.hash;
+}
