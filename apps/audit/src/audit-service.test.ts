@@ -14,7 +14,10 @@ for (const backend of ['sqlite', 'mongodb'] as const) describe(`AuditService ove
   let h: AuditHarness;
   let skipped: string | undefined;
   before(async () => {
-    const env: Record<string, string> = { GATEHOUSE_AUDIT_CHECKPOINT_EVERY: '50' };
+    const env: Record<string, string> = {
+      GATEHOUSE_AUDIT_CHECKPOINT_EVERY: '50',
+      GATEHOUSE_AUDIT_ALERT_RULES: JSON.stringify({ 'otp.failures_per_account': { threshold: 3, windowMs: 60_000 } }),
+    };
     if (backend === 'mongodb') {
       const mongo = await findMongo();
       if ('skipped' in mongo) {
@@ -158,6 +161,45 @@ for (const backend of ['sqlite', 'mongodb'] as const) describe(`AuditService ove
     assert.ok(verifyConsistency(m, size, cons.proof, first.checkpoint!.rootHash, cp.rootHash));
     assert.equal(verifyConsistency(m, size, cons.proof, leafHash(Buffer.from('x')), cp.rootHash), false);
     await assert.rejects(call(c, c.getInclusionProof, { sequence: size, treeSize: size }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+  });
+
+  test('an alert rule fires within 1 s of the completing event, once per window; only the officer acknowledges, with a note', async () => {
+    const c = await h.client('identity');
+    const cli = await h.client('cli');
+    const manager = bearer(h, ['manager']);
+    const account = `acc-alert-${backend}-${Date.now()}`;
+    const failure = () =>
+      event({ outcome: Outcome.OUTCOME_FAILURE, subject: { kind: auditEventV1.SubjectKind.SUBJECT_KIND_ACCOUNT, id: account, displayName: '' } });
+    const { watchCursor } = await call(cli, cli.listAlerts, auditV1.ListAlertsRequest.fromPartial({}), { bearer: manager });
+    const changes: Array<{ at: number; m: auditV1.WatchAlertsResponse }> = [];
+    const watch = stream(cli, cli.watchAlerts, { afterCursor: watchCursor }, { bearer: manager });
+    watch.on('data', (m: auditV1.WatchAlertsResponse) => changes.push({ at: Date.now(), m }));
+    watch.on('error', () => undefined);
+    await append(c, [failure(), failure()]);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(changes.filter((x) => x.m.alert?.groupKey.includes(account)).length, 0, 'not before the threshold');
+    const t0 = Date.now();
+    await append(c, [failure()]);
+    while (!changes.some((x) => x.m.alert?.groupKey.includes(account)) && Date.now() - t0 < 3_000) await new Promise((r) => setTimeout(r, 10));
+    const raised = changes.find((x) => x.m.alert?.groupKey.includes(account));
+    assert.ok(raised, 'the alert arrived on WatchAlerts');
+    assert.ok(raised.at - t0 < 1_000, `raised within 1 s (took ${raised.at - t0} ms)`);
+    assert.equal(raised.m.change, auditV1.AlertChange.ALERT_CHANGE_RAISED);
+    assert.equal(raised.m.alert?.ruleId, 'otp.failures_per_account');
+    await append(c, [failure(), failure(), failure()]);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(changes.filter((x) => x.m.alert?.groupKey.includes(account)).length, 1, 'only once per window');
+    const alertId = raised.m.alert!.alertId;
+    await assert.rejects(call(cli, cli.acknowledgeAlert, { alertId, note: 'checked' }, { bearer: manager }), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    const officer = bearer(h, ['security_officer']);
+    await assert.rejects(call(cli, cli.acknowledgeAlert, { alertId, note: '  ' }, { bearer: officer }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /note/.test(e.details));
+    const acked = await call(cli, cli.acknowledgeAlert, { alertId, note: 'user mistyped after a phone change; confirmed by call' }, { bearer: officer });
+    assert.equal(acked.alert?.state, auditV1.AlertState.ALERT_STATE_ACKNOWLEDGED);
+    assert.equal(acked.alert?.acknowledgedBy?.accountId, 'acc-security_officer');
+    await assert.rejects(call(cli, cli.acknowledgeAlert, { alertId, note: 'again' }, { bearer: officer }), (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
+    watch.cancel();
+    const own = await call(cli, cli.query, auditV1.QueryRequest.fromPartial({ filter: { actions: [Action.ACTION_AUDIT_ALERT_RAISE, Action.ACTION_AUDIT_ALERT_ACKNOWLEDGE], subjectId: alertId } }), { bearer: officer });
+    assert.deepEqual(own.entries.map((e) => e.event?.action), [Action.ACTION_AUDIT_ALERT_RAISE, Action.ACTION_AUDIT_ALERT_ACKNOWLEDGE], 'the audit service logs its own alert actions');
   });
 
   test('Watch streams stored then live entries, resumes across a server restart with no gap or duplicate', async () => {

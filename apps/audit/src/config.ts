@@ -28,6 +28,6 @@ export const auditConfigShape = {
     .optional(),
   /** Overrides of the built-in alert rules, e.g. {"otp.failures_per_account":{"threshold":3,"windowMs":600000}}. */
   GATEHOUSE_AUDIT_ALERT_RULES: env
-    .json(z.record(z.enum(BUILT_IN_RULE_IDS as unknown as [string, ...string[]]), ruleSettings))
+    .json(z.partialRecord(z.enum(BUILT_IN_RULE_IDS as unknown as [string, ...string[]]), ruleSettings))
     .optional(),
 };
