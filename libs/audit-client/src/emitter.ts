@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, UnavailableError, type Clock, type Transaction } from '@gatehouse/core';
 import { auditEventV1 } from '@gatehouse/contracts';
 import type { OutboxRepository } from './outbox-repository.js';
-import type { AuditRelay } from './relay.js';
+import type { AuditRelay, AuditSender } from './relay.js';
 
 /** An event as a service describes it; the emitter fills in its id and time. */
 export type AuditEventInput = Omit<Partial<auditEventV1.AuditEvent>, 'eventId'> &
@@ -12,6 +12,8 @@ export type AuditEventInput = Omit<Partial<auditEventV1.AuditEvent>, 'eventId'> 
 export interface EmitterOptions {
   outbox: OutboxRepository;
   relay: AuditRelay;
+  /** The transport critical events go through directly (the relay's sender). */
+  send: AuditSender;
   /** Short service name, for error messages. */
   source: string;
   clock?: Clock;
@@ -55,16 +57,15 @@ export class AuditEmitter {
   }
 
   /**
-   * Writes the event durably, ships it now, and resolves with its audit sequence number once
-   * AuditService acknowledges it. Throws UnavailableError (the caller's action must not
-   * happen) when audit does not confirm within the timeout; the event stays in the outbox and
-   * is delivered later as a record of the attempt.
+   * For critical actions (fail closed, DESIGN.md §5): sends the event to AuditService now and
+   * resolves with its sequence once audit has appended it. It throws UnavailableError when audit
+   * does not confirm within the timeout, and then the caller's action must not happen. The event
+   * is not queued: an action that did not happen leaves no event behind (audit could only hold
+   * it if it appended the event and the answer was lost in transit).
    */
   async emitAndConfirm(event: AuditEventInput, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number> {
     const [row] = this.prepare([event]);
     if (!row) throw new Error('unreachable: one event prepared');
-    await this.opts.outbox.addNow([row]);
-    const confirmed = this.opts.relay.waitFor(row.eventId);
     const timeoutMs = opts.timeoutMs ?? this.confirmTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -74,15 +75,16 @@ export class AuditEmitter {
       );
       opts.signal?.addEventListener('abort', () => reject(new UnavailableError('the call ended before audit confirmed the event')), { once: true });
     });
-    this.opts.relay.nudge();
     try {
-      return await Promise.race([confirmed, timedOut]);
+      const acks = await Promise.race([this.opts.send([{ eventId: row.eventId, payload: row.payload }]), timedOut]);
+      const ack = acks.find((a) => a.eventId === row.eventId);
+      if (!ack) throw new UnavailableError(`audit did not acknowledge the event; the ${this.opts.source} action was not performed`);
+      return ack.sequence;
     } catch (err) {
       if (err instanceof UnavailableError) throw err;
       throw new UnavailableError(`audit could not confirm the event; the ${this.opts.source} action was not performed`);
     } finally {
       clearTimeout(timer);
-      this.opts.relay.forget(row.eventId);
     }
   }
 }

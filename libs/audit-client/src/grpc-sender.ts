@@ -9,7 +9,8 @@ import type { AuditSender } from './relay.js';
 export function grpcAuditSender(client: AuditServiceClient, deadlineMs = 10_000): AuditSender {
   return async (batch) => {
     const events = batch.map((b) => auditEventV1.AuditEvent.decode(b.payload));
-    const res = await call(client, client.append, { events }, { deadlineMs });
+    // waitForReady: right after audit restarts the channel may still be reconnecting.
+    const res = await call(client, client.append, { events }, { deadlineMs, waitForReady: true });
     return res.results.map((r) => ({ eventId: r.eventId, sequence: r.sequence }));
   };
 }

@@ -139,8 +139,9 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     const outbox: OutboxRepository =
       store.backend === 'sqlite' ? new SqliteOutboxRepository(store.store) : new MongoOutboxRepository(store.store);
     const client = dial(AuditServiceClient, cfg.GATEHOUSE_AUDIT_ADDR, clientSecurity);
-    relay = new AuditRelay({ outbox, send: grpcAuditSender(client), log: log.child({ component: 'audit-relay' }) });
-    audit = new AuditEmitter({ outbox, relay, source: spec.name });
+    const sender = grpcAuditSender(client);
+    relay = new AuditRelay({ outbox, send: sender, log: log.child({ component: 'audit-relay' }) });
+    audit = new AuditEmitter({ outbox, relay, send: sender, source: spec.name });
     relay.start();
     const r = relay;
     closers.push(() => r.stop(), () => client.close());

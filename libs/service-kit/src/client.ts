@@ -34,6 +34,8 @@ export interface CallOptions {
   /** An employee's session token, sent as `authorization: Bearer …`. */
   bearer?: string;
   signal?: AbortSignal;
+  /** Wait (within the deadline) for the channel to connect instead of failing fast: for callers that retry anyway. */
+  waitForReady?: boolean;
 }
 
 type UnaryMethod<Req, Res> = (
@@ -56,7 +58,7 @@ export function call<Req, Res>(client: grpc.Client, method: UnaryMethod<Req, Res
       client,
       req,
       metadataOf(opts),
-      { deadline: Date.now() + (opts.deadlineMs ?? 10_000) },
+      { deadline: Date.now() + (opts.deadlineMs ?? 10_000), ...(opts.waitForReady ? { waitForReady: true } : {}) },
       (err, res) => (err ? reject(err) : resolve(res as Res)),
     );
     opts.signal?.addEventListener('abort', () => c.cancel(), { once: true });

@@ -19,6 +19,10 @@ export interface AuditHarness {
   client(name: string): Promise<AuditServiceClient>;
   /** Stops the service (drains) and starts it again on the same data (a restart). */
   restart(): Promise<void>;
+  /** Stops the service, keeping its data and port for `up`. */
+  down(): Promise<void>;
+  /** Starts it again after `down`, on the same port and data. */
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,7 +63,13 @@ export async function startAudit(env: Record<string, string> = {}, existingDir?:
       return c;
     },
     restart: async () => {
-      await hosted.shutdown('restart');
+      await harness.down();
+      await harness.up();
+    },
+    down: async () => {
+      await hosted.shutdown('down');
+    },
+    up: async () => {
       hosted = await runService(auditService, { env: { ...fullEnv, GATEHOUSE_PORT: String(hosted.server.port) } });
       harness.hosted = hosted;
     },
