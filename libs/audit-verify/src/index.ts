@@ -1,0 +1,12 @@
+export { exportLine, parseExportLine, parseExportRecord, type ExportRecordKind, type RawExportRecord } from './export-line.js';
+export { TrustedKeySet, checkpointFields, type TrustedKey, type CheckpointProblem } from './trusted-keys.js';
+export { EntryChecker, type EntryStatus } from './entry-check.js';
+export {
+  ExportVerifier,
+  verifyExport,
+  verifyExportChunks,
+  type Damage,
+  type TrustedCheckpoint,
+  type VerifyOptions,
+  type VerifyReport,
+} from './verify-export.js';
