@@ -75,6 +75,26 @@ test('sub-millisecond nanos and odd-but-valid protobuf (fields out of order, unk
   }
 });
 
+test('timestamps of any millisecond from 1970 to 9999 are rendered like Date.toISOString (fast path)', () => {
+  const checker = new EntryChecker();
+  const rand = prng(99);
+  const instants = [0, 1, 951_782_400_000 /* 2000-02-29 */, 4_107_542_400_000 /* 2100-03-01 */, 253_402_300_799_999 /* 9999-12-31T23:59:59.999 */];
+  for (let i = 0; i < 3000; i++) instants.push(Math.floor(rand() * 253_402_300_800_000));
+  for (const [i, ms] of instants.entries()) {
+    // Sub-millisecond nanos too: the generated code truncates them, and so must the rendering.
+    const seconds = Math.floor(ms / 1000);
+    const nanos = (ms % 1000) * 1_000_000 + (i % 3) * 333_333;
+    const ts = new BinaryWriter().uint32(8).int64(seconds).uint32(16).int32(nanos).finish();
+    const bytes = Buffer.from(new BinaryWriter().uint32(8).uint64(i + 1).uint32(18).bytes(ts).uint32(34).bytes(auditEventV1.AuditEvent.encode({ ...base, occurredAt: new Date(ms) }).finish()).finish());
+    const line = lineForBytes(bytes);
+    assert.equal(checker.check(line), 'ok', `${ms}: ${checker.problem}`);
+  }
+  assert.equal(checker.slowPathCount, 0);
+  // Beyond year 9999 toISOString writes six-digit years; that is rendered too.
+  const far = lineFor({ sequence: 1, appendedAt: new Date(Date.UTC(20000, 0, 1)), submittedBy: 'x', event: base });
+  assert.equal(checker.check(far), 'ok', checker.problem);
+});
+
 test('equivalent but non-canonical JSON is accepted by the general path', () => {
   const checker = new EntryChecker();
   const entry = syntheticEntry(42);
@@ -133,6 +153,9 @@ test('fuzz: the fast path never accepts a line the general path rejects', () => 
         fastAccepted++;
         assert.equal(b, 'ok', `fast path accepted a bad line: ${mutated}`);
       }
+      // The byte-level entry point (file chunks) must judge exactly the same.
+      const bytes = Buffer.from(`xx${mutated}yy`);
+      assert.equal(fast.checkBytes(bytes, 2, bytes.length - 2), a, `bytes: mutation at ${i} to ${c}`);
     }
   }
   assert.ok(mutations > 10_000);

@@ -114,12 +114,17 @@ export class EntryChecker {
 
   /** The protobuf bytes (LeafData at offset 1, behind the 0x00 leaf prefix). */
   private buf = Buffer.allocUnsafe(16 * 1024);
-  /** The line as UTF-8. */
-  private lb = Buffer.allocUnsafe(16 * 1024);
+  /** The line being checked, as UTF-8 (positions are absolute in it). */
+  private lb: Buffer = EMPTY;
+  /** Where string lines are encoded to UTF-8. */
+  private scratch = Buffer.allocUnsafe(16 * 1024);
   /** Cursor in lb. */
   private pos = 0;
   /** Cursor in buf. */
   private p = 0;
+  /** The `YYYY-MM-DD` of the last day rendered: timestamps of a log cluster on few days. */
+  private readonly dayBytes = Buffer.alloc(10);
+  private day = -1;
   private readonly fastPath: boolean;
 
   /** `fastPath: false` forces the general path (the reference the fast path is tested against). */
@@ -129,42 +134,63 @@ export class EntryChecker {
 
   /** Checks one entry line. */
   check(line: string): EntryStatus {
-    try {
-      if (this.fastPath && this.fast(line)) {
-        this.problem = '';
-        return 'ok';
-      }
-    } catch (err) {
-      if (err !== BAIL) throw err;
+    if (this.fastPath) {
+      if (this.scratch.length < line.length * 3) this.scratch = Buffer.allocUnsafe(line.length * 3);
+      const len = this.scratch.write(line, 0, 'utf8');
+      if (this.tryFast(this.scratch, 0, len)) return 'ok';
     }
     this.slowPathCount++;
     return this.slow(line);
   }
 
+  /**
+   * Checks one entry line given as UTF-8 bytes [start, end) of `bytes` (e.g. a slice of a file
+   * chunk), sparing the decode to a string and the encode back that `check` needs.
+   */
+  checkBytes(bytes: Buffer, start: number, end: number): EntryStatus {
+    if (this.fastPath && this.tryFast(bytes, start, end)) return 'ok';
+    this.slowPathCount++;
+    return this.slow(bytes.toString('utf8', start, end));
+  }
+
   // ---------------------------------------------------------------- fast path
 
-  private fast(line: string): boolean {
-    if (this.lb.length < line.length * 3) this.lb = Buffer.allocUnsafe(line.length * 3);
+  private tryFast(bytes: Buffer, start: number, end: number): boolean {
+    this.lb = bytes;
+    try {
+      if (this.fast(start, end)) {
+        this.problem = '';
+        return true;
+      }
+    } catch (err) {
+      if (err !== BAIL) throw err;
+    } finally {
+      this.lb = EMPTY;
+    }
+    return false;
+  }
+
+  private fast(start: number, end: number): boolean {
     const lb = this.lb;
-    const len = lb.write(line, 0, 'utf8');
     // `"}}` at the end, `","leafHash":"` before the hash, `"leafInput":"` before the base64.
-    if (lb[len - 1] !== 0x7d || lb[len - 2] !== 0x7d || lb[len - 3] !== 0x22) return false;
-    const b64End = len - TAIL_LENGTH;
+    if (end - start < PREFIX.length + TAIL_LENGTH + LEAF_INPUT_KEY.length) return false;
+    if (lb[end - 1] !== 0x7d || lb[end - 2] !== 0x7d || lb[end - 3] !== 0x22) return false;
+    const b64End = end - TAIL_LENGTH;
     const b64Start = lb.lastIndexOf(0x22, b64End - 1) + 1;
     const keyAt = b64Start - LEAF_INPUT_KEY.length;
-    if (keyAt < PREFIX.length || !this.bytesAt(PREFIX, 0) || !this.bytesAt(LEAF_INPUT_KEY, keyAt) || !this.bytesAt(LEAF_HASH_KEY, b64End)) return false;
+    if (keyAt < start + PREFIX.length || !this.bytesAt(PREFIX, start) || !this.bytesAt(LEAF_INPUT_KEY, keyAt) || !this.bytesAt(LEAF_HASH_KEY, b64End)) return false;
 
-    // Everything from the base64 on is ASCII, so character offsets there are byte offsets + shift.
-    const shift = line.length - len;
     const room = 1 + Math.ceil(((b64End - b64Start) * 3) / 4) + 4;
     if (this.buf.length < room) this.buf = Buffer.allocUnsafe(Math.max(room, this.buf.length * 2));
     const buf = this.buf;
     buf[0] = 0x00;
-    const n = buf.write(line.slice(b64Start + shift, b64End + shift), 1, 'base64');
+    const n = buf.write(lb.toString('latin1', b64Start, b64End), 1, 'base64');
     const hash = leafHashPrefixed(buf.subarray(0, n + 1));
-    if (!line.startsWith(hash.toString('base64'), b64End + LEAF_HASH_KEY.length + shift)) return false;
+    const b64 = hash.toString('base64');
+    const hashAt = b64End + LEAF_HASH_KEY.length;
+    for (let i = 0; i < HASH_B64_LENGTH; i++) if (lb[hashAt + i] !== b64.charCodeAt(i)) return false;
 
-    this.pos = PREFIX.length;
+    this.pos = start + PREFIX.length;
     const seq = this.leafData(1, n + 1);
     if (this.pos !== keyAt) return false;
     this.leafHash = hash;
@@ -377,21 +403,14 @@ export class EntryChecker {
     }
     const days = Math.floor(ms / 86_400_000);
     let rem = ms - days * 86_400_000;
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (non-negative here).
-    const z = days + 719_468;
-    const era = Math.floor(z / 146_097);
-    const doe = z - era * 146_097;
-    const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-    const mp = Math.floor((5 * doy + 2) / 153);
-    const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-    const month = mp < 10 ? mp + 3 : mp - 9;
-    const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-    this.digits(year, 4);
-    this.char(0x2d);
-    this.digits(month, 2);
-    this.char(0x2d);
-    this.digits(day, 2);
+    if (days === this.day) {
+      this.lit(this.dayBytes);
+    } else {
+      const at = this.pos;
+      this.date(days);
+      this.lb.copy(this.dayBytes, 0, at, at + 10);
+      this.day = days;
+    }
     this.char(0x54);
     const hours = Math.floor(rem / 3_600_000);
     rem -= hours * 3_600_000;
@@ -407,6 +426,24 @@ export class EntryChecker {
     this.digits(rem - secs * 1000, 3);
     this.char(0x5a);
     this.char(0x22);
+  }
+
+  /** `YYYY-MM-DD` of a day count since 1970-01-01 (Howard Hinnant's civil_from_days). */
+  private date(days: number): void {
+    const z = days + 719_468;
+    const era = Math.floor(z / 146_097);
+    const doe = z - era * 146_097;
+    const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+    const mp = Math.floor((5 * doy + 2) / 153);
+    const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+    const month = mp < 10 ? mp + 3 : mp - 9;
+    const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    this.digits(year, 4);
+    this.char(0x2d);
+    this.digits(month, 2);
+    this.char(0x2d);
+    this.digits(day, 2);
   }
 
   /** A string member whose bytes run from this.p to e, omitted when empty as toJSON does. */

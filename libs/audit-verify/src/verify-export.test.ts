@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditV1 } from '@gatehouse/contracts';
+import type { auditV1 } from '@gatehouse/contracts';
 import { leafHash } from '@gatehouse/merkle';
 import { exportLine, parseExportLine, verifyExport, verifyExportChunks, ExportVerifier, type VerifyOptions, type VerifyReport } from './index.js';
 import { newTestKey, SyntheticLog, syntheticEntry, syntheticEvent } from './test-support/synthetic-log.js';

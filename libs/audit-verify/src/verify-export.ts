@@ -1,8 +1,7 @@
 import { Buffer } from 'node:buffer';
-import { StringDecoder } from 'node:string_decoder';
 import { auditV1 } from '@gatehouse/contracts';
 import { CompactRange, EMPTY_ROOT, hashEquals, verifyConsistency } from '@gatehouse/merkle';
-import { EntryChecker } from './entry-check.js';
+import { EntryChecker, type EntryStatus } from './entry-check.js';
 import { isObject, parseExportRecord } from './export-line.js';
 import { TrustedKeySet, type TrustedKey } from './trusted-keys.js';
 
@@ -118,8 +117,9 @@ export class ExportVerifier {
     return this.checker.slowPathCount;
   }
 
-  /** Feeds one line (without its newline). Blank lines are ignored. */
-  push(line: string): void {
+  /** Feeds one line (without its newline; a trailing CR is dropped). Blank lines are ignored. */
+  push(text: string): void {
+    const line = text.charCodeAt(text.length - 1) === 0x0d ? text.slice(0, -1) : text;
     this.lineNo++;
     if (this.malformedLast) {
       if (line.trim().length > 0) this.malformedLast = false;
@@ -130,8 +130,9 @@ export class ExportVerifier {
       return;
     }
     if (this.failure !== undefined) return;
-    if (this.phase === 'body' && line.startsWith(ENTRY_PREFIX)) {
-      this.entry(line);
+    // '{"e' can only start an entry record; the entry check validates the rest.
+    if (this.phase === 'body' && line.charCodeAt(2) === 0x65 && line.charCodeAt(0) === 0x7b) {
+      this.entry(this.checker.check(line));
       return;
     }
     if (line.length === 0 || line.trim().length === 0) return;
@@ -158,7 +159,7 @@ export class ExportVerifier {
     }
     switch (kind) {
       case 'entry':
-        this.entry(line);
+        this.entry(this.checker.check(line));
         return;
       case 'checkpoint':
         this.checkpoint(auditV1.Checkpoint.fromJSON(json));
@@ -169,6 +170,20 @@ export class ExportVerifier {
       default:
         this.fail('malformed', undefined, `line ${this.lineNo}: a second header`);
     }
+  }
+
+  /**
+   * Feeds one line given as UTF-8 bytes [start, end) of `bytes` (without the newline): entry
+   * lines are checked on the bytes, without a round trip through a string.
+   */
+  pushBytes(bytes: Buffer, start: number, end: number): void {
+    const stop = end > start && bytes[end - 1] === 0x0d ? end - 1 : end;
+    if (this.phase === 'body' && this.failure === undefined && this.gap === undefined && bytes[start] === 0x7b && bytes[start + 2] === 0x65) {
+      this.lineNo++;
+      this.entry(this.checker.checkBytes(bytes, start, stop));
+      return;
+    }
+    this.push(bytes.toString('utf8', start, stop));
   }
 
   /** The verdict, after the last line. */
@@ -288,9 +303,9 @@ export class ExportVerifier {
     }
   }
 
-  private entry(line: string): void {
+  /** Acts on the checker's verdict on the entry line just read. */
+  private entry(status: EntryStatus): void {
     const c = this.checker;
-    const status = c.check(line);
     const e = this.next;
     const claimed = c.leafSequence ?? c.jsonSequence;
     if (status === 'malformed') {
@@ -455,43 +470,43 @@ export async function verifyExport(lines: AsyncIterable<string> | Iterable<strin
 
 /**
  * Verifies an export given as raw chunks (e.g. `fs.createReadStream(file)` or stdin), splitting
- * lines itself: much faster than an async iterator per line for a million-entry file.
+ * lines on the bytes itself: much faster than an async iterator per line, and entry lines are
+ * checked without ever becoming strings. Stops reading as soon as the verdict is settled.
  */
 export async function verifyExportChunks(chunks: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, opts: VerifyOptions): Promise<VerifyReport> {
   const v = new ExportVerifier(opts);
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
-  const feed = (text: string): boolean => {
+  let carry: Buffer | undefined;
+  const feed = (chunk: Uint8Array | string): boolean => {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let start = 0;
-    let nl = text.indexOf('\n');
-    if (nl >= 0 && carry.length > 0) {
-      pushLine(v, carry + text.slice(0, nl));
-      carry = '';
-      start = nl + 1;
-      nl = text.indexOf('\n', start);
-    }
-    while (nl >= 0) {
-      pushLine(v, text.slice(start, nl));
+    let nl = buf.indexOf(0x0a);
+    if (carry !== undefined) {
+      if (nl < 0) {
+        carry = Buffer.concat([carry, buf]);
+        return true;
+      }
+      const first = Buffer.concat([carry, buf.subarray(0, nl)]);
+      carry = undefined;
+      v.pushBytes(first, 0, first.length);
       if (v.done) return false;
       start = nl + 1;
-      nl = text.indexOf('\n', start);
+      nl = buf.indexOf(0x0a, start);
     }
-    carry += text.slice(start);
-    return !v.done;
+    while (nl >= 0) {
+      v.pushBytes(buf, start, nl);
+      if (v.done) return false;
+      start = nl + 1;
+      nl = buf.indexOf(0x0a, start);
+    }
+    // Copied: the source may reuse its buffer for the next chunk.
+    if (start < buf.length) carry = Buffer.from(buf.subarray(start));
+    return true;
   };
-  const asText = (chunk: Uint8Array | string): string => (typeof chunk === 'string' ? chunk : decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
   if (Symbol.iterator in chunks) {
-    for (const chunk of chunks) if (!feed(asText(chunk))) break;
+    for (const chunk of chunks) if (!feed(chunk)) break;
   } else {
-    for await (const chunk of chunks) if (!feed(asText(chunk))) break;
+    for await (const chunk of chunks) if (!feed(chunk)) break;
   }
-  if (!v.done) {
-    const rest = carry + decoder.end();
-    if (rest.length > 0) pushLine(v, rest);
-  }
+  if (!v.done && carry !== undefined) v.pushBytes(carry, 0, carry.length);
   return v.finish();
-}
-
-function pushLine(v: ExportVerifier, line: string): void {
-  v.push(line.endsWith('\r') ? line.slice(0, -1) : line);
 }

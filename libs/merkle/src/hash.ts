@@ -11,12 +11,17 @@ export const HASH_SIZE = 32;
 export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
 
 // Inputs up to this size are hashed through a reusable scratch buffer with the one-shot
-// crypto.hash, about twice as fast as a Hash object for small inputs (no per-call object, no
-// prefix copy into a new buffer). Hashing is synchronous, so one scratch buffer is safe.
+// crypto.hash: no Hash object, no prefix copy into a fresh buffer. Hashing is synchronous, so one
+// scratch buffer is safe. The digest is taken as a 'binary' (latin1) string and turned into a Buffer: on
+// Node 20 that is about three times faster than crypto.hash's own 'buffer' output.
 const SCRATCH_LIMIT = 16 * 1024;
 const leafScratch = Buffer.allocUnsafe(SCRATCH_LIMIT + 1);
 const nodeScratch = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
 nodeScratch[0] = 0x01;
+
+function sha256(data: Uint8Array): Buffer {
+  return Buffer.from(hash('sha256', data, 'binary'), 'binary');
+}
 
 /** RFC 9162 leaf hash SHA-256(0x00 || input): the hash a log entry contributes to the tree. */
 export function leafHash(input: Uint8Array): Buffer {
@@ -24,7 +29,7 @@ export function leafHash(input: Uint8Array): Buffer {
   if (n > SCRATCH_LIMIT) return createHash('sha256').update(Buffer.of(0x00)).update(input).digest();
   leafScratch[0] = 0x00;
   leafScratch.set(input, 1);
-  return hash('sha256', leafScratch.subarray(0, n + 1), 'buffer');
+  return sha256(leafScratch.subarray(0, n + 1));
 }
 
 /**
@@ -33,7 +38,7 @@ export function leafHash(input: Uint8Array): Buffer {
  */
 export function leafHashPrefixed(prefixedInput: Uint8Array): Buffer {
   if (prefixedInput[0] !== 0x00) throw new RangeError('leafHashPrefixed: input must start with the 0x00 leaf prefix');
-  return hash('sha256', prefixedInput, 'buffer');
+  return sha256(prefixedInput);
 }
 
 /** RFC 9162 interior node hash SHA-256(0x01 || left || right). */
@@ -43,7 +48,7 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   }
   nodeScratch.set(left, 1);
   nodeScratch.set(right, 1 + HASH_SIZE);
-  return hash('sha256', nodeScratch, 'buffer');
+  return sha256(nodeScratch);
 }
 
 /** Byte equality of two hashes (public data: no constant-time need). */

@@ -25,3 +25,4 @@ export {
 export { tempDir, type TempDir } from './temp-dir.js';
 export { uniqueDbName } from './unique-db-name.js';
 export { testSessionIssuer, type TestSessionIssuer } from './sessions.js';
+export { throughput, benchLine, type BenchResult } from './bench.js';

@@ -4,7 +4,7 @@ import type { CompactRange} from '@gatehouse/merkle';
 import { checkpointText, compactRangeAt, consistencyProof, inclusionProof, leafHash, type NodeReader } from '@gatehouse/merkle';
 import type { AuditEventData, LogRecord } from './event.js';
 import type { CheckpointSigner, LeafCodec, LogFilter, LogRepository, MerkleNode, StoredCheckpoint, StoredRecord } from './ports.js';
-import { isCanonicalIp, validateBatch } from './validate-event.js';
+import { APPEND_LIMITS, isCanonicalIp, validateBatch } from './validate-event.js';
 
 /** The result of appending one event. */
 export interface AppendOutcome {
@@ -167,6 +167,11 @@ export class AuditLog {
           records.push({ sequence, event: p.event, appendedAt: now, submittedBy, leafInput, leafHash: hash, contentHash: p.contentHash });
           outcomes.push({ eventId: p.event.eventId, sequence, duplicate: false, appendedAt: now });
         });
+        // The batch bound (contract: 1 MiB) on the encoded events, measured on the leaves we built anyway.
+        const bytes = records.reduce((n, r) => n + r.leafInput.length, 0);
+        if (bytes > APPEND_LIMITS.maxBatchBytes) {
+          throw new InvalidArgumentError('events', `the batch encodes to ${bytes} bytes; at most ${APPEND_LIMITS.maxBatchBytes}`);
+        }
         if (records.length > 0) await tx.insert(records, nodes, size + records.length);
         return { outcomes, records, frontier: f, oldSize: size };
       }),

@@ -11,6 +11,26 @@ export interface StoredRecord extends LogRecord {
   contentHash: string;
 }
 
+/**
+ * Perfect nodes below this level are not stored: they are rebuilt from at most 2^(level-1) leaf
+ * hashes on demand. Storing every node would double the rows an append writes; this stores one
+ * node per 16 leaves and keeps every proof at O(log n) reads.
+ */
+export const MIN_STORED_NODE_LEVEL = 4;
+
+/** Hash of a perfect subtree from its leaf hashes (a power-of-two count), bottom-up. */
+export function foldPerfect(leafHashes: Uint8Array[], nodeHash: (l: Uint8Array, r: Uint8Array) => Uint8Array): Uint8Array {
+  let level = leafHashes;
+  while (level.length > 1) {
+    const up: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2) up.push(nodeHash(level[i]!, level[i + 1]!));
+    level = up;
+  }
+  const root = level[0];
+  if (!root) throw new Error('foldPerfect: no leaves');
+  return root;
+}
+
 /** A complete perfect Merkle subtree: hash of leaves [index·2^level, (index+1)·2^level). */
 export interface MerkleNode {
   level: number;

@@ -7,7 +7,6 @@ import type { AlertService } from '../domain/alert-service.js';
 import type { Acknowledger, AlertRecord } from '../domain/alert-store.js';
 import type { LogFilter } from '../domain/ports.js';
 import type { LiveFeed } from '../domain/live-feed.js';
-import { APPEND_LIMITS } from '../domain/validate-event.js';
 import type { OwnEvents } from './own-events.js';
 import { buf, checkpointToProto, entryToProto, eventFromProto, ruleToProto } from './convert.js';
 
@@ -133,8 +132,6 @@ export function auditBinding(d: AuditRpcDeps): ServiceBinding {
     policy: auditPolicy,
     handlers: {
       Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req, ctx) => {
-        const bytes = auditV1.AppendRequest.encode(req).finish().length;
-        if (bytes > APPEND_LIMITS.maxBatchBytes) throw new InvalidArgumentError('events', `the batch is ${bytes} bytes; at most ${APPEND_LIMITS.maxBatchBytes}`);
         const caller = ctx.caller ?? { kind: 'operator' as const, name: 'insecure-loopback' };
         const results = await d.log.append(req.events.map(eventFromProto), caller);
         return { results: results.map((r) => ({ eventId: r.eventId, sequence: r.sequence, duplicate: r.duplicate, appendedAt: r.appendedAt })) };

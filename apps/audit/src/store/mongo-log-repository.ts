@@ -2,7 +2,8 @@ import { Binary, type ClientSession, type Db, type Filter } from 'mongodb';
 import type { Transaction } from '@gatehouse/core';
 import { mongoSession, type MongoIndexSpec, type MongoMigration, type MongoStore } from '@gatehouse/storage';
 import type { LogRecord } from '../domain/event.js';
-import type { AppendTx, LeafCodec, LogFilter, LogRepository, MerkleNode, PageSpec, StoredCheckpoint, StoredRecord } from '../domain/ports.js';
+import { nodeHash } from '@gatehouse/merkle';
+import { MIN_STORED_NODE_LEVEL, foldPerfect, type AppendTx, type LeafCodec, type LogFilter, type LogRepository, type MerkleNode, type PageSpec, type StoredCheckpoint, type StoredRecord } from '../domain/ports.js';
 import { recordFromLeaf } from './sqlite-log-repository.js';
 
 const LOG = 'audit_log';
@@ -160,9 +161,10 @@ export class MongoLogRepository implements LogRepository {
           })),
           { session, ordered: true },
         );
-        if (nodes.length > 0) {
+        const stored = nodes.filter((n) => n.level >= MIN_STORED_NODE_LEVEL);
+        if (stored.length > 0) {
           await db.collection<NodeDoc>(NODES).insertMany(
-            nodes.map((n) => ({ _id: nodeId(n.level, n.index), hash: bin(n.hash) })),
+            stored.map((n) => ({ _id: nodeId(n.level, n.index), hash: bin(n.hash) })),
             { session, ordered: true },
           );
         }
@@ -240,6 +242,15 @@ async function readNode(db: Db, level: number, index: number, session: ClientSes
   if (level === 0) {
     const d = await db.collection<LogDoc>(LOG).findOne({ _id: index }, { session, projection: { leafHash: 1 } });
     return d ? buf(d.leafHash) : undefined;
+  }
+  if (level < MIN_STORED_NODE_LEVEL) {
+    const width = 2 ** level;
+    const docs = await db
+      .collection<LogDoc>(LOG)
+      .find({ _id: { $gte: index * width, $lt: (index + 1) * width } }, { session })
+      .sort({ _id: 1 })
+      .toArray();
+    return docs.length === width ? foldPerfect(docs.map((d) => buf(d.leafHash)), nodeHash) : undefined;
   }
   const n = await db.collection<NodeDoc>(NODES).findOne({ _id: nodeId(level, index) }, { session });
   return n ? buf(n.hash) : undefined;

@@ -1,7 +1,8 @@
 import type { Transaction } from '@gatehouse/core';
 import { sqliteTx, type SqliteDatabase, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { LogRecord } from '../domain/event.js';
-import type { AppendTx, LeafCodec, LogFilter, LogRepository, MerkleNode, PageSpec, StoredCheckpoint, StoredRecord } from '../domain/ports.js';
+import { nodeHash } from '@gatehouse/merkle';
+import { MIN_STORED_NODE_LEVEL, foldPerfect, type AppendTx, type LeafCodec, type LogFilter, type LogRepository, type MerkleNode, type PageSpec, type StoredCheckpoint, type StoredRecord } from '../domain/ports.js';
 
 /** The audit log's tables. Entries keep their leaf bytes; the other columns serve queries. */
 export const auditSqliteMigrations: SqliteMigration[] = [
@@ -135,10 +136,12 @@ export class SqliteLogRepository implements LogRepository {
       node: async (level, index) => nodeFrom(db, level, index),
       existing: async (ids) => {
         const out = new Map<string, { sequence: number; contentHash: string; appendedAt: Date }>();
-        const stmt = db.prepare('SELECT seq, content_hash, appended_at FROM audit_log WHERE event_id = ?');
-        for (const id of ids) {
-          const r = stmt.get(id) as { seq: number; content_hash: string; appended_at: number } | undefined;
-          if (r) out.set(id, { sequence: r.seq, contentHash: r.content_hash, appendedAt: new Date(r.appended_at) });
+        for (let i = 0; i < ids.length; i += 500) {
+          const chunk = ids.slice(i, i + 500);
+          const rows = db
+            .prepare(`SELECT event_id, seq, content_hash, appended_at FROM audit_log WHERE event_id IN (${chunk.map(() => '?').join(', ')})`)
+            .all(...chunk) as Array<{ event_id: string; seq: number; content_hash: string; appended_at: number }>;
+          for (const r of rows) out.set(r.event_id, { sequence: r.seq, contentHash: r.content_hash, appendedAt: new Date(r.appended_at) });
         }
         return out;
       },
@@ -170,7 +173,7 @@ export class SqliteLogRepository implements LogRepository {
           );
         }
         const insNode = db.prepare('INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)');
-        for (const n of nodes) insNode.run(n.level, n.index, Buffer.from(n.hash));
+        for (const n of nodes) if (n.level >= MIN_STORED_NODE_LEVEL) insNode.run(n.level, n.index, Buffer.from(n.hash));
         db.prepare('UPDATE audit_tree SET size = ? WHERE id = 1').run(newTreeSize);
       },
     };
@@ -240,6 +243,11 @@ export class SqliteLogRepository implements LogRepository {
 function nodeFrom(db: SqliteDatabase, level: number, index: number): Uint8Array | undefined {
   if (level === 0) {
     return (db.prepare('SELECT leaf_hash FROM audit_log WHERE seq = ?').get(index) as { leaf_hash: Buffer } | undefined)?.leaf_hash;
+  }
+  if (level < MIN_STORED_NODE_LEVEL) {
+    const width = 2 ** level;
+    const leaves = (db.prepare('SELECT leaf_hash FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq').all(index * width, (index + 1) * width) as Array<{ leaf_hash: Buffer }>).map((r) => r.leaf_hash);
+    return leaves.length === width ? foldPerfect(leaves, nodeHash) : undefined;
   }
   return (db.prepare('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?').get(level, index) as { hash: Buffer } | undefined)?.hash;
 }
