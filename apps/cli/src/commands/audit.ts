@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import readline from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { AuditServiceClient, auditEventV1, auditV1, commonV1 } from '@gatehouse/contracts';
-import { exportLine, verifyExport, type TrustedKey } from '@gatehouse/audit-verify';
+import { exportLine, verifyExportChunks, type TrustedKey } from '@gatehouse/audit-verify';
 import { keyIdOf } from '@gatehouse/merkle';
 import { call, dial, stream } from '@gatehouse/service-kit';
 import { securityFor, type CliSettings } from '../settings.js';
@@ -186,8 +185,7 @@ export async function auditVerify(file: string | undefined, a: AuditArgs, out: O
   if (!a.publicKey) throw new UsageError('audit verify: --public-key is required (the key you trust, from `gatehouse audit keys`); keys inside the file prove nothing');
   const key = readTrustedKey(a.publicKey);
   if (!fs.existsSync(file)) throw new UsageError(`audit verify: ${file} does not exist`);
-  const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
-  const report = await verifyExport(lines, { trustedKeys: [key] });
+  const report = await verifyExportChunks(fs.createReadStream(file, { highWaterMark: 1 << 20 }), { trustedKeys: [key] });
   if (a.json) out(JSON.stringify(report));
   else if (report.ok) out(`OK: ${report.entries} entries, tree size ${report.treeSize}, ${report.checkpointsVerified} checkpoint(s) verified with key ${key.keyId}`);
   else out(`BAD: ${report.damage} at sequence ${report.firstBadSequence ?? '?'}: ${report.detail}`);
