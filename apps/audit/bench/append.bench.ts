@@ -57,8 +57,9 @@ export async function appendBench(): Promise<string> {
   // The server runs in this process, so the load must not block it (spawn, not spawnSync), and it
   // runs in other processes so its encoding does not share the server's CPU. One call in flight
   // per process: grpc-js clients slow down with several large messages in flight on one process.
+  const startAt = Date.now() + 5_000;
   const runs = Array.from({ length: LOAD_PROCESSES }, () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'append-load.ts'), h.address, path.join(h.dir, 'pki'), String(SECONDS), '1']);
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'append-load.ts'), h.address, path.join(h.dir, 'pki'), String(SECONDS), String(startAt)]);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -5,6 +5,8 @@ import Database from 'better-sqlite3';
 import { auditV1 } from '@gatehouse/contracts';
 import { exportLine, verifyExport, type TrustedKey } from '@gatehouse/audit-verify';
 import { call, stream } from '@gatehouse/service-kit';
+import { findMongo } from '@gatehouse/testing';
+import { Binary, MongoClient } from 'mongodb';
 import { append, event, startAudit, type AuditHarness } from './test-support/harness.js';
 
 /**
@@ -73,63 +75,149 @@ describe('audit verify catches tampering', () => {
   });
 
   test('edits, deletions, reordering, insertion and truncation of database rows are caught in the next export', async () => {
-    const file = path.join(h.dir, 'data', 'audit.db');
-    const tamper = (sql: (db: Database.Database) => void) => {
-      const db = new Database(file);
-      db.pragma('busy_timeout = 5000');
-      sql(db);
-      db.close();
-    };
-    const snapshot = () => {
-      const db = new Database(file, { readonly: true });
-      const rows = db.prepare('SELECT * FROM audit_log WHERE seq < 100 ORDER BY seq').all() as Array<Record<string, unknown>>;
+    await tamperRows(sqliteRows(path.join(h.dir, 'data', 'audit.db')), verify, exportAll);
+  });
+});
+
+/** The first 100 rows of the log as a list, and a way to write a changed list back (re-keyed by position). */
+interface RowStore<Row> {
+  read(): Promise<Row[]>;
+  write(rows: Row[]): Promise<void>;
+  /** A copy of `row` with its leaf bytes' last byte flipped (an edit that leaves the row well-formed). */
+  edited(row: Row): Row;
+  /** A copy of `row` under another event id (a forged insertion). */
+  forged(row: Row): Row;
+}
+
+/**
+ * Applies each kind of damage to the stored rows, checks the next export fails at the right
+ * sequence with the right damage, and restores the rows.
+ */
+async function tamperRows<Row>(
+  store: RowStore<Row>,
+  verify: (lines: string[]) => ReturnType<typeof verifyExport>,
+  exportAll: (to?: number) => Promise<string[]>,
+): Promise<void> {
+  const original = await store.read();
+  const cases: Array<[string, (rows: Row[]) => Row[], string, number]> = [
+    ['row edited', (r) => r.map((x, i) => (i === 30 ? store.edited(x) : x)), 'edited', 30],
+    ['row deleted', (r) => r.filter((_, i) => i !== 30), 'deleted', 30],
+    ['rows reordered', (r) => r.map((x, i) => (i === 30 ? r[31]! : i === 31 ? r[30]! : x)), 'reordered', 30],
+    ['row inserted', (r) => [...r.slice(0, 30), store.forged(r[29]!), ...r.slice(30, 99)], 'inserted', 30],
+    ['tail truncated', (r) => r.slice(0, 90), 'truncated', 90],
+  ];
+  for (const [name, change, damage, seq] of cases) {
+    await store.write(change(original));
+    const r = await verify(await exportAll(100));
+    assert.equal(r.ok, false, name);
+    assert.equal(r.damage, damage, `${name}: ${r.detail}`);
+    assert.equal(r.firstBadSequence, seq, `${name}: ${r.detail}`);
+    await store.write(original);
+    assert.equal((await verify(await exportAll(100))).ok, true, `restored after ${name}`);
+  }
+}
+
+type SqliteRow = Record<string, unknown> & { leaf_input: Buffer; event_id: string };
+
+/** The SQLite rows, through a second connection (as an attacker with file access would). */
+function sqliteRows(file: string): RowStore<SqliteRow> {
+  const open = () => {
+    const db = new Database(file);
+    db.pragma('busy_timeout = 5000');
+    return db;
+  };
+  return {
+    read: async () => {
+      const db = open();
+      const rows = db.prepare('SELECT * FROM audit_log WHERE seq < 100 ORDER BY seq').all() as SqliteRow[];
       db.close();
       return rows;
-    };
-    const restore = (rows: Array<Record<string, unknown>>) =>
-      tamper((db) => {
+    },
+    write: async (rows) => {
+      const db = open();
+      db.transaction(() => {
         db.prepare('DELETE FROM audit_log WHERE seq < 100').run();
         const cols = Object.keys(rows[0]!);
         const ins = db.prepare(`INSERT INTO audit_log (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`);
-        for (const r of rows) ins.run(r);
-      });
-    const original = snapshot();
-    const expect = async (name: string, damage: string, seq: number) => {
-      const r = await verify(await exportAll(100));
-      assert.equal(r.ok, false, name);
-      assert.equal(r.damage, damage, `${name}: ${r.detail}`);
-      assert.equal(r.firstBadSequence, seq, `${name}: ${r.detail}`);
-      restore(original);
-      assert.equal((await verify(await exportAll(100))).ok, true, `restored after ${name}`);
-    };
-
-    tamper((db) => {
-      const row = db.prepare('SELECT leaf_input FROM audit_log WHERE seq = 30').get() as { leaf_input: Buffer };
+        rows.forEach((r, i) => ins.run({ ...r, seq: i }));
+      })();
+      db.close();
+    },
+    edited: (row) => {
       const forged = Buffer.from(row.leaf_input);
       forged.writeUInt8(forged.readUInt8(forged.length - 1) ^ 0x01, forged.length - 1);
-      db.prepare('UPDATE audit_log SET leaf_input = ? WHERE seq = 30').run(forged);
-    });
-    await expect('row edited', 'edited', 30);
+      return { ...row, leaf_input: forged };
+    },
+    forged: (row) => ({ ...row, event_id: `forged-${row.event_id}` }),
+  };
+}
 
-    tamper((db) => db.prepare('DELETE FROM audit_log WHERE seq = 30').run());
-    await expect('row deleted', 'deleted', 30);
+type MongoRow = Record<string, unknown> & { _id: number; leafInput: Binary; eventId: string };
 
-    tamper((db) => {
-      db.prepare('UPDATE audit_log SET seq = -1 WHERE seq = 30').run();
-      db.prepare('UPDATE audit_log SET seq = 30 WHERE seq = 31').run();
-      db.prepare('UPDATE audit_log SET seq = 31 WHERE seq = -1').run();
-    });
-    await expect('rows reordered', 'reordered', 30);
+/** The MongoDB documents, through a second client (as an attacker with database access would). */
+function mongoRows(url: string, dbName: string): RowStore<MongoRow> {
+  const withDb = async <T>(fn: (c: MongoClient) => Promise<T>) => {
+    const client = await MongoClient.connect(url);
+    try {
+      return await fn(client);
+    } finally {
+      await client.close();
+    }
+  };
+  return {
+    read: () => withDb((c) => c.db(dbName).collection<MongoRow>('audit_log').find({ _id: { $lt: 100 } }).sort({ _id: 1 }).toArray()),
+    write: (rows) =>
+      withDb(async (c) => {
+        const col = c.db(dbName).collection<MongoRow>('audit_log');
+        await col.deleteMany({ _id: { $lt: 100 } });
+        await col.insertMany(rows.map((r, i) => ({ ...r, _id: i })));
+      }),
+    edited: (row) => {
+      const forged = Buffer.from(row.leafInput.buffer);
+      forged.writeUInt8(forged.readUInt8(forged.length - 1) ^ 0x01, forged.length - 1);
+      return { ...row, leafInput: new Binary(forged) };
+    },
+    forged: (row) => ({ ...row, eventId: `forged-${row.eventId}` }),
+  };
+}
 
-    tamper((db) => {
-      db.prepare('DELETE FROM audit_log WHERE seq = 99').run();
-      db.prepare('UPDATE audit_log SET seq = -seq - 1 WHERE seq >= 30 AND seq < 99').run();
-      db.prepare('UPDATE audit_log SET seq = -seq WHERE seq < 0').run();
-      db.prepare("INSERT INTO audit_log SELECT 30, 'forged-event-0001', content_hash, occurred_at, appended_at, service, action, outcome, actor_id, subject_kind, subject_id, customer_domain, source_ip, environment, request_id, submitted_by, leaf_input, leaf_hash FROM audit_log WHERE seq = 29").run();
-    });
-    await expect('row inserted', 'inserted', 30);
+describe('audit verify catches tampering of MongoDB documents', () => {
+  let h: AuditHarness | undefined;
+  let skipped: string | undefined;
+  let url = '';
+  before(async () => {
+    const mongo = await findMongo();
+    if ('skipped' in mongo) {
+      skipped = mongo.skipped;
+      return;
+    }
+    url = mongo.url;
+    h = await startAudit({ GATEHOUSE_STORE: 'mongodb', MONGO_URL: url, GATEHOUSE_AUDIT_CHECKPOINT_EVERY: '50' });
+    const c = await h.client('identity');
+    for (let i = 0; i < 4; i++) await append(c, Array.from({ length: 30 }, () => event()));
+  });
+  after(async () => {
+    await h?.stop();
+  });
 
-    tamper((db) => db.prepare('DELETE FROM audit_log WHERE seq >= 90 AND seq < 100').run());
-    await expect('tail truncated', 'truncated', 90);
+  test('edited, deleted, reordered, inserted and truncated documents are caught in the next export', async (t) => {
+    if (skipped || !h) {
+      t.skip(`no MongoDB: ${skipped}`);
+      return;
+    }
+    const harness = h;
+    const c = await harness.client('identity');
+    const keys = await call(c, c.getSigningKeys, {});
+    const key = { keyId: keys.keys[0]!.keyId, publicKey: keys.keys[0]!.publicKey };
+    const cli = await harness.client('cli');
+    const exportAll = async (to?: number) => {
+      const lines: string[] = [];
+      const s = stream(cli, cli.export, auditV1.ExportRequest.fromPartial({ fromSequence: 0, toTreeSize: to }), {
+        bearer: harness.sessions.token({ roles: ['security_officer'] }),
+      });
+      for await (const m of s as AsyncIterable<auditV1.ExportResponse>) lines.push(exportLine(m));
+      return lines;
+    };
+    await tamperRows(mongoRows(url, 'gatehouse_audit'), (lines) => verifyExport(lines, { trustedKeys: [key] }), exportAll);
   });
 });

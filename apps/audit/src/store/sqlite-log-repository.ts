@@ -125,10 +125,21 @@ export function sqlFilter(filter: LogFilter): { where: string[]; params: unknown
 
 /** The log on SQLite: one transaction per append batch, serialised by the store. */
 export class SqliteLogRepository implements LogRepository {
+  private readonly insertEntry;
+  private readonly insertNode;
+  private readonly setSize;
+
   constructor(
     private readonly store: SqliteStore,
     private readonly codec: LeafCodec,
-  ) {}
+  ) {
+    // Prepared once: the append path runs these hundreds of times per batch.
+    this.insertEntry = store.db.prepare(`INSERT INTO audit_log (seq, event_id, content_hash, occurred_at, appended_at, service, action, outcome,
+      actor_id, subject_kind, subject_id, customer_domain, source_ip, environment, request_id, submitted_by, leaf_input, leaf_hash)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertNode = store.db.prepare('INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)');
+    this.setSize = store.db.prepare('UPDATE audit_tree SET size = ? WHERE id = 1');
+  }
 
   private txFor(db: SqliteDatabase): AppendTx {
     return {
@@ -146,9 +157,7 @@ export class SqliteLogRepository implements LogRepository {
         return out;
       },
       insert: async (records: StoredRecord[], nodes: MerkleNode[], newTreeSize: number) => {
-        const ins = db.prepare(`INSERT INTO audit_log (seq, event_id, content_hash, occurred_at, appended_at, service, action, outcome,
-          actor_id, subject_kind, subject_id, customer_domain, source_ip, environment, request_id, submitted_by, leaf_input, leaf_hash)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+        const ins = this.insertEntry;
         for (const r of records) {
           const e = r.event;
           ins.run(
@@ -172,9 +181,8 @@ export class SqliteLogRepository implements LogRepository {
             Buffer.from(r.leafHash),
           );
         }
-        const insNode = db.prepare('INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)');
-        for (const n of nodes) if (n.level >= MIN_STORED_NODE_LEVEL) insNode.run(n.level, n.index, Buffer.from(n.hash));
-        db.prepare('UPDATE audit_tree SET size = ? WHERE id = 1').run(newTreeSize);
+        for (const n of nodes) if (n.level >= MIN_STORED_NODE_LEVEL) this.insertNode.run(n.level, n.index, Buffer.from(n.hash));
+        this.setSize.run(newTreeSize);
       },
     };
   }
