@@ -6,8 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '@gatehouse/core';
-import { AuditServiceClient, AuditServiceService, auditEventV1, type auditV1 } from '@gatehouse/contracts';
-import { callers, createLogger, dial, sameRuleForAll, startServer, unary } from '@gatehouse/service-kit';
+import { AuditServiceClient, AuditServiceService, SERVICE_NAMES, auditEventV1, type auditV1 } from '@gatehouse/contracts';
+import { createLogger, dial, unary } from '@gatehouse/service-kit';
+import { startFakeService } from '@gatehouse/testing';
 import { openSqlite, type SqliteStore } from '@gatehouse/storage';
 import { AuditEmitter } from './emitter.js';
 import { grpcAuditSender } from './grpc-sender.js';
@@ -32,40 +33,27 @@ async function fakeAudit() {
   const byId = new Map<string, number>();
   const received: string[] = [];
   const state = { mode: 'ok' as 'ok' | 'down' | 'lose-ack-once' };
-  const policy = sameRuleForAll(AuditServiceService, callers.anyAuthenticated);
-  const server = await startServer({
-    service: 'audit',
-    version: 'test',
-    host: '127.0.0.1',
-    port: 0,
-    security: { mode: 'insecure-loopback' },
-    descriptorSet: Buffer.alloc(0),
-    log,
-    services: [
-      {
-        name: 'gatehouse.audit.v1.AuditService',
-        definition: AuditServiceService,
-        policy,
-        handlers: {
-          Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
-            if (state.mode === 'down') throw new UnavailableError('audit is down');
-            const results = req.events.map((e) => {
-              received.push(e.eventId);
-              const seen = byId.get(e.eventId);
-              if (seen !== undefined) return { eventId: e.eventId, sequence: seen, duplicate: true };
-              log_.push(e);
-              byId.set(e.eventId, log_.length - 1);
-              return { eventId: e.eventId, sequence: log_.length - 1, duplicate: false };
-            });
-            if (state.mode === 'lose-ack-once') {
-              state.mode = 'ok';
-              throw new UnavailableError('connection lost after the write');
-            }
-            return { results };
-          }),
-        },
-      },
-    ],
+  const server = await startFakeService({
+    name: SERVICE_NAMES.audit,
+    definition: AuditServiceService,
+    handlers: {
+      Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
+        if (state.mode === 'down') throw new UnavailableError('audit is down');
+        const results = req.events.map((e) => {
+          received.push(e.eventId);
+          const seen = byId.get(e.eventId);
+          if (seen !== undefined) return { eventId: e.eventId, sequence: seen, duplicate: true };
+          log_.push(e);
+          byId.set(e.eventId, log_.length - 1);
+          return { eventId: e.eventId, sequence: log_.length - 1, duplicate: false };
+        });
+        if (state.mode === 'lose-ack-once') {
+          state.mode = 'ok';
+          throw new UnavailableError('connection lost after the write');
+        }
+        return { results };
+      }),
+    },
   });
   return { server, log: log_, received, state };
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock, UnavailableError } from '@gatehouse/core';
 import { commonV1, IdentityServiceClient, IdentityServiceService, SERVICE_NAMES, type identityV1 } from '@gatehouse/contracts';
-import { callers, createLogger, dial, sameRuleForAll, startServer, unary, type RunningServer } from '@gatehouse/service-kit';
+import { dial, unary, type RunningServer } from '@gatehouse/service-kit';
+import { startFakeService } from '@gatehouse/testing';
 import {
   IdentityKeySource,
   rawEd25519PublicKey,
@@ -14,7 +15,6 @@ import {
 } from './index.js';
 import { assertRefused, AUDIENCE, ISSUER, keyPair, sessionClaims, T0, type KeyPair } from './test-support.js';
 
-const log = createLogger({ service: 'identity-key-source-test', level: 'silent' });
 const { KeyStatus, KeyAlgorithm } = commonV1;
 
 const k1 = keyPair();
@@ -51,34 +51,22 @@ async function fakeIdentity() {
     down: false,
     delayMs: 0,
   };
-  const server = await startServer({
-    service: 'identity',
-    version: 'test',
-    host: '127.0.0.1',
-    port: 0,
-    security: { mode: 'insecure-loopback' },
-    descriptorSet: Buffer.alloc(0),
-    log,
-    services: [
-      {
-        name: SERVICE_NAMES.identity,
-        definition: IdentityServiceService,
-        policy: sameRuleForAll(IdentityServiceService, callers.anyAuthenticated),
-        handlers: {
-          GetSigningKeys: unary<identityV1.GetSigningKeysRequest, identityV1.GetSigningKeysResponse>(async () => {
-            state.calls++;
-            if (state.delayMs > 0) await sleep(state.delayMs);
-            if (state.down) throw new UnavailableError('identity is down');
-            return {
-              issuer: ISSUER,
-              audience: AUDIENCE,
-              keys: state.keys,
-              cacheFor: state.cacheForSeconds === undefined ? undefined : { seconds: state.cacheForSeconds, nanos: 0 },
-            };
-          }),
-        },
-      },
-    ],
+  const server = await startFakeService({
+    name: SERVICE_NAMES.identity,
+    definition: IdentityServiceService,
+    handlers: {
+      GetSigningKeys: unary<identityV1.GetSigningKeysRequest, identityV1.GetSigningKeysResponse>(async () => {
+        state.calls++;
+        if (state.delayMs > 0) await sleep(state.delayMs);
+        if (state.down) throw new UnavailableError('identity is down');
+        return {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          keys: state.keys,
+          cacheFor: state.cacheForSeconds === undefined ? undefined : { seconds: state.cacheForSeconds, nanos: 0 },
+        };
+      }),
+    },
   });
   server.setServing('SERVING');
   return { server, state };

@@ -2,11 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock, UnavailableError } from '@gatehouse/core';
 import { IdentityServiceClient, IdentityServiceService, identityV1, SERVICE_NAMES } from '@gatehouse/contracts';
-import { callers, createLogger, dial, sameRuleForAll, startServer, unary, type RunningServer } from '@gatehouse/service-kit';
+import { dial, unary, type RunningServer } from '@gatehouse/service-kit';
+import { startFakeService } from '@gatehouse/testing';
 import { RemoteSessionChecker, requireEmployee, SessionVerifier, signSessionToken, StaticKeySource } from './index.js';
 import { assertRefused, AUDIENCE, ISSUER, keyPair, sessionClaims, T0 } from './test-support.js';
 
-const log = createLogger({ service: 'remote-session-checker-test', level: 'silent' });
 const Reason = identityV1.SessionInvalidReason;
 const signer = keyPair();
 const token = signSessionToken(sessionClaims(), { privateKey: signer.privateKey, keyId: 'k1' });
@@ -18,28 +18,16 @@ describe('RemoteSessionChecker against a real gRPC IdentityService', () => {
   let client: IdentityServiceClient;
 
   before(async () => {
-    server = await startServer({
-      service: 'identity',
-      version: 'test',
-      host: '127.0.0.1',
-      port: 0,
-      security: { mode: 'insecure-loopback' },
-      descriptorSet: Buffer.alloc(0),
-      log,
-      services: [
-        {
-          name: SERVICE_NAMES.identity,
-          definition: IdentityServiceService,
-          policy: sameRuleForAll(IdentityServiceService, callers.anyAuthenticated),
-          handlers: {
-            VerifySession: unary<identityV1.VerifySessionRequest, identityV1.VerifySessionResponse>(async (req) => {
-              requests.push(req);
-              if (state.down) throw new UnavailableError('identity is down');
-              return state.answer;
-            }),
-          },
-        },
-      ],
+    server = await startFakeService({
+      name: SERVICE_NAMES.identity,
+      definition: IdentityServiceService,
+      handlers: {
+        VerifySession: unary<identityV1.VerifySessionRequest, identityV1.VerifySessionResponse>(async (req) => {
+          requests.push(req);
+          if (state.down) throw new UnavailableError('identity is down');
+          return state.answer;
+        }),
+      },
     });
     client = dial(IdentityServiceClient, server.address, { mode: 'insecure-loopback' });
   });

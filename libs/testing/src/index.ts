@@ -26,3 +26,4 @@ export { tempDir, type TempDir } from './temp-dir.js';
 export { uniqueDbName } from './unique-db-name.js';
 export { testSessionIssuer, type TestSessionIssuer } from './sessions.js';
 export { throughput, benchLine, type BenchResult } from './bench.js';
+export { startFakeService } from './fake-service.js';

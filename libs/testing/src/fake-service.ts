@@ -1,0 +1,25 @@
+import type * as grpc from '@grpc/grpc-js';
+import { callers, createLogger, sameRuleForAll, startServer, type Handler, type RunningServer } from '@gatehouse/service-kit';
+
+/**
+ * A test double of a Gatehouse service at a true boundary (a service built in another issue, or
+ * one a test must make fail): a real grpc-js server on loopback port 0 serving only the given
+ * handlers, in plaintext, any caller allowed. Other RPCs answer UNIMPLEMENTED.
+ */
+export function startFakeService(opts: {
+  /** Fully-qualified service name (SERVICE_NAMES.x). */
+  name: string;
+  definition: grpc.ServiceDefinition;
+  handlers: Record<string, Handler>;
+}): Promise<RunningServer> {
+  return startServer({
+    service: opts.name.split('.').pop() ?? opts.name,
+    version: 'test',
+    host: '127.0.0.1',
+    port: 0,
+    security: { mode: 'insecure-loopback' },
+    descriptorSet: Buffer.alloc(0),
+    log: createLogger({ service: 'fake', level: 'silent' }),
+    services: [{ name: opts.name, definition: opts.definition, policy: sameRuleForAll(opts.definition, callers.anyAuthenticated), handlers: opts.handlers }],
+  });
+}
