@@ -30,7 +30,8 @@ function portOpen(port: number): Promise<boolean> {
 
 test('npm start: all five SERVING within 15 s, then Ctrl-C stops everything and leaves no process or port behind', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-devstack-'));
-  const base = 20_000 + Math.floor(Math.random() * 20_000);
+  // Below the ephemeral range (32768+), away from the audit outbox test's 20000-29999.
+  const base = 10_000 + Math.floor(Math.random() * 9_000);
   const t0 = performance.now();
   const launcher = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'tools/dev-stack/start.ts')], {
     cwd: root,

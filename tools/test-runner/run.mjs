@@ -31,7 +31,19 @@ if (files.length === 0) {
 }
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.GATEHOUSE_TEST_CONCURRENCY ?? 2}`, ...extra, ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    `--test-concurrency=${process.env.GATEHOUSE_TEST_CONCURRENCY ?? 2}`,
+    // A test that fails while a server or timer is still open must not hang the run: exit when
+    // the tests are done, and fail any single test that runs longer than five minutes.
+    '--test-force-exit',
+    '--test-timeout=300000',
+    ...extra,
+    ...files,
+  ],
   { stdio: 'inherit', env: { ...process.env, GATEHOUSE_LOG_LEVEL: process.env.GATEHOUSE_LOG_LEVEL ?? 'silent' } },
 );
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -14,7 +14,9 @@ const DOWNTIME_MS = Number(process.env['GATEHOUSE_TEST_AUDIT_DOWNTIME_MS'] ?? 30
 let h: AuditHarness;
 let store: SqliteStore;
 before(async () => {
-  h = await startAudit();
+  // A port outside the ephemeral range: while audit is down, no other test's port-0 server can
+  // be handed the port it comes back on.
+  h = await startAudit({ GATEHOUSE_PORT: String(20_000 + Math.floor(Math.random() * 10_000)) });
 });
 after(async () => {
   await store?.close();
