@@ -1,0 +1,65 @@
+/** The roles of DESIGN.md §3; only manager and team_lead reach LIVE (P1). */
+export type Role = 'security_officer' | 'manager' | 'team_lead' | 'developer' | 'support';
+/** Every role, in the order listings show them. */
+export const ROLES: readonly Role[] = ['security_officer', 'manager', 'team_lead', 'developer', 'support'];
+
+/** Life cycle of an account (P5: only approved Google accounts get in). */
+export type AccountState = 'pending_approval' | 'active' | 'suspended';
+
+/** Who did something to an account (the officer), for the record. */
+export interface Actor {
+  accountId: string;
+  email: string;
+}
+
+/**
+ * An employee account. Keyed by Google issuer + subject (the e-mail is shown, never the key:
+ * Google may reassign an address). `version` increments on every change, so updates are
+ * compare-and-set and two officers cannot silently overwrite each other.
+ */
+export interface Account {
+  accountId: string;
+  issuer: string;
+  subject: string;
+  email: string;
+  displayName: string;
+  hostedDomain: string;
+  roles: Role[];
+  state: AccountState;
+  /** The SMS number, encrypted at rest (personal data); never logged. */
+  phoneCiphertext?: string | undefined;
+  /** The last digits only, for display ("••••••5678"). */
+  phoneMask?: string | undefined;
+  createdAt: Date;
+  updatedAt: Date;
+  approvedAt?: Date | undefined;
+  approvedBy?: Actor | undefined;
+  suspendedAt?: Date | undefined;
+  suspendedBy?: Actor | undefined;
+  suspensionReason?: string | undefined;
+  lastSignInAt?: Date | undefined;
+  version: number;
+}
+
+/** Filters of ListAccounts (typed values only). */
+export interface AccountFilter {
+  states?: AccountState[];
+  roles?: Role[];
+}
+
+/** The accounts' storage port; SQLite and MongoDB adapters pass one contract suite. */
+export interface AccountRepository {
+  /** Inserts a new account; AlreadyExistsError if issuer + subject (or the id) is taken. */
+  create(account: Account): Promise<void>;
+  byId(accountId: string): Promise<Account | undefined>;
+  byIssuerSubject(issuer: string, subject: string): Promise<Account | undefined>;
+  /** Newest first; `after` is the accountId of the previous page's last account. */
+  list(filter: AccountFilter, page: { after?: { createdAt: Date; accountId: string } | undefined; limit: number }): Promise<Account[]>;
+  /**
+   * Replaces the account if its stored version is still `account.version - 1` (compare-and-set);
+   * returns false when someone else changed it first.
+   */
+  update(account: Account): Promise<boolean>;
+  /** Active accounts holding the security_officer role (never suspend or demote the last one). */
+  countActiveOfficers(): Promise<number>;
+}

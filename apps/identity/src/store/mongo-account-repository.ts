@@ -1,0 +1,75 @@
+import { AlreadyExistsError } from '@gatehouse/core';
+import { DuplicateKeyError, toStorageError, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { Account, AccountFilter, AccountRepository } from '../domain/accounts/account.js';
+
+const ACCOUNTS = 'accounts';
+
+interface AccountDoc extends Omit<Account, 'accountId'> {
+  _id: string;
+}
+
+/** Unique Google identity, and the listing order. */
+export const accountMongoIndexes: MongoIndexSpec[] = [
+  { collection: ACCOUNTS, key: { issuer: 1, subject: 1 }, options: { name: 'accounts_google_identity', unique: true } },
+  { collection: ACCOUNTS, key: { createdAt: -1, _id: -1 }, options: { name: 'accounts_created' } },
+];
+
+function toAccount(d: AccountDoc): Account {
+  const { _id, ...rest } = d;
+  const a: Account = { ...rest, accountId: _id };
+  for (const [k, v] of Object.entries(a)) if (v === null) delete (a as unknown as Record<string, unknown>)[k];
+  return a;
+}
+
+function toDoc(a: Account): AccountDoc {
+  const { accountId, ...rest } = a;
+  return { ...rest, _id: accountId };
+}
+
+/** Accounts on MongoDB; updates are a single-document compare-and-set on the version. */
+export class MongoAccountRepository implements AccountRepository {
+  constructor(private readonly store: MongoStore) {}
+
+  private get col() {
+    return this.store.db.collection<AccountDoc>(ACCOUNTS);
+  }
+
+  async create(a: Account): Promise<void> {
+    try {
+      await this.col.insertOne(toDoc(a));
+    } catch (err) {
+      if (toStorageError(err) instanceof DuplicateKeyError) throw new AlreadyExistsError('an account with this Google issuer and subject already exists');
+      throw err;
+    }
+  }
+
+  async byId(accountId: string): Promise<Account | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: String(accountId) } });
+    return d ? toAccount(d) : undefined;
+  }
+
+  async byIssuerSubject(issuer: string, subject: string): Promise<Account | undefined> {
+    const d = await this.col.findOne({ issuer: { $eq: String(issuer) }, subject: { $eq: String(subject) } });
+    return d ? toAccount(d) : undefined;
+  }
+
+  async list(filter: AccountFilter, page: { after?: { createdAt: Date; accountId: string } | undefined; limit: number }): Promise<Account[]> {
+    const f: Record<string, unknown> = {};
+    if (filter.states?.length) f['state'] = { $in: filter.states.map(String) };
+    if (filter.roles?.length) f['roles'] = { $in: filter.roles.map(String) };
+    if (page.after) {
+      f['$or'] = [{ createdAt: { $lt: page.after.createdAt } }, { createdAt: page.after.createdAt, _id: { $lt: String(page.after.accountId) } }];
+    }
+    const docs = await this.col.find(f).sort({ createdAt: -1, _id: -1 }).limit(page.limit).toArray();
+    return docs.map(toAccount);
+  }
+
+  async update(a: Account): Promise<boolean> {
+    const r = await this.col.replaceOne({ _id: { $eq: String(a.accountId) }, version: { $eq: a.version - 1 } }, toDoc(a));
+    return r.modifiedCount === 1;
+  }
+
+  async countActiveOfficers(): Promise<number> {
+    return this.col.countDocuments({ state: 'active', roles: 'security_officer' });
+  }
+}
