@@ -1,0 +1,101 @@
+import { AlreadyExistsError } from '@gatehouse/core';
+import { DuplicateKeyError, toStorageError, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { INITIAL_THROTTLE_STATE, type OtpCasGuard, type OtpCredential, type ThrottleCasStore, type ThrottleState } from '../domain/otp/index.js';
+import type { OtpCredentialRepository } from './sqlite-otp-repository.js';
+
+const CREDENTIALS = 'otp_credentials';
+const THROTTLE = 'account_throttle';
+
+interface CredentialDoc extends Omit<OtpCredential, 'credentialId'> {
+  _id: string;
+}
+interface ThrottleDoc extends ThrottleState {
+  _id: string;
+}
+
+/** Finding an account's credentials by status. */
+export const otpMongoIndexes: MongoIndexSpec[] = [{ collection: CREDENTIALS, key: { accountId: 1, status: 1 }, options: { name: 'otp_credentials_account' } }];
+
+const toCredential = ({ _id, ...rest }: CredentialDoc): OtpCredential => ({ ...rest, credentialId: _id });
+
+/** OTP credentials on MongoDB: findOneAndUpdate with the guard as the filter (single-document CAS). */
+export class MongoOtpCredentialRepository implements OtpCredentialRepository {
+  constructor(private readonly store: MongoStore) {}
+
+  private get col() {
+    return this.store.db.collection<CredentialDoc>(CREDENTIALS);
+  }
+
+  async create(c: OtpCredential): Promise<void> {
+    const { credentialId, ...rest } = c;
+    try {
+      await this.col.insertOne({ ...rest, _id: credentialId });
+    } catch (err) {
+      if (toStorageError(err) instanceof DuplicateKeyError) throw new AlreadyExistsError('an OTP credential with this id already exists');
+      throw err;
+    }
+  }
+
+  async get(credentialId: string): Promise<OtpCredential | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: String(credentialId) } });
+    return d ? toCredential(d) : undefined;
+  }
+
+  async byAccount(accountId: string, status: OtpCredential['status']): Promise<OtpCredential[]> {
+    return (await this.col.find({ accountId: { $eq: String(accountId) }, status: { $eq: String(status) as OtpCredential['status'] } }).toArray()).map(toCredential);
+  }
+
+  async compareAndSet(guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
+    const { credentialId: _ignored, ...set } = next;
+    const r = await this.col.findOneAndUpdate(
+      {
+        _id: { $eq: String(guard.credentialId) },
+        status: { $eq: guard.status },
+        lastAcceptedStep: { $eq: guard.lastAcceptedStep },
+        counter: { $eq: guard.counter },
+      },
+      { $set: set },
+    );
+    return r !== null;
+  }
+}
+
+/** Throttle state on MongoDB: the stored state is the filter; the first write is a unique insert. */
+export class MongoThrottleRepository implements ThrottleCasStore {
+  constructor(private readonly store: MongoStore) {}
+
+  private get col() {
+    return this.store.db.collection<ThrottleDoc>(THROTTLE);
+  }
+
+  async get(accountId: string): Promise<ThrottleState> {
+    const d = await this.col.findOne({ _id: { $eq: String(accountId) } });
+    return d ? { consecutiveFailures: d.consecutiveFailures, lockedAt: d.lockedAt ?? null, nextAttemptAt: d.nextAttemptAt ?? null } : { ...INITIAL_THROTTLE_STATE };
+  }
+
+  async compareAndSet(accountId: string, guard: ThrottleState, next: ThrottleState): Promise<boolean> {
+    const id = String(accountId);
+    const initial = guard.consecutiveFailures === 0 && guard.lockedAt === null && guard.nextAttemptAt === null;
+    if (initial && !(await this.col.findOne({ _id: { $eq: id } }))) {
+      try {
+        await this.col.insertOne({ _id: id, ...next });
+        return true;
+      } catch (err) {
+        if (toStorageError(err) instanceof DuplicateKeyError) return false;
+        throw err;
+      }
+    }
+    const r = await this.col.findOneAndUpdate(
+      { _id: { $eq: id }, consecutiveFailures: { $eq: guard.consecutiveFailures }, lockedAt: { $eq: guard.lockedAt }, nextAttemptAt: { $eq: guard.nextAttemptAt } },
+      { $set: { consecutiveFailures: next.consecutiveFailures, lockedAt: next.lockedAt, nextAttemptAt: next.nextAttemptAt } },
+    );
+    return r !== null;
+  }
+
+  async resetIfUnlocked(accountId: string, next: ThrottleState): Promise<boolean> {
+    const id = String(accountId);
+    if (!(await this.col.findOne({ _id: { $eq: id } }))) return true;
+    const r = await this.col.findOneAndUpdate({ _id: { $eq: id }, lockedAt: { $eq: null } }, { $set: { ...next } });
+    return r !== null;
+  }
+}
