@@ -67,7 +67,7 @@ test('outbox end to end: with audit down 30 s a critical action fails closed, qu
   await sleep(Math.max(0, DOWNTIME_MS - (Date.now() - downAt)));
   await h.up();
   const drained = async () => {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     while ((await outbox.countPending()) > 0 && Date.now() < deadline) await sleep(100);
     assert.equal(await outbox.countPending(), 0, 'the outbox drained after recovery');
   };
