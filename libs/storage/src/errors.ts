@@ -1,3 +1,4 @@
+import { AlreadyExistsError } from '@gatehouse/core';
 import Database from 'better-sqlite3';
 import { MongoServerError } from 'mongodb';
 
@@ -62,4 +63,22 @@ export function toStorageError(err: unknown): unknown {
     return new DuplicateKeyError(index, { cause: err });
   }
   return err;
+}
+
+/** True for a duplicate-key error from either driver (raw or already typed). */
+export function isDuplicateKey(err: unknown): boolean {
+  return toStorageError(err) instanceof DuplicateKeyError;
+}
+
+/**
+ * Runs an insert and turns a duplicate key into the domain's ALREADY_EXISTS with `message`, the
+ * one mapping every repository's create() needs.
+ */
+export async function insertOrAlreadyExists<T>(insert: () => Promise<T>, message: string): Promise<T> {
+  try {
+    return await insert();
+  } catch (err) {
+    if (isDuplicateKey(err)) throw new AlreadyExistsError(message);
+    throw err;
+  }
 }

@@ -18,4 +18,6 @@ export {
   TransactionMisuseError,
   StoreClosedError,
   toStorageError,
+  isDuplicateKey,
+  insertOrAlreadyExists,
 } from './errors.js';

@@ -1,5 +1,4 @@
-import { AlreadyExistsError } from '@gatehouse/core';
-import { DuplicateKeyError, toStorageError, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Account, AccountFilter, AccountRepository } from '../domain/accounts/account.js';
 
 const ACCOUNTS = 'accounts';
@@ -35,12 +34,10 @@ export class MongoAccountRepository implements AccountRepository {
   }
 
   async create(a: Account): Promise<void> {
-    try {
-      await this.col.insertOne(toDoc(a));
-    } catch (err) {
-      if (toStorageError(err) instanceof DuplicateKeyError) throw new AlreadyExistsError('an account with this Google issuer and subject already exists');
-      throw err;
-    }
+    await insertOrAlreadyExists(() =>
+      this.col.insertOne(toDoc(a)),
+      'an account with this Google issuer and subject already exists',
+    );
   }
 
   async byId(accountId: string): Promise<Account | undefined> {

@@ -1,5 +1,4 @@
-import { AlreadyExistsError } from '@gatehouse/core';
-import { DuplicateKeyError, toStorageError, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import { INITIAL_THROTTLE_STATE, type OtpCasGuard, type OtpCredential, type ThrottleCasStore, type ThrottleState } from '../domain/otp/index.js';
 import type { OtpCredentialRepository } from './sqlite-otp-repository.js';
 
@@ -28,12 +27,10 @@ export class MongoOtpCredentialRepository implements OtpCredentialRepository {
 
   async create(c: OtpCredential): Promise<void> {
     const { credentialId, ...rest } = c;
-    try {
-      await this.col.insertOne({ ...rest, _id: credentialId });
-    } catch (err) {
-      if (toStorageError(err) instanceof DuplicateKeyError) throw new AlreadyExistsError('an OTP credential with this id already exists');
-      throw err;
-    }
+    await insertOrAlreadyExists(() =>
+      this.col.insertOne({ ...rest, _id: credentialId }),
+      'an OTP credential with this id already exists',
+    );
   }
 
   async get(credentialId: string): Promise<OtpCredential | undefined> {
@@ -81,7 +78,7 @@ export class MongoThrottleRepository implements ThrottleCasStore {
         await this.col.insertOne({ _id: id, ...next });
         return true;
       } catch (err) {
-        if (toStorageError(err) instanceof DuplicateKeyError) return false;
+        if (isDuplicateKey(err)) return false;
         throw err;
       }
     }

@@ -1,5 +1,4 @@
-import { AlreadyExistsError } from '@gatehouse/core';
-import { DuplicateKeyError, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
+import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { Account, AccountFilter, AccountRepository } from '../domain/accounts/account.js';
 
 /** The accounts table: the JSON document plus the columns lookups and filters use. */
@@ -39,16 +38,14 @@ export class SqliteAccountRepository implements AccountRepository {
   constructor(private readonly store: SqliteStore) {}
 
   async create(a: Account): Promise<void> {
-    try {
-      await this.store.exec(undefined, (db) =>
+    await insertOrAlreadyExists(() =>
+      this.store.exec(undefined, (db) =>
         db
           .prepare('INSERT INTO accounts (account_id, issuer, subject, state, roles, created_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
           .run(a.accountId, a.issuer, a.subject, a.state, `,${a.roles.join(',')},`, a.createdAt.getTime(), a.version, JSON.stringify(a)),
-      );
-    } catch (err) {
-      if (err instanceof DuplicateKeyError) throw new AlreadyExistsError('an account with this Google issuer and subject already exists');
-      throw err;
-    }
+      ),
+      'an account with this Google issuer and subject already exists',
+    );
   }
 
   byId(accountId: string): Promise<Account | undefined> {

@@ -1,5 +1,4 @@
-import { AlreadyExistsError } from '@gatehouse/core';
-import { DuplicateKeyError, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
+import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import { INITIAL_THROTTLE_STATE, type OtpCasGuard, type OtpCredential, type OtpCredentialCasStore, type ThrottleCasStore, type ThrottleState } from '../domain/otp/index.js';
 
 /** OTP credentials (the compare-and-set columns are real columns) and per-account throttle state. */
@@ -49,16 +48,14 @@ export class SqliteOtpCredentialRepository implements OtpCredentialRepository {
   constructor(private readonly store: SqliteStore) {}
 
   async create(c: OtpCredential): Promise<void> {
-    try {
-      await this.store.exec(undefined, (db) =>
+    await insertOrAlreadyExists(() =>
+      this.store.exec(undefined, (db) =>
         db
           .prepare('INSERT INTO otp_credentials (credential_id, account_id, status, last_accepted_step, counter, doc) VALUES (?, ?, ?, ?, ?, ?)')
           .run(c.credentialId, c.accountId, c.status, c.lastAcceptedStep, c.counter, JSON.stringify(c)),
-      );
-    } catch (err) {
-      if (err instanceof DuplicateKeyError) throw new AlreadyExistsError('an OTP credential with this id already exists');
-      throw err;
-    }
+      ),
+      'an OTP credential with this id already exists',
+    );
   }
 
   get(credentialId: string): Promise<OtpCredential | undefined> {
