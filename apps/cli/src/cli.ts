@@ -3,11 +3,42 @@ import { settingsFrom } from './settings.js';
 import { status } from './commands/status.js';
 import { pkiIssue, UsageError } from './commands/pki.js';
 import { alerts, auditExport, auditHash, auditKeys, auditQuery, auditTail, auditVerify } from './commands/audit.js';
+import { accounts, devToken, login, logout, otp, sessions, whoami, type IdentityArgs, type IdentityContext } from './commands/identity.js';
+import { lineReaderPrompt, type ClosablePrompt, type Prompt } from './prompt.js';
+import { CommandFailed, describeRpcError, isRpcError } from './rpc-errors.js';
 
 const USAGE = `gatehouse: the command for employees, the security officer and operators
 
 Usage:
   gatehouse status [--json]                       health, version and address of each service
+
+Employees:
+  gatehouse login (--id-token-file <file> | --dev <email>) [--label L]
+                                                  sign in: Google ID token, SMS code, OTP code (the
+                                                  first sign-in enrols your OTP app); stores the session
+  gatehouse logout                                revoke your session and delete the stored one
+  gatehouse whoami [--json]                       your account and session (scope, pinned IP, expiries)
+  gatehouse otp enroll [--hotp] [--algorithm SHA1|SHA256|SHA512] [--digits 6|8] [--label L]
+                                                  replace your OTP device (needs a fresh sign-in)
+  gatehouse otp resync <code1> <code2>            resynchronise an HOTP device with two consecutive codes
+  gatehouse sessions list [--account ID] [--json]
+  gatehouse sessions revoke <session-id> | --account <id> [--reason "..."]
+  gatehouse dev token <email> [--name "Display Name"]
+                                                  dev stack only: a Google-shaped ID token for <email>
+
+Security officer (<account> is an account id or an e-mail address):
+  gatehouse accounts list [--state pending|active|suspended] [--json]
+  gatehouse accounts approve <account> --roles manager,developer [--phone +4915112345678] [--note "..."]
+  gatehouse accounts suspend <account> --reason "..."
+  gatehouse accounts roles <account> --roles a,b --reason "..."
+  gatehouse accounts phone <account> <+E.164 number> --reason "..."
+  gatehouse accounts unlock <account> --note "..."
+  gatehouse accounts reset-otp <account> --reason "..."
+  gatehouse accounts bootstrap [--token-file <file>] (--dev <email> | --id-token-file <file>) --phone <E.164>
+                                                  create the first security officer (no session needed)
+  Roles: security_officer, manager, team_lead, developer, support
+
+Operators:
   gatehouse pki issue --name <client> [--kind backend|operator] [--days 90] [--out DIR] [--force]
                                                   issue a client certificate from the Gatehouse CA
   gatehouse audit tail [--from SEQ] [--json]      follow the audit log live (resumes after disconnects)
@@ -25,16 +56,26 @@ Environment:
   GATEHOUSE_TLS_DIR           PKI folder (default .gatehouse/pki)
   GATEHOUSE_CLI_CERT          certificate to present (default cli)
   GATEHOUSE_<SERVICE>_ADDR    e.g. GATEHOUSE_AUDIT_ADDR=127.0.0.1:7105
-  GATEHOUSE_SESSION_TOKEN     your session (or GATEHOUSE_SESSION_FILE, a file holding it)
+  GATEHOUSE_SESSION_TOKEN     your session (or GATEHOUSE_SESSION_FILE, a file holding it); when
+                              neither is set, the session stored by \`gatehouse login\`
+  GATEHOUSE_CONFIG_DIR        where login stores the session (default $XDG_CONFIG_HOME/gatehouse
+                              or ~/.config/gatehouse; file \`session\`, mode 0600)
+  GATEHOUSE_DEV_ISSUER_KEY_FILE  the dev issuer key (default .gatehouse/data/identity-dev-issuer-key.pem)
+  GATEHOUSE_ENV               dev: dev-stack helpers (dev tokens; SMS codes on the npm start console)
 `;
 
-/** Parses argv and runs one command; returns the exit code. Wiring only: commands do the work. */
+/**
+ * Parses argv and runs one command; returns the exit code (0 ok, 1 failed, 2 usage). Wiring only:
+ * commands do the work. `prompt` answers questions (SMS and OTP codes); by default they are read
+ * from stdin, with the question on stderr.
+ */
 export async function run(
   argv: string[],
   env: Record<string, string | undefined>,
   out: (l: string) => void,
   err: (l: string) => void,
   signal: AbortSignal = new AbortController().signal,
+  prompt?: Prompt,
 ): Promise<number> {
   let parsed;
   try {
@@ -65,6 +106,18 @@ export async function run(
       desc: { type: 'boolean', default: false },
       'public-key': { type: 'string' },
       note: { type: 'string' },
+      dev: { type: 'string' },
+      'id-token-file': { type: 'string' },
+      'token-file': { type: 'string' },
+      state: { type: 'string' },
+      roles: { type: 'string' },
+      phone: { type: 'string' },
+      reason: { type: 'string' },
+      account: { type: 'string' },
+      hotp: { type: 'boolean', default: false },
+      algorithm: { type: 'string' },
+      digits: { type: 'string' },
+      label: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     });
@@ -76,11 +129,23 @@ export async function run(
   const settings = settingsFrom(env);
   const [cmd, sub, arg] = positionals;
   const a = { ...values, publicKey: values['public-key'] };
+  const ia: IdentityArgs = { ...values, idTokenFile: values['id-token-file'], tokenFile: values['token-file'] };
+  const rest = positionals.slice(2);
   if (values.help || !cmd) {
     out(USAGE);
     return cmd ? 0 : 2;
   }
+  let terminal: ClosablePrompt | undefined;
+  const ask: Prompt = prompt ?? ((q) => (terminal ??= lineReaderPrompt()).ask(q));
+  const ictx: IdentityContext = { settings, env, out, prompt: ask };
   try {
+    if (cmd === 'login' && !sub) return await login(ictx, ia);
+    if (cmd === 'logout' && !sub) return await logout(ictx);
+    if (cmd === 'whoami' && !sub) return await whoami(ictx, ia);
+    if (cmd === 'dev' && sub === 'token') return await devToken(ictx, arg, ia);
+    if (cmd === 'otp') return await otp(ictx, sub, rest, ia);
+    if (cmd === 'accounts') return await accounts(ictx, sub, rest, ia);
+    if (cmd === 'sessions') return await sessions(ictx, sub, rest, ia);
     if (cmd === 'status') return await status(settings, out, values.json);
     if (cmd === 'pki' && sub === 'issue') {
       return await pkiIssue(settings, { name: values.name, kind: values.kind, out: values.out, days: values.days, force: values.force }, out);
@@ -99,7 +164,17 @@ export async function run(
       err(e.message);
       return 2;
     }
+    if (e instanceof CommandFailed) {
+      err(`gatehouse: ${e.message}`);
+      return 1;
+    }
+    if (isRpcError(e)) {
+      err(`gatehouse: ${describeRpcError(e)}`);
+      return 1;
+    }
     throw e;
+  } finally {
+    terminal?.close();
   }
 }
 

@@ -1,13 +1,5 @@
-// The identity service's composition root: config → store → domain → rpc → server. Wiring only.
+// The identity service's entry point; the wiring is in service.ts (tests start it in-process).
 import { main } from '@gatehouse/service-host';
-import { identityBinding } from './rpc/identity-rpc.js';
-import { identitySchema } from './store/schema.js';
+import { identityService } from './service.js';
 
-main({
-  name: 'identity',
-  defaultPort: 7101,
-  configShape: {},
-  storage: identitySchema,
-  shipsAuditEvents: true,
-  wire: () => ({ services: [identityBinding()] }),
-});
+main(identityService);

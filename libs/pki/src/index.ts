@@ -8,4 +8,5 @@ export {
 } from './identity.js';
 export { CALLER_KINDS, isCallerKind, isCallerName, identityUri, type CallerKind } from './names.js';
 export { ensurePki, loadTlsMaterial, type EnsurePkiOptions, type PkiClient, type PkiPaths, type LeafPaths, type TlsMaterial } from './dev-pki.js';
+export { writeSecretFileOnce, loadOrCreateSecretFile, replaceSecretFile } from './secret-files.js';
 export { createServerCredentials, createClientCredentials, serviceAuthority, type ServerTlsMaterial, type ClientTlsMaterial } from './credentials.js';

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { CallerIdentity } from '@gatehouse/pki';
 import type { Logger } from './logger.js';
@@ -52,4 +53,20 @@ export function bearerFrom(metadata: grpc.Metadata): string | undefined {
   if (typeof v !== 'string') return undefined;
   const m = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/.exec(v);
   return m?.[1];
+}
+
+/** Metadata a trusted backend uses to name the end user's IP (a browser behind it). */
+export const CLIENT_IP_HEADER = 'x-gatehouse-client-ip';
+
+/**
+ * The IP of the person behind a call: the peer's own IP, unless the caller is a backend named
+ * in `trustedProxies` (by certificate name) and sends one well-formed `x-gatehouse-client-ip`.
+ * Anyone else's header is ignored, so a client cannot pick the IP its session is pinned to.
+ */
+export function clientIpOf(ctx: Pick<RequestContext, 'peerIp' | 'caller' | 'metadata'>, trustedProxies: readonly string[]): string {
+  if (ctx.caller?.kind !== 'backend' || !trustedProxies.includes(ctx.caller.name)) return ctx.peerIp;
+  const values = ctx.metadata.get(CLIENT_IP_HEADER);
+  const v = values.length === 1 ? values[0] : undefined;
+  if (typeof v !== 'string' || v.length > 64 || net.isIP(v) === 0) return ctx.peerIp;
+  return peerIpOf(v.includes(':') ? `[${v}]:0` : `${v}:0`);
 }

@@ -1,20 +1,79 @@
-import type { MongoIndexSpec, MongoMigration, SqliteMigration } from '@gatehouse/storage';
+import type { MongoIndexSpec, MongoMigration, OpenedStore, SqliteMigration } from '@gatehouse/storage';
+import type { AccountRepository } from '../domain/accounts/account.js';
+import type { OtpCredentialRepository, ThrottleCasStore } from '../domain/otp/index.js';
+import type { SessionRepository } from '../domain/sessions/session-record.js';
+import type { BootstrapTokenRepository, SigningKeyRepository } from '../domain/sessions/signing-key.js';
+import type { SignInRepository } from '../domain/sign-in/sign-in.js';
+import { MongoAccountRepository } from './mongo-account-repository.js';
+import { MongoOtpCredentialRepository, MongoThrottleRepository } from './mongo-otp-repository.js';
+import { MongoSessionRepository } from './mongo-session-repository.js';
+import { MongoSignInRepository } from './mongo-sign-in-repository.js';
+import { MongoBootstrapTokenRepository, MongoSigningKeyRepository } from './mongo-signing-key-repository.js';
+import { SqliteAccountRepository } from './sqlite-account-repository.js';
+import { SqliteOtpCredentialRepository, SqliteThrottleRepository } from './sqlite-otp-repository.js';
+import { SqliteSessionRepository } from './sqlite-session-repository.js';
+import { SqliteSignInRepository } from './sqlite-sign-in-repository.js';
+import { SqliteBootstrapTokenRepository, SqliteSigningKeyRepository } from './sqlite-signing-key-repository.js';
 import { accountMongoIndexes } from './mongo-account-repository.js';
 import { accountSqliteMigrations } from './sqlite-account-repository.js';
 import { otpMongoIndexes } from './mongo-otp-repository.js';
 import { otpSqliteMigrations } from './sqlite-otp-repository.js';
+import { signInMongoIndexes } from './mongo-sign-in-repository.js';
+import { signInSqliteMigrations } from './sqlite-sign-in-repository.js';
+import { sessionMongoIndexes } from './mongo-session-repository.js';
+import { sessionSqliteMigrations } from './sqlite-session-repository.js';
+import { signingKeyMongoIndexes } from './mongo-signing-key-repository.js';
+import { signingKeySqliteMigrations } from './sqlite-signing-key-repository.js';
 
 /**
  * The identity service's own schema, in the order it was introduced (the audit outbox's tables
- * are added by the service host). Accounts, OTP credentials and throttle state exist; sign-ins,
- * SMS codes and sessions follow with the rest of issue 4.
+ * are added by the service host): accounts, OTP credentials and throttle state, sign-ins (with
+ * their SMS challenge inside), session records, then signing keys and the bootstrap token.
+ * Append new migrations; never reorder or rename applied ones.
  */
 export const identitySchema: {
   sqliteMigrations: readonly SqliteMigration[];
   mongoMigrations: readonly MongoMigration[];
   mongoIndexes: readonly MongoIndexSpec[];
 } = {
-  sqliteMigrations: [...accountSqliteMigrations, ...otpSqliteMigrations],
+  sqliteMigrations: [...accountSqliteMigrations, ...otpSqliteMigrations, ...signInSqliteMigrations, ...sessionSqliteMigrations, ...signingKeySqliteMigrations],
   mongoMigrations: [],
-  mongoIndexes: [...accountMongoIndexes, ...otpMongoIndexes],
+  mongoIndexes: [...accountMongoIndexes, ...otpMongoIndexes, ...signInMongoIndexes, ...sessionMongoIndexes, ...signingKeyMongoIndexes],
 };
+
+/** Identity's repositories on the opened store. */
+export interface IdentityStores {
+  accounts: AccountRepository;
+  credentials: OtpCredentialRepository;
+  throttle: ThrottleCasStore;
+  signIns: SignInRepository;
+  sessions: SessionRepository;
+  signingKeys: SigningKeyRepository;
+  bootstrap: BootstrapTokenRepository;
+}
+
+/** The SQLite or MongoDB adapters of every identity port, for the backend the host opened. */
+export function identityStores(opened: OpenedStore): IdentityStores {
+  if (opened.backend === 'sqlite') {
+    const s = opened.store;
+    return {
+      accounts: new SqliteAccountRepository(s),
+      credentials: new SqliteOtpCredentialRepository(s),
+      throttle: new SqliteThrottleRepository(s),
+      signIns: new SqliteSignInRepository(s),
+      sessions: new SqliteSessionRepository(s),
+      signingKeys: new SqliteSigningKeyRepository(s),
+      bootstrap: new SqliteBootstrapTokenRepository(s),
+    };
+  }
+  const m = opened.store;
+  return {
+    accounts: new MongoAccountRepository(m),
+    credentials: new MongoOtpCredentialRepository(m),
+    throttle: new MongoThrottleRepository(m),
+    signIns: new MongoSignInRepository(m),
+    sessions: new MongoSessionRepository(m),
+    signingKeys: new MongoSigningKeyRepository(m),
+    bootstrap: new MongoBootstrapTokenRepository(m),
+  };
+}

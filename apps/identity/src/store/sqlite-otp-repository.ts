@@ -1,5 +1,5 @@
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
-import { INITIAL_THROTTLE_STATE, type OtpCasGuard, type OtpCredential, type OtpCredentialCasStore, type ThrottleCasStore, type ThrottleState } from '../domain/otp/index.js';
+import { INITIAL_THROTTLE_STATE, type OtpCasGuard, type OtpCredential, type OtpCredentialRepository, type ThrottleCasStore, type ThrottleState } from '../domain/otp/index.js';
 
 /** OTP credentials (the compare-and-set columns are real columns) and per-account throttle state. */
 export const otpSqliteMigrations: SqliteMigration[] = [
@@ -36,12 +36,7 @@ export function credentialFromJson(json: string): OtpCredential {
   return raw as unknown as OtpCredential;
 }
 
-/** The OTP credential port plus what the service needs to create and find credentials. */
-export interface OtpCredentialRepository extends OtpCredentialCasStore {
-  create(cred: OtpCredential): Promise<void>;
-  /** The account's credentials in a status (the active one, or pending enrolments). */
-  byAccount(accountId: string, status: OtpCredential['status']): Promise<OtpCredential[]>;
-}
+export type { OtpCredentialRepository };
 
 /** OTP credentials on SQLite: compare-and-set on status, last accepted step and counter. */
 export class SqliteOtpCredentialRepository implements OtpCredentialRepository {

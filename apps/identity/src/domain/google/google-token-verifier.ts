@@ -2,7 +2,10 @@ import { constants, verify as verifySignature } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { PermissionDeniedError, UnauthenticatedError, UnavailableError, isDomainError } from '@gatehouse/core';
 import type { Clock } from '@gatehouse/core';
+import { DEV_ISSUER, MIN_RSA_BITS } from '@gatehouse/dev-issuer';
 import { member, parseCompactJws } from './compact-jws.js';
+
+export { DEV_ISSUER, MIN_RSA_BITS };
 import type { JsonObject } from './compact-jws.js';
 import { MAX_KID_LENGTH } from './jwks.js';
 import type { JwksSource } from './jwks.js';
@@ -17,11 +20,6 @@ export const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.c
  */
 export const GOOGLE_ISSUER = 'https://accounts.google.com';
 
-/**
- * `iss` of the local dev issuer. The `.invalid` TLD (RFC 2606) cannot belong to anyone, and
- * the verifier only accepts it in dev mode with the dev keys explicitly configured.
- */
-export const DEV_ISSUER = 'https://dev-issuer.gatehouse.invalid';
 
 /** Default tolerance for clock skew on `exp`, `iat` and `nbf`. */
 export const DEFAULT_LEEWAY_SECONDS = 60;
@@ -30,8 +28,6 @@ export const MAX_LEEWAY_SECONDS = 300;
 /** Google ID tokens are about 1-1.5 KB; anything far bigger is refused before parsing. */
 export const DEFAULT_MAX_TOKEN_BYTES = 8 * 1024;
 
-/** Smallest RSA modulus accepted (ASVS 11.2.x / NIST: 2048 bits). */
-export const MIN_RSA_BITS = 2048;
 /** Largest RSA modulus accepted, to bound the cost of one verification. */
 export const MAX_RSA_BITS = 8192;
 

@@ -24,4 +24,4 @@ export {
   DEV_TOKEN_LIFETIME_SECONDS,
   type DevTokenClaims,
   type DevIdTokenIssuerOptions,
-} from './dev-issuer.js';
+} from '@gatehouse/dev-issuer';

@@ -1,6 +1,9 @@
-import { createHash, createPublicKey } from 'node:crypto';
-import type { JsonWebKey, KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { decodeBase64UrlStrict } from './compact-jws.js';
+import { rsaThumbprint } from '@gatehouse/dev-issuer';
+
+export { rsaThumbprint };
 
 /**
  * Port: where the verifier gets an issuer's public signing keys. The verifier asks once per
@@ -93,15 +96,3 @@ function importRsaSigningJwk(entry: unknown): [string, KeyObject] | undefined {
 /** Longest kid we look up; Google's are 40 hex characters. */
 export const MAX_KID_LENGTH = 256;
 
-/**
- * RFC 7638 JWK thumbprint (SHA-256, base64url) of an RSA public key: a kid that both the issuer
- * and any holder of the public key compute identically, with nothing to keep in sync.
- */
-export function rsaThumbprint(publicKey: KeyObject): string {
-  const jwk = publicKey.export({ format: 'jwk' }) as JsonWebKey;
-  if (jwk.kty !== 'RSA' || typeof jwk.n !== 'string' || typeof jwk.e !== 'string') {
-    throw new Error('not an RSA public key');
-  }
-  const canonical = JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n });
-  return createHash('sha256').update(canonical).digest('base64url');
-}

@@ -87,4 +87,4 @@ export {
   type Reservation,
   type ThrottleTransition,
 } from './account-throttle.js';
-export type { OtpCredentialCasStore, ThrottleCasStore } from './ports.js';
+export type { OtpCredentialCasStore, OtpCredentialRepository, ThrottleCasStore } from './ports.js';

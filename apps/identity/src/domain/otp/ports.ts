@@ -39,3 +39,11 @@ export interface ThrottleCasStore {
    */
   resetIfUnlocked(accountId: string, next: ThrottleState): Promise<boolean>;
 }
+
+/** The OTP credential port plus what the service needs to create and find credentials. */
+export interface OtpCredentialRepository extends OtpCredentialCasStore {
+  /** Inserts a new (pending) credential; AlreadyExistsError if the id is taken. */
+  create(cred: OtpCredential): Promise<void>;
+  /** The account's credentials in a status (the active one, or pending enrolments). */
+  byAccount(accountId: string, status: OtpCredential['status']): Promise<OtpCredential[]>;
+}

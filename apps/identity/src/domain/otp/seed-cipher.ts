@@ -1,23 +1,15 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { RandomSource } from '@gatehouse/core';
+import { SealedBox, SealedBoxError, type Keyring, type SealingKey } from '../crypto/sealed-box.js';
 import { OtpSeed, cryptoRandom } from './otp-seed.js';
 
-/** A 32-byte AES-256 key and the id written next to every ciphertext it made. */
-export interface SeedKey {
-  keyId: string;
-  key: Uint8Array;
-}
+/** A seed-encryption key (the generic sealing key). */
+export type SeedKey = SealingKey;
 
 /**
  * Port: the seed-encryption keys, held outside the database (REQUIREMENTS "Secrets in a vault",
- * RFC 4226 §7.5). `current()` encrypts new seeds; `byId()` finds the key an older ciphertext
- * names, so keys can rotate without re-encrypting everything at once. Return undefined for an
- * unknown id.
+ * RFC 4226 §7.5). The generic {@link Keyring}, named for its use here.
  */
-export interface SeedKeyring {
-  current(): SeedKey;
-  byId(keyId: string): Uint8Array | undefined;
-}
+export type SeedKeyring = Keyring;
 
 /** Which row a seed ciphertext belongs to; authenticated as AAD, so a ciphertext copied to another row does not decrypt. */
 export interface SeedBinding {
@@ -26,7 +18,7 @@ export interface SeedBinding {
 }
 
 /** Why a seed did not decrypt. None of them says anything about the seed. */
-export type SeedCipherFailure = 'malformed' | 'unknown_key' | 'not_authentic';
+export type SeedCipherFailure = SealedBoxError['failure'];
 
 /**
  * A stored seed could not be decrypted: tampered, moved to another row, wrong key, or not a
@@ -41,14 +33,6 @@ export class SeedDecryptionError extends Error {
   }
 }
 
-const VERSION = 'v1';
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-const KEY_BYTES = 32;
-const KEY_ID = /^[A-Za-z0-9_.-]{1,64}$/;
-const B64URL = /^[A-Za-z0-9_-]*$/;
-const MAX_BINDING_LENGTH = 512;
-
 /**
  * Seeds at rest (RFC 4226 §7.5, RFC 6238 §5.1): AES-256-GCM with a fresh 96-bit IV per
  * encryption, the key from a {@link SeedKeyring}, and AAD binding version, key id, credential id
@@ -57,49 +41,27 @@ const MAX_BINDING_LENGTH = 512;
  * `random` must be a CSPRNG in production (the default): a repeated IV under one key breaks GCM.
  */
 export class SeedCipher {
-  constructor(
-    private readonly keyring: SeedKeyring,
-    private readonly random: RandomSource = cryptoRandom,
-  ) {}
+  private readonly box: SealedBox;
+
+  constructor(keyring: SeedKeyring, random: RandomSource = cryptoRandom) {
+    this.box = new SealedBox(keyring, 'gatehouse/otp-seed', random);
+  }
 
   /** Encrypts `seed` for the row `binding` names, under the keyring's current key. */
   encrypt(seed: OtpSeed, binding: SeedBinding): string {
-    const { keyId, key } = this.keyring.current();
-    if (!KEY_ID.test(keyId)) throw new Error('seed key id must be 1-64 characters of [A-Za-z0-9_.-]');
-    checkKey(key);
-    const iv = this.random.bytes(IV_BYTES);
-    if (iv.length !== IV_BYTES) throw new Error(`random source returned ${iv.length} bytes, wanted ${IV_BYTES}`);
-    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(aad(keyId, binding));
-    const ct = Buffer.concat([cipher.update(seed.reveal()), cipher.final()]);
-    const tag = cipher.getAuthTag();
-    return [VERSION, keyId, b64(iv), b64(ct), b64(tag)].join(':');
+    checkBinding(binding);
+    return this.box.seal(seed.reveal(), [binding.credentialId, binding.accountId]);
   }
 
   /** Decrypts a value made by {@link encrypt} for the same binding, or throws SeedDecryptionError. */
   decrypt(encrypted: string, binding: SeedBinding): OtpSeed {
-    if (typeof encrypted !== 'string') throw new SeedDecryptionError('malformed');
-    const parts = encrypted.split(':');
-    if (parts.length !== 5) throw new SeedDecryptionError('malformed');
-    const [version, keyId, ivText, ctText, tagText] = parts as [string, string, string, string, string];
-    if (version !== VERSION || !KEY_ID.test(keyId)) throw new SeedDecryptionError('malformed');
-    if (![ivText, ctText, tagText].every((p) => B64URL.test(p))) throw new SeedDecryptionError('malformed');
-    const iv = Buffer.from(ivText, 'base64url');
-    const ct = Buffer.from(ctText, 'base64url');
-    const tag = Buffer.from(tagText, 'base64url');
-    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES || ct.length === 0) throw new SeedDecryptionError('malformed');
-    const key = this.keyring.byId(keyId);
-    if (!key) throw new SeedDecryptionError('unknown_key');
-    checkKey(key);
+    checkBinding(binding);
     let plain: Buffer;
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(aad(keyId, binding));
-      decipher.setAuthTag(tag);
-      plain = Buffer.concat([decipher.update(ct), decipher.final()]);
-    } catch {
-      // Wrong key, wrong binding or tampering: GCM cannot tell them apart, and neither do we.
-      throw new SeedDecryptionError('not_authentic');
+      plain = this.box.open(encrypted, [binding.credentialId, binding.accountId]);
+    } catch (err) {
+      if (err instanceof SealedBoxError) throw new SeedDecryptionError(err.failure);
+      throw err;
     }
     try {
       return OtpSeed.fromBytes(plain);
@@ -112,25 +74,12 @@ export class SeedCipher {
 
   /** True when `encrypted` was made under a key other than the current one (re-encrypt it on the next write). */
   needsRotation(encrypted: string): boolean {
-    return encrypted.split(':')[1] !== this.keyring.current().keyId;
+    return this.box.needsRotation(encrypted);
   }
 }
 
-function checkKey(key: Uint8Array): void {
-  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) throw new Error(`seed key must be ${KEY_BYTES} bytes (AES-256)`);
-}
-
-/** Unambiguous AAD: every field length-prefixed, so no choice of ids can collide with another. */
-function aad(keyId: string, binding: SeedBinding): Buffer {
-  const fields = ['gatehouse/otp-seed', VERSION, keyId, binding.credentialId, binding.accountId];
+function checkBinding(binding: SeedBinding): void {
   for (const f of [binding.credentialId, binding.accountId]) {
-    if (typeof f !== 'string' || f.length === 0 || f.length > MAX_BINDING_LENGTH) {
-      throw new Error('seed binding needs a non-empty credentialId and accountId');
-    }
+    if (typeof f !== 'string' || f.length === 0 || f.length > 512) throw new Error('seed binding needs a non-empty credentialId and accountId');
   }
-  return Buffer.from(fields.map((f) => `${Buffer.byteLength(f, 'utf8')}:${f}`).join(''), 'utf8');
-}
-
-function b64(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('base64url');
 }

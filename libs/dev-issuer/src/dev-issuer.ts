@@ -1,9 +1,30 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import type { Clock } from '@gatehouse/core';
-import { DEV_ISSUER, MIN_RSA_BITS } from './google-token-verifier.js';
-import { rsaThumbprint } from './jwks.js';
-import type { JwksSource } from './jwks.js';
+
+/**
+ * The `iss` of dev tokens. A reserved `.invalid` name (RFC 2606), so it can never be a real
+ * issuer; identity's verifier accepts it only in dev mode with these keys.
+ */
+export const DEV_ISSUER = 'https://dev-issuer.gatehouse.invalid';
+
+/** Smallest RSA key the dev issuer uses (Google's verifier refuses smaller ones too). */
+export const MIN_RSA_BITS = 2048;
+
+/** Where a verifier takes keys from (structurally identity's JwksSource). */
+export interface JwksSource {
+  key(kid: string): Promise<KeyObject | undefined>;
+}
+
+/** RFC 7638 JWK thumbprint of an RSA public key (base64url SHA-256 of the canonical JWK). */
+export function rsaThumbprint(publicKey: KeyObject): string {
+  const jwk = publicKey.export({ format: 'jwk' }) as JsonWebKey;
+  if (jwk.kty !== 'RSA' || typeof jwk.n !== 'string' || typeof jwk.e !== 'string') {
+    throw new Error('not an RSA public key');
+  }
+  const canonical = JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n });
+  return createHash('sha256').update(canonical).digest('base64url');
+}
 
 /**
  * Development without Google (DESIGN.md §3): a local issuer that signs Google-shaped RS256 ID

@@ -1,0 +1,86 @@
+import type { Role } from './accounts/account.js';
+
+/**
+ * What identity audits (DESIGN.md §5), in domain words. The adapter maps each action to
+ * audit.v1.Action ACTION_IDENTITY_<NAME>; events carry no code, seed, token or phone number.
+ */
+export type IdentityAction =
+  | 'bootstrap_officer'
+  | 'account_request'
+  | 'account_approve'
+  | 'account_suspend'
+  | 'roles_set'
+  | 'phone_number_set'
+  | 'sign_in_begin'
+  | 'sms_send'
+  | 'sms_verify'
+  | 'otp_verify'
+  | 'otp_replay'
+  | 'otp_enroll'
+  | 'otp_confirm'
+  | 'otp_reset'
+  | 'hotp_resync'
+  | 'account_lock'
+  | 'account_unlock'
+  | 'session_issue'
+  | 'session_refresh'
+  | 'session_verify'
+  | 'session_revoke'
+  | 'sign_in_new_ip'
+  | 'authorize'
+  | 'signing_key_rotate';
+
+/** Who did it: an employee (account id), nobody known yet, identity itself, or a calling service. */
+export interface EventActor {
+  kind: 'employee' | 'anonymous' | 'system' | 'service';
+  id: string;
+  displayName?: string;
+}
+
+/** What it was done to. `account` is what the alert rules count failures by. */
+export interface EventSubject {
+  kind: 'account' | 'sign_in' | 'session' | 'otp_credential' | 'signing_key';
+  id: string;
+  displayName?: string;
+}
+
+/** One audit event; `details` hold only non-secret facts (reasons, counts, ids, masks). */
+export interface IdentityEvent {
+  action: IdentityAction;
+  outcome: 'success' | 'failure' | 'denied' | 'error';
+  actor: EventActor;
+  subject?: EventSubject;
+  sourceIp?: string;
+  environment?: 'live' | 'staging';
+  requestId?: string;
+  details?: Record<string, string>;
+}
+
+/** How identity hands events to the audit service (the outbox adapter in the wiring). */
+export interface IdentityAudit {
+  /** Durably queues events; they ship after this resolves. */
+  record(...events: IdentityEvent[]): Promise<void>;
+  /** For critical actions: resolves once audit confirmed the event, else throws UnavailableError (fail closed). */
+  confirm(event: IdentityEvent): Promise<void>;
+}
+
+/** AllowlistService.Check, as sessions need it: is this client IP allowlisted for this account? */
+export interface AllowlistCheck {
+  /** false when not allowlisted, and also when the allowlist cannot answer (fail closed: the session gets register-ip scope). */
+  isAllowlisted(ip: string, accountId: string): Promise<boolean>;
+}
+
+/** Encrypts short texts at rest (phone numbers, signing keys) with AAD binding them to their row. */
+export interface TextCipher {
+  encrypt(plain: string, aad: string): string;
+  /** Throws when the ciphertext is not authentic for `aad`. */
+  decrypt(ciphertext: string, aad: string): string;
+}
+
+/** Roles that reach LIVE (P1). */
+export const LIVE_ROLES: readonly Role[] = ['manager', 'team_lead'];
+
+/** True when the roles include one that reaches LIVE. */
+export function reachesLive(roles: readonly Role[]): boolean {
+  return roles.some((r) => LIVE_ROLES.includes(r));
+}

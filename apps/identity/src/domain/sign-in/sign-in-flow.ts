@@ -1,0 +1,423 @@
+import {
+  AbortedError,
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+  UnavailableError,
+} from '@gatehouse/core';
+import type { Account } from '../accounts/account.js';
+import { newId, type CallSource, type IdentityDeps } from '../identity-deps.js';
+import {
+  confirmEnrollment,
+  resyncHotp,
+  retireCredential,
+  startEnrollment,
+  verifyOtp,
+  type OtpAlgorithm,
+  type OtpCredential,
+  type OtpDigits,
+  type OtpKind,
+  type OtpSeed,
+} from '../otp/index.js';
+import type { EventSubject, IdentityEvent } from '../ports.js';
+import { employeeActor, type AuthenticatedSession, type IssuedSession, type SessionService } from '../sessions/session-service.js';
+import { checkSmsCode, issueSmsCode, smsText } from '../sms/index.js';
+import { SIGN_IN_TTL_MS, type SignIn, type SignInStep } from './sign-in.js';
+import type { Ticket } from './throttle-guard.js';
+
+/**
+ * The one answer for a wrong, expired, used or replayed code AND for an unknown sign-in, so
+ * that nobody can tell an account or sign-in exists from the answer (ASVS 6.3.8).
+ */
+export const INVALID_CODE = 'the sign-in or the code is not valid (wrong, expired or already used code, or unknown sign-in)';
+/** The answer for a sign-in that is unknown, expired, finished or presented from another IP. */
+export const INVALID_SIGN_IN = 'the sign-in is unknown, expired, finished or bound to another client IP: begin a new sign-in';
+
+const SIGN_IN_ID = /^si_[A-Za-z0-9_-]{22}$/;
+const CREDENTIAL_ID = /^otp_[A-Za-z0-9_-]{22}$/;
+
+/** A sign-in as the caller sees it: what is done and what is next. */
+export interface SignInView {
+  signIn: SignIn;
+  account: Account;
+  completed: SignInStep[];
+  remaining: SignInStep[];
+  otpKind: OtpKind | null;
+}
+
+/** Who asks for an OTP change: a sign-in in progress, or a (fresh) session. */
+export type FactorMode = { signInId: string } | { session: AuthenticatedSession };
+
+/** What VerifyOtp returns besides the session: what the holder should know. */
+export interface SecurityNotice {
+  kind: 'failed_attempts';
+  count: number;
+}
+
+/**
+ * Sign-in (DESIGN.md §3, issue 4 items 2-5): Google ID token → SMS code → (first time: OTP
+ * enrolment) → OTP code → session. Every code-checking step goes through the account
+ * throttle first (reserve, evaluate, settle), every single-use transition is a compare-and-set,
+ * and every outcome is audited with the account as subject (what the alert rules count).
+ */
+export class SignInFlow {
+  constructor(
+    private readonly d: IdentityDeps,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /** BeginSignIn: verify the Google token, find (or record for approval) the account, open a sign-in bound to the client IP. */
+  async begin(idToken: string, source: CallSource): Promise<SignInView> {
+    const google = await this.d.google.verify(idToken);
+    const found = await this.d.accounts.byIssuerSubject(google.issuer, google.subject);
+    if (!found) {
+      await this.recordApplicant(google, source);
+      throw new PermissionDeniedError('this Google account is not approved yet: it has been recorded, and the security officer must approve it');
+    }
+    let account: Account = found;
+    const deny = async (why: string, message: string): Promise<never> => {
+      await this.d.audit.record(this.event('sign_in_begin', 'denied', account, source, { reason: why }));
+      throw new PermissionDeniedError(message);
+    };
+    if (account.state === 'pending_approval') return deny('pending_approval', 'this Google account is not approved yet: the security officer must approve it');
+    if (account.state === 'suspended') return deny('suspended', 'this account is suspended');
+    if (this.d.throttle.throttle.isLocked(await this.d.throttle.state(account.accountId))) {
+      return deny('locked', 'the account is locked after too many failed attempts; the security officer must unlock it');
+    }
+    if (!account.phoneCiphertext) {
+      throw new FailedPreconditionError('no phone number is on file for the SMS step: the security officer must set one');
+    }
+    if (google.email !== account.email || (google.name ?? account.displayName) !== account.displayName) {
+      account = await this.refreshProfile(account, google.email, google.name ?? account.displayName);
+    }
+    const now = this.d.clock.now();
+    const signIn: SignIn = {
+      signInId: newId('si'),
+      accountId: account.accountId,
+      clientIp: source.ip,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + SIGN_IN_TTL_MS),
+      completed: ['google'],
+      sms: null,
+      status: 'open',
+      sessionId: null,
+      version: 1,
+    };
+    await this.d.signIns.create(signIn);
+    await this.d.audit.record(this.event('sign_in_begin', 'success', account, source, {}, { kind: 'sign_in', id: signIn.signInId }));
+    return this.view(signIn, account);
+  }
+
+  /** SendSmsCode: a fresh code for the sign-in's SMS step (a resend replaces it; failures are never reset). */
+  async sendSmsCode(signInId: string, source: CallSource): Promise<{ view: SignInView; codeExpiresAt: Date; retryAfterMs: number; resendsRemaining: number }> {
+    const signIn = await this.openSignIn(signInId, source, INVALID_SIGN_IN);
+    if (signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is already done');
+    await this.d.throttle.refuseIfLocked(signIn.accountId);
+    const account = await this.activeAccount(signIn.accountId);
+    if (!account.phoneCiphertext) throw new FailedPreconditionError('no phone number is on file for the SMS step: the security officer must set one');
+    const now = this.d.clock.now();
+    const { challenge, code } = issueSmsCode(signIn.sms ?? undefined, signIn.signInId, now, this.d.secrets.smsPepper, this.d.settings.sms);
+    const next: SignIn = { ...signIn, sms: challenge, version: signIn.version + 1 };
+    if (!(await this.d.signIns.update(next))) throw new AbortedError('the sign-in changed concurrently: retry');
+    const phone = this.d.secrets.phoneCipher.decrypt(account.phoneCiphertext, account.accountId);
+    try {
+      await this.d.sms.send(phone, smsText(code, this.d.settings.sms.ttlMs));
+    } catch (err) {
+      await this.d.audit.record(this.event('sms_send', 'error', account, source, { sends: String(challenge.sends) }, { kind: 'sign_in', id: signIn.signInId }));
+      throw new UnavailableError('the SMS gateway did not accept the message: ask for another code after the cooldown', { cause: err });
+    }
+    await this.d.audit.record(
+      this.event('sms_send', 'success', account, source, { sends: String(challenge.sends), phone: account.phoneMask ?? '' }, { kind: 'sign_in', id: signIn.signInId }),
+    );
+    return {
+      view: await this.view(next, account),
+      codeExpiresAt: challenge.expiresAt,
+      retryAfterMs: this.d.settings.sms.cooldownMs,
+      resendsRemaining: Math.max(0, this.d.settings.sms.maxSends - challenge.sends),
+    };
+  }
+
+  /** VerifySmsCode: the SMS step, throttled per account like every factor. */
+  async verifySmsCode(signInId: string, code: string, source: CallSource): Promise<SignInView> {
+    checkCodeShape(code);
+    const signIn = await this.openSignIn(signInId, source, INVALID_CODE);
+    if (signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is already done');
+    if (!signIn.sms) throw new FailedPreconditionError('no SMS code was sent for this sign-in: call SendSmsCode first');
+    const account = await this.activeAccount(signIn.accountId);
+    const ticket = await this.d.throttle.reserve(signIn.accountId);
+    const checked = checkSmsCode(signIn.sms, code, this.d.clock.now(), this.d.secrets.smsPepper);
+    const next: SignIn | undefined = checked.ok ? { ...signIn, sms: checked.next, completed: [...signIn.completed, 'sms'], version: signIn.version + 1 } : undefined;
+    if (!next || !(await this.d.signIns.update(next))) {
+      await this.failed(ticket, 'sms_verify', account, source, checked.ok ? 'used' : checked.reason);
+      throw new UnauthenticatedError(INVALID_CODE);
+    }
+    await this.d.throttle.release(ticket);
+    await this.d.audit.record(this.event('sms_verify', 'success', account, source, {}, { kind: 'sign_in', id: signIn.signInId }));
+    return this.view(next, account);
+  }
+
+  /**
+   * VerifyOtp: the last step. On success the sign-in is consumed (compare-and-set), the throttle
+   * reset (unless it locked meanwhile) and the session issued.
+   */
+  async verifyOtp(signInId: string, code: string, source: CallSource): Promise<{ session: IssuedSession; notices: SecurityNotice[] }> {
+    checkCodeShape(code);
+    const signIn = await this.openSignIn(signInId, source, INVALID_CODE);
+    if (!signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is not done');
+    const account = await this.activeAccount(signIn.accountId);
+    const cred = await this.activeCredential(account.accountId);
+    if (!cred) throw new FailedPreconditionError('no OTP credential is active: enrol one first (EnrollOtp)');
+    const ticket = await this.d.throttle.reserve(account.accountId);
+    const now = this.d.clock.now();
+    const result = this.withSeed(cred, (seed) => verifyOtp(cred, seed, code, now));
+    const won = result.ok && (await this.d.credentials.compareAndSet(result.guard, { ...result.next, lastUsedAt: now }));
+    if (!won) {
+      // A lost compare-and-set means a parallel request used this code first: it is a replay.
+      const reason = result.ok ? 'replayed' : result.reason;
+      if (reason === 'replayed') {
+        await this.d.audit.record(this.event('otp_replay', 'denied', account, source, { credential_id: cred.credentialId }, { kind: 'account', id: account.accountId }));
+      }
+      await this.failed(ticket, 'otp_verify', account, source, reason);
+      throw new UnauthenticatedError(INVALID_CODE);
+    }
+    const finished: SignIn = { ...signIn, status: 'completed', completed: [...signIn.completed, 'otp'], version: signIn.version + 1 };
+    if (!(await this.d.signIns.update(finished))) {
+      await this.failed(ticket, 'otp_verify', account, source, 'sign_in_used');
+      throw new UnauthenticatedError(INVALID_CODE);
+    }
+    await this.d.throttle.succeed(ticket);
+    const amr = ['google', 'sms', cred.kind];
+    const session = await this.sessions.issue(account, amr, source);
+    await this.d.signIns.update({ ...finished, sessionId: session.record.sessionId, version: finished.version + 1 });
+    await this.d.accounts.update({ ...account, lastSignInAt: now, updatedAt: now, version: account.version + 1 });
+    await this.d.audit.record(
+      this.event('otp_verify', 'success', account, source, { kind: cred.kind, drift: String(result.ok && result.kind === 'totp' ? result.drift : 0) }, { kind: 'account', id: account.accountId }),
+    );
+    const earlier = ticket.guard.consecutiveFailures;
+    return { session, notices: earlier > 0 ? [{ kind: 'failed_attempts', count: earlier }] : [] };
+  }
+
+  /**
+   * EnrollOtp: a new pending credential and its otpauth:// URI (shown once). During a sign-in
+   * only for an account without an active credential, after the SMS step; otherwise with a
+   * FULL session whose sign-in is fresh (changing a second factor needs a fresh sign-in).
+   */
+  async enroll(
+    mode: FactorMode,
+    req: { kind: OtpKind; algorithm: OtpAlgorithm; digits: OtpDigits; label: string },
+    source: CallSource,
+  ): Promise<{ credential: OtpCredential; otpauthUri: string }> {
+    const account = await this.factorAccount(mode, source, 'enrol');
+    if ('signInId' in mode && (await this.activeCredential(account.accountId))) {
+      throw new FailedPreconditionError('an OTP credential is already active: changing it needs a FULL session from a fresh sign-in (gatehouse otp enroll)');
+    }
+    const now = this.d.clock.now();
+    // Earlier unconfirmed enrolments die: one pending credential per account at a time.
+    for (const old of await this.d.credentials.byAccount(account.accountId, 'pending')) {
+      const t = retireCredential(old, now);
+      await this.d.credentials.compareAndSet(t.guard, t.next);
+    }
+    const enrollment = startEnrollment(
+      { credentialId: newId('otp'), accountId: account.accountId, accountName: account.email, kind: req.kind, algorithm: req.algorithm, digits: req.digits, label: req.label, now },
+      this.d.seedCipher,
+    );
+    await this.d.credentials.create(enrollment.credential);
+    await this.d.audit.record(
+      this.event(
+        'otp_enroll',
+        'success',
+        account,
+        source,
+        { kind: req.kind, algorithm: req.algorithm, digits: String(req.digits), mode: 'signInId' in mode ? 'sign_in' : 'session' },
+        { kind: 'otp_credential', id: enrollment.credential.credentialId },
+      ),
+    );
+    return { credential: enrollment.credential, otpauthUri: enrollment.otpauthUri };
+  }
+
+  /** ConfirmOtpEnrollment: one valid code activates the credential, which replaces the active one. */
+  async confirm(mode: FactorMode, credentialId: string, code: string, source: CallSource): Promise<{ credential: OtpCredential; view: SignInView | null }> {
+    checkCodeShape(code);
+    if (!CREDENTIAL_ID.test(credentialId)) throw new InvalidArgumentError('credential_id', 'is not a credential id (otp_…)');
+    const account = await this.factorAccount(mode, source, 'confirm');
+    const cred = await this.d.credentials.get(credentialId);
+    if (!cred || cred.accountId !== account.accountId) throw new NotFoundError('no such OTP credential for this account');
+    if (cred.status !== 'pending') throw new FailedPreconditionError('the OTP credential is not pending confirmation');
+    const ticket = await this.d.throttle.reserve(account.accountId);
+    const now = this.d.clock.now();
+    let result;
+    try {
+      result = this.withSeed(cred, (seed) => confirmEnrollment(cred, seed, code, now));
+    } catch (err) {
+      await this.d.throttle.release(ticket);
+      throw err;
+    }
+    const won = result.ok && (await this.d.credentials.compareAndSet(result.guard, { ...result.next, lastUsedAt: now }));
+    if (!won) {
+      await this.failed(ticket, 'otp_confirm', account, source, result.ok ? 'replayed' : result.reason);
+      throw new UnauthenticatedError(INVALID_CODE);
+    }
+    for (const old of await this.d.credentials.byAccount(account.accountId, 'active')) {
+      if (old.credentialId === cred.credentialId) continue;
+      const t = retireCredential(old, now);
+      await this.d.credentials.compareAndSet(t.guard, t.next);
+    }
+    await this.d.throttle.release(ticket);
+    await this.d.audit.record(this.event('otp_confirm', 'success', account, source, { kind: cred.kind }, { kind: 'otp_credential', id: cred.credentialId }));
+    const activated = (await this.d.credentials.get(cred.credentialId)) ?? cred;
+    if (!('signInId' in mode)) return { credential: activated, view: null };
+    const signIn = await this.markEnrolled(mode.signInId, source);
+    return { credential: activated, view: await this.view(signIn, account) };
+  }
+
+  /** ResyncHotp (RFC 4226 §7.4): two consecutive codes beyond the look-ahead move the counter; failures count. */
+  async resync(mode: FactorMode, first: string, second: string, source: CallSource): Promise<{ credential: OtpCredential; view: SignInView | null }> {
+    checkCodeShape(first, 'first_code');
+    checkCodeShape(second, 'second_code');
+    const account = await this.factorAccount(mode, source, 'resync');
+    const cred = await this.activeCredential(account.accountId);
+    if (!cred) throw new FailedPreconditionError('no OTP credential is active');
+    if (cred.kind !== 'hotp') throw new FailedPreconditionError('the active OTP credential is TOTP, not HOTP: only HOTP counters can be resynchronised');
+    const ticket = await this.d.throttle.reserve(account.accountId);
+    const result = this.withSeed(cred, (seed) => resyncHotp(cred, seed, first, second, this.d.settings.maxResync));
+    const won = result.ok && (await this.d.credentials.compareAndSet(result.guard, result.next));
+    if (!won) {
+      await this.failed(ticket, 'hotp_resync', account, source, result.ok ? 'replayed' : result.reason);
+      throw new UnauthenticatedError('the two codes are not consecutive codes of the credential within the resync range');
+    }
+    await this.d.throttle.release(ticket);
+    await this.d.audit.record(this.event('hotp_resync', 'success', account, source, {}, { kind: 'otp_credential', id: cred.credentialId }));
+    const updated = (await this.d.credentials.get(cred.credentialId)) ?? cred;
+    if (!('signInId' in mode)) return { credential: updated, view: null };
+    const signIn = await this.openSignIn(mode.signInId, source, INVALID_SIGN_IN);
+    return { credential: updated, view: await this.view(signIn, account) };
+  }
+
+  /** The state of a sign-in for display. */
+  async view(signIn: SignIn, account: Account): Promise<SignInView> {
+    const cred = await this.activeCredential(account.accountId);
+    const remaining: SignInStep[] = [];
+    if (signIn.status === 'open') {
+      if (!signIn.completed.includes('sms')) remaining.push('sms');
+      if (!cred && !signIn.completed.includes('otp_enrollment')) remaining.push('otp_enrollment');
+      remaining.push('otp');
+    }
+    return { signIn, account, completed: [...signIn.completed], remaining, otpKind: cred?.kind ?? null };
+  }
+
+  private async recordApplicant(google: { issuer: string; subject: string; email: string; name?: string; hostedDomain?: string }, source: CallSource): Promise<Account> {
+    const now = this.d.clock.now();
+    const account: Account = {
+      accountId: newId('acc'),
+      issuer: google.issuer,
+      subject: google.subject,
+      email: google.email,
+      displayName: google.name ?? google.email,
+      hostedDomain: google.hostedDomain ?? '',
+      roles: [],
+      state: 'pending_approval',
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+    };
+    try {
+      await this.d.accounts.create(account);
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) return (await this.d.accounts.byIssuerSubject(google.issuer, google.subject)) ?? account;
+      throw err;
+    }
+    await this.d.audit.record(this.event('account_request', 'success', account, source, { hosted_domain: account.hostedDomain }));
+    return account;
+  }
+
+  private async refreshProfile(account: Account, email: string, displayName: string): Promise<Account> {
+    const next: Account = { ...account, email, displayName, updatedAt: this.d.clock.now(), version: account.version + 1 };
+    return (await this.d.accounts.update(next)) ? next : account;
+  }
+
+  /** The sign-in named by `signInId` if it is open, unexpired and presented from its bound IP; otherwise UNAUTHENTICATED with `message`. */
+  private async openSignIn(signInId: string, source: CallSource, message: string): Promise<SignIn> {
+    if (typeof signInId !== 'string' || !SIGN_IN_ID.test(signInId)) {
+      if (typeof signInId === 'string' && signInId.length > 0 && signInId.length <= 64 && /^si_/.test(signInId)) throw new UnauthenticatedError(message);
+      throw new InvalidArgumentError('sign_in_id', 'is not a sign-in id (si_ followed by 22 base64url characters)');
+    }
+    const s = await this.d.signIns.get(signInId);
+    if (!s || s.status !== 'open' || s.expiresAt.getTime() <= this.d.clock.now().getTime() || s.clientIp !== source.ip) {
+      throw new UnauthenticatedError(message);
+    }
+    return s;
+  }
+
+  private async activeAccount(accountId: string): Promise<Account> {
+    const account = await this.d.accounts.byId(accountId);
+    if (!account || account.state !== 'active') throw new PermissionDeniedError(account?.state === 'suspended' ? 'this account is suspended' : 'this account is not active');
+    return account;
+  }
+
+  private async activeCredential(accountId: string): Promise<OtpCredential | undefined> {
+    return (await this.d.credentials.byAccount(accountId, 'active'))[0];
+  }
+
+  /** The account an OTP change is for: a sign-in past its SMS step, or a FULL (and, to enrol, fresh) session. */
+  private async factorAccount(mode: FactorMode, source: CallSource, what: 'enrol' | 'confirm' | 'resync'): Promise<Account> {
+    if ('signInId' in mode) {
+      const signIn = await this.openSignIn(mode.signInId, source, INVALID_SIGN_IN);
+      if (!signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is not done');
+      await this.d.throttle.refuseIfLocked(signIn.accountId);
+      return this.activeAccount(signIn.accountId);
+    }
+    const { claims } = mode.session;
+    if (claims.scope !== 'full') throw new PermissionDeniedError("a full session is required; this session may only register today's IP");
+    if (what !== 'resync' && this.d.clock.now().getTime() - claims.authTime.getTime() > this.d.settings.freshSignInMs) {
+      throw new FailedPreconditionError(
+        `changing a second factor needs a fresh sign-in (within the last ${Math.round(this.d.settings.freshSignInMs / 60_000)} min): sign in again, then enrol`,
+      );
+    }
+    await this.d.throttle.refuseIfLocked(claims.accountId);
+    return this.activeAccount(claims.accountId);
+  }
+
+  private async markEnrolled(signInId: string, source: CallSource): Promise<SignIn> {
+    for (let round = 0; round < 5; round++) {
+      const s = await this.openSignIn(signInId, source, INVALID_SIGN_IN);
+      if (s.completed.includes('otp_enrollment')) return s;
+      const next: SignIn = { ...s, completed: [...s.completed, 'otp_enrollment'], version: s.version + 1 };
+      if (await this.d.signIns.update(next)) return next;
+    }
+    throw new AbortedError('the sign-in changed concurrently: retry');
+  }
+
+  private withSeed<T>(cred: OtpCredential, f: (seed: OtpSeed) => T): T {
+    const seed = this.d.seedCipher.decrypt(cred.encryptedSeed, { credentialId: cred.credentialId, accountId: cred.accountId });
+    try {
+      return f(seed);
+    } finally {
+      seed.destroy();
+    }
+  }
+
+  /** A refused code: settle the throttle (maybe locking) and audit the failure against the account. */
+  private async failed(ticket: Ticket, action: 'sms_verify' | 'otp_verify' | 'otp_confirm' | 'hotp_resync', account: Account, source: CallSource, reason: string): Promise<void> {
+    await this.d.throttle.fail(ticket, source.ip, source.requestId);
+    await this.d.audit.record(this.event(action, 'failure', account, source, { reason }, { kind: 'account', id: account.accountId }));
+  }
+
+  private event(
+    action: IdentityEvent['action'],
+    outcome: IdentityEvent['outcome'],
+    account: Account,
+    source: CallSource,
+    details: Record<string, string>,
+    subject: EventSubject = { kind: 'account', id: account.accountId },
+  ): IdentityEvent {
+    return { action, outcome, actor: employeeActor(account), subject, sourceIp: source.ip, requestId: source.requestId, details };
+  }
+}
+
+/** A code field: digits only, 6 to 10 of them; anything else is INVALID_ARGUMENT before any lookup. */
+function checkCodeShape(code: string, field = 'code'): void {
+  if (typeof code !== 'string' || !/^\d{6,10}$/.test(code)) throw new InvalidArgumentError(field, 'must be 6 to 10 digits');
+}
