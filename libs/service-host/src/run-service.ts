@@ -100,6 +100,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Install SIGTERM/SIGINT handlers and exit the process when stopped (true in main.ts). */
   handleSignals?: boolean;
+  /** The service's clock (tests pass a ManualClock to travel in time); default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -140,8 +142,8 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
       store.backend === 'sqlite' ? new SqliteOutboxRepository(store.store) : new MongoOutboxRepository(store.store);
     const client = dial(AuditServiceClient, cfg.GATEHOUSE_AUDIT_ADDR, clientSecurity);
     const sender = grpcAuditSender(client);
-    relay = new AuditRelay({ outbox, send: sender, log: log.child({ component: 'audit-relay' }) });
-    audit = new AuditEmitter({ outbox, relay, send: sender, source: spec.name });
+    relay = new AuditRelay({ outbox, send: sender, log: log.child({ component: 'audit-relay' }), ...(opts.clock ? { clock: opts.clock } : {}) });
+    audit = new AuditEmitter({ outbox, relay, send: sender, source: spec.name, ...(opts.clock ? { clock: opts.clock } : {}) });
     relay.start();
     const r = relay;
     closers.push(() => r.stop(), () => client.close());
@@ -152,7 +154,7 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     closers.push(() => client.close());
     return client;
   };
-  const wired = await spec.wire({ cfg, log, clock: systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn) });
+  const wired = await spec.wire({ cfg, log, clock: opts.clock ?? systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn) });
   const server = await startServer({
     service: spec.name,
     version: cfg.GATEHOUSE_VERSION ?? BUILD_VERSION,

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { callers, createLogger, sameRuleForAll, startServer, type Handler, type RunningServer } from '@gatehouse/service-kit';
+import { callers, createLogger, sameRuleForAll, startServer, type Handler, type RunningServer, type TransportSecurity } from '@gatehouse/service-kit';
 
 /**
  * A test double of a Gatehouse service at a true boundary (a service built in another issue, or
@@ -11,13 +11,15 @@ export function startFakeService(opts: {
   name: string;
   definition: grpc.ServiceDefinition;
   handlers: Record<string, Handler>;
+  /** mTLS with a service certificate, for a double that a real service dials with its pinned identity. Default: plaintext loopback. */
+  security?: TransportSecurity;
 }): Promise<RunningServer> {
   return startServer({
     service: opts.name.split('.').pop() ?? opts.name,
     version: 'test',
     host: '127.0.0.1',
     port: 0,
-    security: { mode: 'insecure-loopback' },
+    security: opts.security ?? { mode: 'insecure-loopback' },
     descriptorSet: Buffer.alloc(0),
     log: createLogger({ service: 'fake', level: 'silent' }),
     services: [{ name: opts.name, definition: opts.definition, policy: sameRuleForAll(opts.definition, callers.anyAuthenticated), handlers: opts.handlers }],

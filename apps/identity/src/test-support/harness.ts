@@ -1,0 +1,285 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { AllowlistServiceService, AuditServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, auditEventV1, auditV1, identityV1 } from '@gatehouse/contracts';
+import { ManualClock } from '@gatehouse/core';
+import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
+import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
+import { runService, type HostedService } from '@gatehouse/service-host';
+import { CLIENT_IP_HEADER, call, dial, unary, type RunningServer } from '@gatehouse/service-kit';
+import { startFakeService } from '@gatehouse/testing';
+import { OtpSeed, otpAt, timeStep, type OtpAlgorithm, type OtpDigits } from '../domain/otp/index.js';
+import { identityService } from '../service.js';
+
+/** An SMS the fake gateway received (the HTTP boundary double). */
+export interface SentSms {
+  to: string;
+  text: string;
+  code: string;
+}
+
+/** What an OTP device holds after enrolment: enough to compute codes. */
+export interface Device {
+  seed: OtpSeed;
+  algorithm: OtpAlgorithm;
+  digits: OtpDigits;
+  kind: 'totp' | 'hotp';
+  /** HOTP: the next counter the device will use. */
+  counter: number;
+  uri: string;
+}
+
+/** A signed-in employee. */
+export interface SignedIn {
+  token: string;
+  session: identityV1.SessionInfo;
+  accountId: string;
+  device: Device;
+}
+
+/** A real identity service in-process on loopback (mTLS), with doubles at its boundaries. */
+export interface IdentityHarness {
+  dir: string;
+  dataDir: string;
+  hosted: HostedService;
+  address: string;
+  clock: ManualClock;
+  /** Audit events identity shipped (the audit double records them). */
+  events: auditEventV1.AuditEvent[];
+  sms: SentSms[];
+  /** IPs the allowlist double answers ALLOW for. */
+  allowlisted: Set<string>;
+  /** A client presenting the certificate `name` (cli = operator, web = trusted backend, other-backend, audit = service). */
+  client(name?: string): Promise<IdentityServiceClient>;
+  /** A Google-shaped dev ID token for `email`, signed by the stack's dev issuer key. */
+  idToken(email: string, extra?: { name?: string }): string;
+  /** The current TOTP code of a device (its step offset by `offsetSteps`). */
+  totp(device: Device, offsetSteps?: number): string;
+  /** The next HOTP code of a device (advancing it). */
+  hotp(device: Device): string;
+  /** BootstrapOfficer + the officer's first sign-in with TOTP enrolment. */
+  bootstrapOfficer(email: string, phone?: string): Promise<SignedIn>;
+  /** The first sign-in of an approved account: Google, SMS, enrolment, OTP. */
+  firstSignIn(email: string, opts?: { client?: IdentityServiceClient; clientIp?: string; kind?: 'totp' | 'hotp' }): Promise<SignedIn>;
+  /** A later sign-in with an enrolled device. */
+  signIn(email: string, device: Device, opts?: { client?: IdentityServiceClient; clientIp?: string }): Promise<SignedIn>;
+  /** Begins a sign-in and passes the SMS step; returns the sign-in id. */
+  pastSms(email: string, opts?: { client?: IdentityServiceClient; clientIp?: string }): Promise<string>;
+  /** Records the account (BeginSignIn refusal), then the officer approves it. */
+  approve(officer: SignedIn, email: string, roles: identityV1.ApproveAccountRequest['roles'], phone?: string): Promise<string>;
+  /** Waits until the outbox shipped every event it holds. */
+  drainAudit(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Metadata naming the end user's IP (honoured from the trusted backend `web`). */
+export function forClient(ip: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(CLIENT_IP_HEADER, ip);
+  return md;
+}
+
+function base32Decode(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const ch of text.replace(/=+$/, '').toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The device an otpauth:// URI describes. */
+export function deviceOf(uri: string): Device {
+  const u = new URL(uri);
+  return {
+    seed: OtpSeed.fromBytes(base32Decode(u.searchParams.get('secret') ?? '')),
+    algorithm: (u.searchParams.get('algorithm') ?? 'SHA1') as OtpAlgorithm,
+    digits: Number(u.searchParams.get('digits') ?? '6') as OtpDigits,
+    kind: u.host === 'hotp' ? 'hotp' : 'totp',
+    counter: Number(u.searchParams.get('counter') ?? '0'),
+    uri,
+  };
+}
+
+/** Starts identity with doubles for audit, allowlist (not built yet) and the SMS gateway; `env` adds or overrides variables. */
+export async function startIdentity(env: Record<string, string> = {}): Promise<IdentityHarness> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-svc-'));
+  const pkiDir = path.join(dir, 'pki');
+  const dataDir = path.join(dir, 'data');
+  await ensurePki(pkiDir, {
+    services: ['identity', 'audit', 'allowlist'],
+    clients: [
+      { name: 'cli', kind: 'operator' },
+      { name: 'web', kind: 'backend' },
+      { name: 'other-backend', kind: 'backend' },
+    ],
+  });
+  const clock = new ManualClock(Date.now());
+  const events: auditEventV1.AuditEvent[] = [];
+  const sms: SentSms[] = [];
+  const allowlisted = new Set<string>(['127.0.0.1']);
+  let sequence = 0;
+
+  const mtls = async (name: string) => ({ mode: 'mtls' as const, material: await loadTlsMaterial(pkiDir, name) });
+  const audit: RunningServer = await startFakeService({
+    name: SERVICE_NAMES.audit,
+    definition: AuditServiceService,
+    security: await mtls('audit'),
+    handlers: {
+      Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
+        const results = req.events.map((e) => {
+          const dup = events.some((x) => x.eventId === e.eventId);
+          if (!dup) events.push(e);
+          return { eventId: e.eventId, sequence: dup ? 0 : sequence++, duplicate: dup, appendedAt: new Date() };
+        });
+        return { results };
+      }),
+    },
+  });
+  const allowlist: RunningServer = await startFakeService({
+    name: SERVICE_NAMES.allowlist,
+    definition: AllowlistServiceService,
+    security: await mtls('allowlist'),
+    handlers: {
+      Check: unary<allowlistV1.CheckRequest, allowlistV1.CheckResponse>(async (req) =>
+        allowlistV1.CheckResponse.fromPartial({
+          decision: allowlisted.has(req.ip) ? allowlistV1.CheckDecision.CHECK_DECISION_ALLOW : allowlistV1.CheckDecision.CHECK_DECISION_DENY,
+          canonicalIp: req.ip,
+        }),
+      ),
+    },
+  });
+  const gateway = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      const m = JSON.parse(body) as { to: string; text: string };
+      sms.push({ ...m, code: /code: (\d+)/.exec(m.text)?.[1] ?? '' });
+      res.writeHead(req.headers.authorization === 'Bearer sms-test-key' ? 202 : 401).end();
+    });
+  });
+  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+  const keyFile = path.join(dir, 'sms-key');
+  fs.writeFileSync(keyFile, 'sms-test-key\n', { mode: 0o600 });
+
+  const fullEnv = {
+    GATEHOUSE_ENV: 'dev',
+    GATEHOUSE_PORT: '0',
+    GATEHOUSE_DATA_DIR: dataDir,
+    GATEHOUSE_TLS_DIR: pkiDir,
+    GATEHOUSE_LOG_LEVEL: 'silent',
+    GATEHOUSE_SHUTDOWN_GRACE_MS: '2000',
+    GATEHOUSE_AUDIT_ADDR: `127.0.0.1:${audit.port}`,
+    GATEHOUSE_ALLOWLIST_ADDR: `127.0.0.1:${allowlist.port}`,
+    GATEHOUSE_SMS_GATEWAY_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/sms`,
+    GATEHOUSE_SMS_GATEWAY_KEY_FILE: keyFile,
+    GATEHOUSE_TRUSTED_PROXIES: 'web',
+    GATEHOUSE_RATE_LIMITS: JSON.stringify({ perCaller: { ratePerSec: 100000, burst: 100000 }, perIp: { ratePerSec: 100000, burst: 100000 } }),
+    ...env,
+  };
+  const hosted = await runService(identityService, { env: fullEnv, clock });
+  const address = `127.0.0.1:${hosted.server.port}`;
+  const issuer = new DevIdTokenIssuer({ clock, privateKeyPem: fs.readFileSync(path.join(dataDir, 'identity-dev-issuer-key.pem'), 'utf8') });
+  const clients: grpc.Client[] = [];
+  const client = async (name = 'cli') => {
+    const c = dial(IdentityServiceClient, address, { mode: 'mtls', material: { ...(await loadTlsMaterial(pkiDir, name)), expectedServerName: 'identity' } });
+    clients.push(c);
+    return c;
+  };
+  const cli = await client('cli');
+  const web = await client('web');
+  const pick = (opts?: { client?: IdentityServiceClient; clientIp?: string }) => {
+    const c = opts?.client ?? (opts?.clientIp ? web : cli);
+    return { c, metadata: opts?.clientIp ? forClient(opts.clientIp) : undefined };
+  };
+
+  const h: IdentityHarness = {
+    dir,
+    dataDir,
+    hosted,
+    address,
+    clock,
+    events,
+    sms,
+    allowlisted,
+    client,
+    idToken: (email, extra) => issuer.issue({ email, audience: DEV_CLIENT_ID, ...(extra?.name ? { name: extra.name } : {}) }),
+    totp: (d, offset = 0) => otpAt(d.seed, d.algorithm, d.digits, timeStep(clock.now(), 30) + offset),
+    hotp: (d) => otpAt(d.seed, d.algorithm, d.digits, d.counter++),
+    async pastSms(email, opts) {
+      const { c, metadata } = pick(opts);
+      const begun = await call(c, c.beginSignIn, { googleIdToken: h.idToken(email) }, { metadata });
+      const signInId = begun.state?.signInId ?? '';
+      await call(c, c.sendSmsCode, { signInId }, { metadata });
+      const code = sms[sms.length - 1]?.code ?? '';
+      await call(c, c.verifySmsCode, { signInId, code }, { metadata });
+      return signInId;
+    },
+    async firstSignIn(email, opts) {
+      const { c, metadata } = pick(opts);
+      const signInId = await h.pastSms(email, opts);
+      const kind = opts?.kind === 'hotp' ? identityV1.OtpKind.OTP_KIND_HOTP : identityV1.OtpKind.OTP_KIND_TOTP;
+      const enrolled = await call(c, c.enrollOtp, identityV1.EnrollOtpRequest.fromPartial({ signInId, kind }), { metadata });
+      const device = deviceOf(enrolled.otpauthUri);
+      const confirmCode = device.kind === 'totp' ? h.totp(device) : h.hotp(device);
+      await call(c, c.confirmOtpEnrollment, { credentialId: enrolled.credentialId, code: confirmCode, signInId }, { metadata });
+      // The confirming code is spent: a TOTP sign-in needs the next step's code.
+      if (device.kind === 'totp') clock.advance(30_000);
+      const code = device.kind === 'totp' ? h.totp(device) : h.hotp(device);
+      const done = await call(c, c.verifyOtp, { signInId, code }, { metadata });
+      return { token: done.session?.token ?? '', session: done.session?.info as identityV1.SessionInfo, accountId: done.session?.info?.principal?.accountId ?? '', device };
+    },
+    async signIn(email, device, opts) {
+      const { c, metadata } = pick(opts);
+      const signInId = await h.pastSms(email, opts);
+      clock.advance(30_000);
+      const code = device.kind === 'totp' ? h.totp(device) : h.hotp(device);
+      const done = await call(c, c.verifyOtp, { signInId, code }, { metadata });
+      return { token: done.session?.token ?? '', session: done.session?.info as identityV1.SessionInfo, accountId: done.session?.info?.principal?.accountId ?? '', device };
+    },
+    async bootstrapOfficer(email, phone = '+4915100000001') {
+      const bootstrapToken = fs.readFileSync(path.join(dataDir, 'identity-bootstrap-token'), 'utf8').trim();
+      await call(cli, cli.bootstrapOfficer, { bootstrapToken, googleIdToken: h.idToken(email), phoneNumber: phone });
+      return h.firstSignIn(email);
+    },
+    async approve(officer, email, roles, phone = '+4915100000099') {
+      await call(cli, cli.beginSignIn, { googleIdToken: h.idToken(email) }).catch(() => undefined);
+      const listed = await call(cli, cli.listAccounts, identityV1.ListAccountsRequest.fromPartial({ email }), { bearer: officer.token });
+      const accountId = listed.accounts[0]?.principal?.accountId ?? '';
+      await call(cli, cli.approveAccount, { accountId, roles, phoneNumber: phone, note: 'test' }, { bearer: officer.token });
+      return accountId;
+    },
+    async drainAudit() {
+      const relay = h.hosted.relay;
+      for (let i = 0; i < 200 && relay; i++) {
+        relay.nudge();
+        const pending = await (async () => {
+          const s = h.hosted.store;
+          if (s.backend !== 'sqlite') return 0;
+          return s.store.exec(undefined, (db) => (db.prepare('SELECT COUNT(*) AS n FROM audit_outbox WHERE shipped_at IS NULL').get() as { n: number }).n);
+        })();
+        if (pending === 0) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async stop() {
+      for (const c of clients) c.close();
+      await hosted.shutdown('test over');
+      await audit.shutdown('test over');
+      await allowlist.shutdown('test over');
+      await new Promise((r) => gateway.close(r));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
