@@ -114,8 +114,8 @@ export class SignInFlow {
   /** SendSmsCode: a fresh code for the sign-in's SMS step (a resend replaces it; failures are never reset). */
   async sendSmsCode(signInId: string, source: CallSource): Promise<{ view: SignInView; codeExpiresAt: Date; retryAfterMs: number; resendsRemaining: number }> {
     const signIn = await this.openSignIn(signInId, source, INVALID_SIGN_IN);
-    if (signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is already done');
     await this.d.throttle.refuseIfLocked(signIn.accountId);
+    if (signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is already done');
     const account = await this.activeAccount(signIn.accountId);
     if (!account.phoneCiphertext) throw new FailedPreconditionError('no phone number is on file for the SMS step: the security officer must set one');
     const now = this.d.clock.now();
@@ -144,6 +144,7 @@ export class SignInFlow {
   async verifySmsCode(signInId: string, code: string, source: CallSource): Promise<SignInView> {
     checkCodeShape(code);
     const signIn = await this.openSignIn(signInId, source, INVALID_CODE);
+    await this.d.throttle.refuseIfLocked(signIn.accountId);
     if (signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is already done');
     if (!signIn.sms) throw new FailedPreconditionError('no SMS code was sent for this sign-in: call SendSmsCode first');
     const account = await this.activeAccount(signIn.accountId);
@@ -166,6 +167,7 @@ export class SignInFlow {
   async verifyOtp(signInId: string, code: string, source: CallSource): Promise<{ session: IssuedSession; notices: SecurityNotice[] }> {
     checkCodeShape(code);
     const signIn = await this.openSignIn(signInId, source, INVALID_CODE);
+    await this.d.throttle.refuseIfLocked(signIn.accountId);
     if (!signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is not done');
     const account = await this.activeAccount(signIn.accountId);
     const cred = await this.activeCredential(account.accountId);
@@ -365,8 +367,8 @@ export class SignInFlow {
   private async factorAccount(mode: FactorMode, source: CallSource, what: 'enrol' | 'confirm' | 'resync'): Promise<Account> {
     if ('signInId' in mode) {
       const signIn = await this.openSignIn(mode.signInId, source, INVALID_SIGN_IN);
-      if (!signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is not done');
       await this.d.throttle.refuseIfLocked(signIn.accountId);
+      if (!signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is not done');
       return this.activeAccount(signIn.accountId);
     }
     const { claims } = mode.session;
