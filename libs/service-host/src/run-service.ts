@@ -102,6 +102,8 @@ export interface RunOptions {
   handleSignals?: boolean;
   /** The service's clock (tests pass a ManualClock to travel in time); default the system clock. */
   clock?: Clock;
+  /** Where log lines go (tests capture them to scan for leaks); default stdout. */
+  logDestination?: { write(line: string): void };
 }
 
 /**
@@ -113,7 +115,7 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
   const env = opts.env ?? process.env;
   const shape = { ...hostShape, ...spec.configShape };
   const cfg = loadConfig(shape, env, (c) => checkBaseConfig(c as never)) as unknown as HostConfig<S>;
-  const log = createLogger({ service: spec.name, level: cfg.GATEHOUSE_LOG_LEVEL });
+  const log = createLogger({ service: spec.name, level: cfg.GATEHOUSE_LOG_LEVEL, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
   const unknown = unknownVariables(shape, env);
   if (unknown.length > 0) log.warn({ variables: unknown }, 'ignoring unknown GATEHOUSE_ variables (check the spelling)');
 

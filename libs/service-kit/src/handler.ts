@@ -89,12 +89,15 @@ export function adaptUnary(fn: UnaryFn<never, unknown>, rt: AdapterRuntime, path
   return (call, callback) => {
     const { ctx, controller, deadlineMs, capAt, requestId, log } = makeContext(call, rt, path, rpc, rt.deadlineCapMs);
     let settled = false;
+    const started = performance.now();
     const trailer = new grpc.Metadata();
     trailer.set(REQUEST_ID_HEADER, requestId);
     const settle = (err: Partial<grpc.StatusObject> | null, value?: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      // The access log (P10): status and the message the client got, never the request itself.
+      if (log.isLevelEnabled('debug')) log.debug({ code: err?.code ?? grpc.status.OK, details: err?.details, ms: Math.round(performance.now() - started) }, 'rpc');
       if (err) callback(err, null);
       else callback(null, value, trailer);
     };

@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { AllowlistServiceService, AuditServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, auditEventV1, auditV1, identityV1 } from '@gatehouse/contracts';
-import { ManualClock } from '@gatehouse/core';
+import type { auditEventV1, auditV1} from '@gatehouse/contracts';
+import { AllowlistServiceService, AuditServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, identityV1 } from '@gatehouse/contracts';
+import { ManualClock, UnavailableError } from '@gatehouse/core';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { runService, type HostedService } from '@gatehouse/service-host';
@@ -50,6 +51,8 @@ export interface IdentityHarness {
   /** Audit events identity shipped (the audit double records them). */
   events: auditEventV1.AuditEvent[];
   sms: SentSms[];
+  /** Every log line the service wrote (level from GATEHOUSE_LOG_LEVEL, default silent). */
+  logs: string[];
   /** IPs the allowlist double answers ALLOW for. */
   allowlisted: Set<string>;
   /** A client presenting the certificate `name` (cli = operator, web = trusted backend, other-backend, audit = service). */
@@ -70,6 +73,8 @@ export interface IdentityHarness {
   pastSms(email: string, opts?: { client?: IdentityServiceClient; clientIp?: string }): Promise<string>;
   /** Records the account (BeginSignIn refusal), then the officer approves it. */
   approve(officer: SignedIn, email: string, roles: identityV1.ApproveAccountRequest['roles'], phone?: string): Promise<string>;
+  /** Makes the audit double answer UNAVAILABLE (true) or work again (false); returns the previous setting. */
+  failAudit(fail: boolean): boolean;
   /** Waits until the outbox shipped every event it holds. */
   drainAudit(): Promise<void>;
   stop(): Promise<void>;
@@ -129,6 +134,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
   const sms: SentSms[] = [];
   const allowlisted = new Set<string>(['127.0.0.1']);
   let sequence = 0;
+  let auditFails = false;
 
   const mtls = async (name: string) => ({ mode: 'mtls' as const, material: await loadTlsMaterial(pkiDir, name) });
   const audit: RunningServer = await startFakeService({
@@ -137,6 +143,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
     security: await mtls('audit'),
     handlers: {
       Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
+        if (auditFails) throw new UnavailableError('audit double is down');
         const results = req.events.map((e) => {
           const dup = events.some((x) => x.eventId === e.eventId);
           if (!dup) events.push(e);
@@ -187,7 +194,8 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
     GATEHOUSE_RATE_LIMITS: JSON.stringify({ perCaller: { ratePerSec: 100000, burst: 100000 }, perIp: { ratePerSec: 100000, burst: 100000 } }),
     ...env,
   };
-  const hosted = await runService(identityService, { env: fullEnv, clock });
+  const logs: string[] = [];
+  const hosted = await runService(identityService, { env: fullEnv, clock, logDestination: { write: (line: string) => void logs.push(line) } });
   const address = `127.0.0.1:${hosted.server.port}`;
   const issuer = new DevIdTokenIssuer({ clock, privateKeyPem: fs.readFileSync(path.join(dataDir, 'identity-dev-issuer-key.pem'), 'utf8') });
   const clients: grpc.Client[] = [];
@@ -211,6 +219,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
     clock,
     events,
     sms,
+    logs,
     allowlisted,
     client,
     idToken: (email, extra) => issuer.issue({ email, audience: DEV_CLIENT_ID, ...(extra?.name ? { name: extra.name } : {}) }),
@@ -258,6 +267,11 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
       const accountId = listed.accounts[0]?.principal?.accountId ?? '';
       await call(cli, cli.approveAccount, { accountId, roles, phoneNumber: phone, note: 'test' }, { bearer: officer.token });
       return accountId;
+    },
+    failAudit(fail) {
+      const was = auditFails;
+      auditFails = fail;
+      return was;
     },
     async drainAudit() {
       const relay = h.hosted.relay;
