@@ -81,6 +81,8 @@ function childEnv(p: Proc): NodeJS.ProcessEnv {
     GATEHOUSE_DATA_DIR: dataDir,
     GATEHOUSE_TLS_DIR: pkiDir,
     GATEHOUSE_AUDIT_ADDR: auditAddr,
+    GATEHOUSE_IDENTITY_ADDR: `${host}:${basePort + PORT_OFFSET.identity}`,
+    GATEHOUSE_ALLOWLIST_ADDR: `${host}:${basePort + PORT_OFFSET.allowlist}`,
     GATEHOUSE_PARENT_PID: String(process.pid),
   };
 }

@@ -12,8 +12,6 @@ const ruleSettings = z.strictObject({
 /** The audit service's own variables (on top of the base and session ones). */
 export const auditConfigShape = {
   ...sessionConfigShape,
-  /** Where identity answers GetSigningKeys (session verification). */
-  GATEHOUSE_IDENTITY_ADDR: env.string().default('127.0.0.1:7101'),
   /** Ed25519 checkpoint key (PKCS#8 PEM, 0600); generated on first start. Default: <data dir>/audit-signing-key.pem. */
   GATEHOUSE_AUDIT_SIGNING_KEY_FILE: env.string().optional(),
   /** 256-bit HMAC key for hashed_details; generated on first start. Default: <data dir>/audit-hmac.key. */

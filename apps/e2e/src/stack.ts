@@ -58,6 +58,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
   });
   const services = {} as Record<StackService, ServiceProcess>;
   let auditAddr = '127.0.0.1:1';
+  const addr = (name: StackService) => services[name]?.address ?? '127.0.0.1:1';
   const start = async (name: StackService) => {
     const main = path.join(ROOT, 'dist/apps', name, 'main.mjs');
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run nx run-many -t build first`);
@@ -75,6 +76,8 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
         GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
         GATEHOUSE_TLS_DIR: pkiDir,
         GATEHOUSE_AUDIT_ADDR: auditAddr,
+        GATEHOUSE_ALLOWLIST_ADDR: addr('allowlist'),
+        GATEHOUSE_IDENTITY_ADDR: addr('identity'),
         GATEHOUSE_READY_FILE: ready,
         GATEHOUSE_LOG_LEVEL: 'warn',
         GATEHOUSE_SHUTDOWN_GRACE_MS: '5000',
@@ -88,8 +91,11 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     if (name === 'audit') auditAddr = services.audit.address;
   };
   try {
+    // In dependency order, so each service is told where the ones it calls listen.
     await start('audit');
-    await Promise.all(STACK.filter((s) => s !== 'audit').map(start));
+    await start('allowlist');
+    await start('identity');
+    await Promise.all(STACK.filter((s) => !['audit', 'allowlist', 'identity'].includes(s)).map(start));
   } catch (err) {
     for (const s of Object.values(services)) s.child.kill('SIGKILL');
     throw err;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, UnavailableError, type Clock, type Transaction } from '@gatehouse/core';
 import { auditEventV1 } from '@gatehouse/contracts';
+import { eventDataFromProto } from './event-data.js';
+import { validateEvent } from './event-rules.js';
 import type { OutboxRepository } from './outbox-repository.js';
 import type { AuditRelay, AuditSender } from './relay.js';
 
@@ -39,11 +41,16 @@ export class AuditEmitter {
     this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5_000;
   }
 
-  /** Builds and encodes the events; returns their ids. */
+  /**
+   * Builds, checks and encodes the events. Each must pass the rules AuditService applies
+   * (validateEvent, as this service's certificate): a refused event throws InvalidArgumentError
+   * here, failing the action that made it, rather than poisoning the outbox batch it would ship in.
+   */
   private prepare(events: AuditEventInput[]) {
     const now = this.clock.now();
-    return events.map((e) => {
+    return events.map((e, i) => {
       const event = auditEventV1.AuditEvent.fromPartial({ occurredAt: now, ...e, eventId: this.newId() });
+      validateEvent(i, eventDataFromProto(event), { kind: 'service', name: this.opts.source }, now);
       return { eventId: event.eventId, payload: auditEventV1.AuditEvent.encode(event).finish(), createdAt: now };
     });
   }

@@ -13,3 +13,13 @@ export { MongoOutboxRepository, outboxMongoIndexes } from './outbox-mongo-reposi
 export { AuditRelay, type AuditAck, type AuditSender, type RelayOptions, type ShipResult } from './relay.js';
 export { AuditEmitter, type AuditEventInput, type EmitterOptions } from './emitter.js';
 export { grpcAuditSender } from './grpc-sender.js';
+export {
+  validateEvent,
+  validateBatch,
+  secretLooking,
+  isCanonicalIp,
+  serviceForCaller,
+  APPEND_LIMITS,
+  type AuditEventData,
+} from './event-rules.js';
+export { eventDataFromProto } from './event-data.js';

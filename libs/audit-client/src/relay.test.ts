@@ -1,5 +1,6 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '@gatehouse/core';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,11 +17,12 @@ import { outboxSqliteMigrations, SqliteOutboxRepository } from './index.js';
 import { AuditRelay } from './relay.js';
 
 const log = createLogger({ service: 'relay-test', level: 'silent' });
-const { Service, Action, Outcome } = auditEventV1;
+const { Service, Action, Outcome, ActorKind } = auditEventV1;
 const event = (n: number) => ({
   service: Service.SERVICE_SECRETS,
   action: Action.ACTION_SECRETS_SECRET_PUT,
   outcome: Outcome.OUTCOME_SUCCESS,
+  actor: { kind: ActorKind.ACTOR_KIND_SYSTEM, id: 'secrets', displayName: '' },
   details: { n: String(n) },
 });
 
@@ -108,6 +110,19 @@ describe('audit relay against a real gRPC AuditService', () => {
     assert.deepEqual(shipped.map((e) => e.details['n']), ['1', '2'], 'the rolled-back event never ships');
     const row = await outbox.get(ids[0] ?? '');
     assert.equal(row?.sequence, before);
+  });
+
+  test('an event audit would refuse is refused at record time, naming the field, and nothing is staged', async () => {
+    const { outbox, emitter } = setup();
+    const before = await outbox.countPending();
+    const bad = { ...event(9), details: { phone: '+4915100000001' } };
+    await assert.rejects(
+      store.run(async (tx) => emitter.record(tx, event(8), bad)),
+      (e: unknown) => e instanceof InvalidArgumentError && /details\["phone"\]: is sensitive/.test(e.message),
+    );
+    const tokenLike = { ...event(10), details: { note: 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhY2MtMSJ9.c2lnbmF0dXJl' } };
+    await assert.rejects(store.run(async (tx) => emitter.record(tx, tokenLike)), /looks like a JWT/);
+    assert.equal(await outbox.countPending(), before, 'the whole transaction rolled back: nothing to poison a batch');
   });
 
   test('a crash between write and ship loses nothing (SIGKILLed writer, then a new relay)', async () => {

@@ -45,6 +45,11 @@ const hostShape = {
   ...baseConfigShape,
   GATEHOUSE_READY_FILE: envVar.string().optional(),
   GATEHOUSE_PARENT_PID: envVar.int(1, 2 ** 31 - 1).optional(),
+  /** Where the other services listen, for the services that call them (launchers set all of them). */
+  GATEHOUSE_IDENTITY_ADDR: envVar.string().default('127.0.0.1:7101'),
+  GATEHOUSE_ALLOWLIST_ADDR: envVar.string().default('127.0.0.1:7102'),
+  GATEHOUSE_SECRETS_ADDR: envVar.string().default('127.0.0.1:7103'),
+  GATEHOUSE_IMPERSONATION_ADDR: envVar.string().default('127.0.0.1:7104'),
 };
 
 /** The validated configuration a service's wiring receives: base variables plus its own. */

@@ -4,7 +4,7 @@ import type { CompactRange} from '@gatehouse/merkle';
 import { checkpointText, compactRangeAt, consistencyProof, inclusionProof, leafHash, type NodeReader } from '@gatehouse/merkle';
 import type { AuditEventData, LogRecord } from './event.js';
 import type { CheckpointSigner, LeafCodec, LogFilter, LogRepository, MerkleNode, StoredCheckpoint, StoredRecord } from './ports.js';
-import { APPEND_LIMITS, isCanonicalIp, validateBatch } from './validate-event.js';
+import { APPEND_LIMITS, isCanonicalIp, validateBatch } from '@gatehouse/audit-client';
 
 /** The result of appending one event. */
 export interface AppendOutcome {

@@ -4,22 +4,8 @@
  * enum values are never renamed. The rpc layer converts to and from the generated types, so
  * the domain stays free of generated code.
  */
-export interface AuditEventData {
-  eventId: string;
-  occurredAt: Date;
-  service: string;
-  action: string;
-  outcome: string;
-  actor: { kind: string; id: string; displayName: string };
-  subject?: { kind: string; id: string; displayName: string } | undefined;
-  customerDomain: string;
-  sourceIp: string;
-  environment: string;
-  requestId: string;
-  details: Record<string, string>;
-  /** After Append: values in "hmac-sha256:<hex>" form, never clear. */
-  hashedDetails: Record<string, string>;
-}
+export type { AuditEventData } from '@gatehouse/audit-client';
+import type { AuditEventData } from '@gatehouse/audit-client';
 
 /** An event as the log holds it: with its sequence and what the leaf commits to. */
 export interface LogRecord {

@@ -1,3 +1,4 @@
+import { eventDataFromProto } from '@gatehouse/audit-client';
 import { auditEventV1, auditV1, commonV1 } from '@gatehouse/contracts';
 import type { AuditEventData, LogRecord } from '../domain/event.js';
 import type { LeafCodec, StoredCheckpoint } from '../domain/ports.js';
@@ -11,27 +12,7 @@ export function buf(u: Uint8Array): Buffer {
 }
 
 /** Proto event → domain event. Unknown enum numbers become "UNRECOGNIZED", which validation refuses. */
-export function eventFromProto(e: auditEventV1.AuditEvent): AuditEventData {
-  return {
-    eventId: e.eventId,
-    occurredAt: e.occurredAt ?? new Date(0),
-    service: E.serviceToJSON(e.service),
-    action: E.actionToJSON(e.action),
-    outcome: E.outcomeToJSON(e.outcome),
-    actor: {
-      kind: E.actorKindToJSON(e.actor?.kind ?? E.ActorKind.ACTOR_KIND_UNSPECIFIED),
-      id: e.actor?.id ?? '',
-      displayName: e.actor?.displayName ?? '',
-    },
-    subject: e.subject ? { kind: E.subjectKindToJSON(e.subject.kind), id: e.subject.id, displayName: e.subject.displayName } : undefined,
-    customerDomain: e.customerDomain,
-    sourceIp: e.sourceIp,
-    environment: commonV1.environmentToJSON(e.environment),
-    requestId: e.requestId,
-    details: { ...e.details },
-    hashedDetails: { ...e.hashedDetails },
-  };
-}
+export const eventFromProto: (e: auditEventV1.AuditEvent) => AuditEventData = eventDataFromProto;
 
 /** Domain event → proto event. */
 export function eventToProto(e: AuditEventData): auditEventV1.AuditEvent {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { auditEventV1, auditV1} from '@gatehouse/contracts';
 import { AllowlistServiceService, AuditServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, identityV1 } from '@gatehouse/contracts';
+import { eventDataFromProto, validateBatch } from '@gatehouse/audit-client';
 import { ManualClock, UnavailableError } from '@gatehouse/core';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
@@ -144,6 +145,8 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
     handlers: {
       Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
         if (auditFails) throw new UnavailableError('audit double is down');
+        // The double applies audit's own event rules, so an event audit would refuse fails here too.
+        validateBatch(req.events.map(eventDataFromProto), { kind: 'service', name: 'identity' }, new Date(clock.now().getTime()));
         const results = req.events.map((e) => {
           const dup = events.some((x) => x.eventId === e.eventId);
           if (!dup) events.push(e);

@@ -11,7 +11,7 @@ const [file, count] = process.argv.slice(2);
 const store = openSqlite({ file: file ?? '', migrations: outboxSqliteMigrations });
 const outbox = new SqliteOutboxRepository(store);
 const relay = new AuditRelay({ outbox, send: async () => [], log: createLogger({ service: 'fixture', level: 'silent' }) });
-const emitter = new AuditEmitter({ outbox, relay, send: async () => [], source: 'fixture' });
+const emitter = new AuditEmitter({ outbox, relay, send: async () => [], source: 'secrets' });
 const ids: string[] = [];
 for (let i = 0; i < Number(count); i++) {
   const [id] = await store.run(async (tx) =>
@@ -19,6 +19,7 @@ for (let i = 0; i < Number(count); i++) {
       service: auditEventV1.Service.SERVICE_SECRETS,
       action: auditEventV1.Action.ACTION_SECRETS_SECRET_PUT,
       outcome: auditEventV1.Outcome.OUTCOME_SUCCESS,
+      actor: { kind: auditEventV1.ActorKind.ACTOR_KIND_SYSTEM, id: 'secrets', displayName: '' },
       details: { i: String(i) },
     }),
   );

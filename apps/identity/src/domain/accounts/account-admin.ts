@@ -105,7 +105,7 @@ export class AccountAdmin {
       subject: { kind: 'account', id: accountId, displayName: account.email },
       sourceIp: source.ip,
       requestId: source.requestId,
-      details: { phone: account.phoneMask ?? '' },
+      details: { phone_mask: account.phoneMask ?? '' },
     });
     return this.viewOf(account);
   }
@@ -193,7 +193,7 @@ export class AccountAdmin {
       updatedAt: now,
       version: account.version + 1,
     };
-    await this.critical(officer, next, 'phone_number_set', source, { phone: next.phoneMask ?? '', reason: why });
+    await this.critical(officer, next, 'phone_number_set', source, { phone_mask: next.phoneMask ?? '', reason: why });
     return this.viewOf(next);
   }
 
@@ -211,7 +211,6 @@ export class AccountAdmin {
         note: why,
         was_locked: String(this.d.throttle.throttle.isLocked(before)),
         consecutive_failures: String(before.consecutiveFailures),
-        notify: account.email,
       }),
     );
     return this.viewOf(account);

@@ -130,7 +130,7 @@ export class SignInFlow {
       throw new UnavailableError('the SMS gateway did not accept the message: ask for another code after the cooldown', { cause: err });
     }
     await this.d.audit.record(
-      this.event('sms_send', 'success', account, source, { sends: String(challenge.sends), phone: account.phoneMask ?? '' }, { kind: 'sign_in', id: signIn.signInId }),
+      this.event('sms_send', 'success', account, source, { sends: String(challenge.sends), phone_mask: account.phoneMask ?? '' }, { kind: 'sign_in', id: signIn.signInId }),
     );
     return {
       view: await this.view(next, account),

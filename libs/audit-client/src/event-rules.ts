@@ -1,5 +1,27 @@
 import { InvalidArgumentError, PermissionDeniedError } from '@gatehouse/core';
-import type { AuditEventData } from './event.js';
+
+/**
+ * An audit event in plain values (enums by their proto names), as AuditService validates and
+ * stores it. Shared so that every emitting service applies the very rules audit enforces
+ * before an event reaches its outbox: a refused event fails the action that made it, in the
+ * emitting service's own tests, instead of blocking the outbox later.
+ */
+export interface AuditEventData {
+  eventId: string;
+  occurredAt: Date;
+  service: string;
+  action: string;
+  outcome: string;
+  actor: { kind: string; id: string; displayName: string };
+  subject?: { kind: string; id: string; displayName: string } | undefined;
+  customerDomain: string;
+  sourceIp: string;
+  environment: string;
+  requestId: string;
+  details: Record<string, string>;
+  /** After Append: values in "hmac-sha256:<hex>" form, never clear. */
+  hashedDetails: Record<string, string>;
+}
 
 /** Limits of one Append call and one event (the contract states them). */
 export const APPEND_LIMITS = {
