@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { identityV1 } from '@gatehouse/contracts';
 import { createClientCredentials, loadTlsMaterial, serviceAuthority } from '@gatehouse/pki';
 import { CLIENT_CHANNEL_OPTIONS } from '@gatehouse/service-kit';
-import type { DriverCommand, DriverResult } from './bench-support.js';
+import { pool, type DriverCommand, type DriverResult } from './bench-support.js';
 
 const VERIFY_OTP = '/gatehouse.identity.v1.IdentityService/VerifyOtp';
 const VERIFY_SESSION = '/gatehouse.identity.v1.IdentityService/VerifySession';
@@ -42,15 +42,6 @@ function send<T>(client: grpc.Client, path: string, body: Buffer, decode: (b: Bu
       (err, res) => (err ? reject(err) : resolve(res as T)),
     );
   });
-}
-
-/** Runs `n` jobs with at most `concurrency` in flight. */
-async function pool(n: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) await job(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
 }
 
 async function runOtp(cmd: Extract<DriverCommand, { kind: 'otp' }>): Promise<DriverResult> {

@@ -1,0 +1,371 @@
+// `nx run identity:bench` (part 1): VerifyOtp (TOTP) throughput on the real service against a raw
+// compare-and-set UPDATE of the same otp_credentials rows on the same SQLite store, same run,
+// same concurrency. See run.ts for why this baseline.
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
+import { call, isStatus } from '@gatehouse/service-kit';
+import type { SqliteStore } from '@gatehouse/storage';
+import { benchLine } from '@gatehouse/testing';
+import type { IdentityDeps } from '../src/domain/identity-deps.js';
+import type { SessionService } from '../src/domain/sessions/session-service.js';
+import { SignInFlow } from '../src/domain/sign-in/sign-in-flow.js';
+import { identityStores } from '../src/store/schema.js';
+import { deviceOf, type Device, type IdentityHarness } from '../src/test-support/harness.js';
+import { envNumber, goalLine, latencyText, pool, type LoadDriver } from './bench-support.js';
+
+const SECONDS = envNumber('BENCH_SECONDS', 4);
+/** Accounts, each with an active TOTP credential: one VerifyOtp per account per round. */
+const ACCOUNTS = Math.trunc(envNumber('BENCH_OTP_ACCOUNTS', 150));
+/** VerifyOtp calls (and baseline CAS writes) in flight at once. */
+const CONCURRENCY = Math.trunc(envNumber('BENCH_OTP_CONCURRENCY', 8));
+const MAX_ROUNDS = Math.trunc(envNumber('BENCH_OTP_MAX_ROUNDS', 30));
+/** Untimed preparation (accounts, sign-ins past SMS) runs this many at once. */
+const PREPARE_CONCURRENCY = 8;
+const GOAL = 0.5;
+const CLIENT_IP = '127.0.0.1';
+
+interface BenchAccount {
+  email: string;
+  phone: string;
+  device: Device;
+  credentialId: string;
+  /** A sign-in past its SMS step, waiting for VerifyOtp. */
+  signInId: string;
+}
+
+export interface OtpBenchResult {
+  /** DESIGN.md §8 lines (gRPC first). */
+  benchLines: string[];
+  /** Session tokens issued by the last gRPC round, for the VerifySession benchmark. */
+  tokens: string[];
+}
+
+/** Grabs the running service's SignInFlow: the harness does not expose it, so catch `this` on its next view(). */
+function catchFlow(): { flow: () => SignInFlow | undefined; release: () => void } {
+  const proto = SignInFlow.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'view') as PropertyDescriptor;
+  let caught: SignInFlow | undefined;
+  const view = original.value as SignInFlow['view'];
+  Object.defineProperty(proto, 'view', {
+    ...original,
+    value: function (this: SignInFlow, ...args: Parameters<SignInFlow['view']>) {
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- catching the service's own instance is the point
+      caught ??= this;
+      return view.apply(this, args);
+    },
+  });
+  return { flow: () => caught, release: () => Object.defineProperty(proto, 'view', original) };
+}
+
+/**
+ * The harness's approve(), with every unexpected answer reported instead of swallowed, and the
+ * listing narrowed to pending accounts: ListAccounts applies its `email` filter to one page after
+ * paging, so beyond 50 accounts an e-mail alone may find nothing.
+ */
+async function approve(h: IdentityHarness, cli: IdentityServiceClient, officerToken: string, email: string, phone: string): Promise<void> {
+  const refused = await call(cli, cli.beginSignIn, { googleIdToken: h.idToken(email) }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!isStatus(refused, grpc.status.PERMISSION_DENIED)) throw new Error(`BeginSignIn of a new account ${email}: expected PERMISSION_DENIED, got ${String(refused)}`);
+  const listed = await call(cli, cli.listAccounts, identityV1.ListAccountsRequest.fromPartial({ email, states: [identityV1.AccountState.ACCOUNT_STATE_PENDING_APPROVAL] }), { bearer: officerToken });
+  const accountId = listed.accounts[0]?.principal?.accountId;
+  if (!accountId) throw new Error(`ListAccounts did not find ${email}`);
+  await call(cli, cli.approveAccount, { accountId, roles: [commonV1.Role.ROLE_DEVELOPER], phoneNumber: phone, note: 'bench' }, { bearer: officerToken });
+}
+
+/**
+ * The harness's pastSms(), safe to run for several accounts at once: each account has its own
+ * phone number, and the code is the last SMS sent to it (the harness takes the last SMS of all).
+ */
+async function pastSms(h: IdentityHarness, cli: IdentityServiceClient, email: string, phone: string): Promise<string> {
+  const begun = await call(cli, cli.beginSignIn, { googleIdToken: h.idToken(email) });
+  const signInId = begun.state?.signInId ?? '';
+  await call(cli, cli.sendSmsCode, { signInId });
+  let code = '';
+  for (let i = h.sms.length - 1; i >= 0 && !code; i--) if (h.sms[i]?.to === phone) code = h.sms[i]?.code ?? '';
+  await call(cli, cli.verifySmsCode, { signInId, code });
+  return signInId;
+}
+
+export async function verifyOtpBench(h: IdentityHarness, driver: LoadDriver, log: (line: string) => void): Promise<OtpBenchResult> {
+  const opened = h.hosted.store;
+  if (opened.backend !== 'sqlite') throw new Error('the identity bench measures the SQLite default store');
+  const store: SqliteStore = opened.store;
+  const pkiDir = `${h.dir}/pki`;
+  const cli: IdentityServiceClient = await h.client('cli');
+  const catcher = catchFlow();
+
+  // --- Setup (untimed): the officer, then ACCOUNTS approved accounts with a confirmed TOTP credential.
+  const t0 = performance.now();
+  const officer = await h.bootstrapOfficer('officer@bank.example');
+  const accounts: BenchAccount[] = new Array<BenchAccount>(ACCOUNTS);
+  await pool(ACCOUNTS, PREPARE_CONCURRENCY, async (i) => {
+    const email = `bench-${i}@bank.example`;
+    const phone = `+49151${String(10_000_000 + i)}`;
+    await approve(h, cli, officer.token, email, phone);
+    const signInId = await pastSms(h, cli, email, phone);
+    const enrolled = await call(cli, cli.enrollOtp, identityV1.EnrollOtpRequest.fromPartial({ signInId, kind: identityV1.OtpKind.OTP_KIND_TOTP }));
+    const device = deviceOf(enrolled.otpauthUri);
+    await call(cli, cli.confirmOtpEnrollment, { credentialId: enrolled.credentialId, code: h.totp(device), signInId });
+    // The enrolment sign-in is past SMS and enrolled: round 0 finishes it with VerifyOtp.
+    accounts[i] = { email, phone, device, credentialId: enrolled.credentialId, signInId };
+  });
+  catcher.release();
+  const flow = catcher.flow();
+  log(`  setup: ${ACCOUNTS} accounts approved and enrolled (TOTP) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  // --- Rounds: prepare one sign-in per account (untimed), move the clock one TOTP step so every
+  // account has a fresh code, then time ACCOUNTS VerifyOtp calls at CONCURRENCY. Rounds alternate
+  // between gRPC (driven from the load process) and in-process (SignInFlow.verifyOtp).
+  const acc = { grpc: { calls: 0, ms: 0, lat: [] as number[], userMs: 0, sysMs: 0, clientCpuMs: 0 }, inproc: { calls: 0, ms: 0, lat: [] as number[] } };
+  let tokens: string[] = [];
+  let prepMs = 0;
+  const target = SECONDS * 1000;
+  const prepare = async () => {
+    const p0 = performance.now();
+    await pool(accounts.length, PREPARE_CONCURRENCY, async (i) => {
+      const a = accounts[i] as BenchAccount;
+      a.signInId = await pastSms(h, cli, a.email, a.phone);
+    });
+    await h.drainAudit();
+    prepMs += performance.now() - p0;
+  };
+  let round = 0;
+  for (; round < MAX_ROUNDS && (acc.grpc.ms < target || (flow && acc.inproc.ms < target)); round++) {
+    if (round > 0) await prepare();
+    else await h.drainAudit();
+    h.clock.advance(30_000);
+    const calls = accounts.map((a) => ({ signInId: a.signInId, code: h.totp(a.device) }));
+    const inProcess = flow !== undefined && acc.inproc.ms < acc.grpc.ms;
+    if (!inProcess) {
+      const cpu0 = process.cpuUsage();
+      const r = await driver.run({ kind: 'otp', address: h.address, pkiDir, certName: 'cli', calls, concurrency: CONCURRENCY, wantTokens: true });
+      const cpu = process.cpuUsage(cpu0);
+      if (r.errorCount > 0) throw new Error(`VerifyOtp failed over gRPC in round ${round} (${r.errorCount} calls): ${r.errors.join('; ')}`);
+      acc.grpc.calls += r.calls;
+      acc.grpc.ms += r.elapsedMs;
+      acc.grpc.lat.push(...r.latencies);
+      acc.grpc.userMs += cpu.user / 1000;
+      acc.grpc.sysMs += cpu.system / 1000;
+      acc.grpc.clientCpuMs += r.cpuMs;
+      tokens = r.tokens;
+    } else {
+      const latencies: number[] = [];
+      const s0 = performance.now();
+      await pool(calls.length, CONCURRENCY, async (i) => {
+        const c = calls[i] as (typeof calls)[number];
+        const s = performance.now();
+        await flow.verifyOtp(c.signInId, c.code, { ip: CLIENT_IP, requestId: randomUUID() });
+        latencies.push(performance.now() - s);
+      });
+      acc.inproc.ms += performance.now() - s0;
+      acc.inproc.calls += calls.length;
+      acc.inproc.lat.push(...latencies);
+    }
+  }
+  const grpcRate = acc.grpc.calls / (acc.grpc.ms / 1000);
+  log(`  rounds: ${round} x ${ACCOUNTS} VerifyOtp (concurrency ${CONCURRENCY}); sign-in preparation (untimed) took ${(prepMs / 1000).toFixed(1)} s`);
+  log(`  VerifyOtp over gRPC: ${grpcRate.toFixed(0)} calls/s; latency ${latencyText(acc.grpc.lat)}; service process CPU (with its in-process audit/allowlist doubles) ${((acc.grpc.userMs + acc.grpc.sysMs) / acc.grpc.calls).toFixed(2)} ms/call (user ${(acc.grpc.userMs / acc.grpc.calls).toFixed(2)}, system ${(acc.grpc.sysMs / acc.grpc.calls).toFixed(2)}), load process CPU ${(acc.grpc.clientCpuMs / acc.grpc.calls).toFixed(2)} ms/call`);
+  const inprocRate = flow ? acc.inproc.calls / (acc.inproc.ms / 1000) : NaN;
+  if (flow) log(`  VerifyOtp in-process (SignInFlow.verifyOtp): ${inprocRate.toFixed(0)} calls/s; latency ${latencyText(acc.inproc.lat)}`);
+  else log('  VerifyOtp in-process: skipped (could not reach the service\'s SignInFlow)');
+
+  // --- Breakdown (one more round, in-process, one call at a time, instrumented): where a VerifyOtp goes.
+  if (flow) {
+    await prepare();
+    h.clock.advance(30_000);
+    const calls = accounts.map((a) => ({ signInId: a.signInId, code: h.totp(a.device) }));
+    for (const l of await breakdown(flow, store, calls)) log(l);
+  }
+
+  // --- Baseline: the raw compare-and-set UPDATE of the same credential rows, on the same store,
+  // through the store's own lock (exec), CONCURRENCY in flight, each one committed on its own.
+  await h.drainAudit();
+  const rows = await store.exec(undefined, (db) =>
+    accounts.map((a) => {
+      const r = db.prepare('SELECT status, last_accepted_step AS step, counter, doc FROM otp_credentials WHERE credential_id = ?').get(a.credentialId) as
+        | { status: string; step: number; counter: number; doc: string }
+        | undefined;
+      if (!r) throw new Error(`credential ${a.credentialId} is missing`);
+      return { id: a.credentialId, status: r.status, step: r.step, counter: r.counter, doc: JSON.parse(r.doc) as Record<string, unknown> };
+    }),
+  );
+  const cas = store.db.prepare(
+    'UPDATE otp_credentials SET status = ?, last_accepted_step = ?, counter = ?, doc = ? WHERE credential_id = ? AND status = ? AND last_accepted_step = ? AND counter = ?',
+  );
+  let lost = 0;
+  const timedPool = async (ms: number, fn: (i: number) => Promise<boolean>) => {
+    let next = 0;
+    let done = 0;
+    const s0 = performance.now();
+    const until = s0 + ms;
+    const worker = async () => {
+      while (performance.now() < until) {
+        if (!(await fn(next++))) lost++;
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    return done / ((performance.now() - s0) / 1000);
+  };
+  const baseline = await timedPool(target, (i) => {
+    const r = rows[i % rows.length] as (typeof rows)[number];
+    const step = r.step;
+    r.step += 1;
+    r.doc['lastAcceptedStep'] = r.step;
+    const doc = JSON.stringify(r.doc);
+    return store.exec(undefined, () => cas.run(r.status, r.step, r.counter, doc, r.id, r.status, step, r.counter).changes === 1);
+  });
+  // For information: the repository's compareAndSet (SELECT + JSON + UPDATE, statements prepared per call).
+  const credentials = identityStores(opened).credentials;
+  const repoRate = await timedPool(Math.min(target, 2000), async (i) => {
+    const r = rows[i % rows.length] as (typeof rows)[number];
+    const step = r.step;
+    r.step += 1;
+    return credentials.compareAndSet({ credentialId: r.id, status: 'active', lastAcceptedStep: step, counter: r.counter }, { lastAcceptedStep: r.step });
+  });
+  if (lost > 0) throw new Error(`the baseline lost ${lost} compare-and-sets: the rows changed under it`);
+  log(`  baseline raw CAS UPDATE (store.exec, own commit, concurrency ${CONCURRENCY}): ${baseline.toFixed(0)} writes/s; repository compareAndSet: ${repoRate.toFixed(0)} writes/s`);
+
+  const lines = [goalLine('identity-verify-otp-grpc', grpcRate / baseline, GOAL)];
+  lines.push(benchLine({ name: 'identity-verify-otp-grpc', value: grpcRate, unit: 'VerifyOtp/s', baseline, baselineUnit: 'raw CAS UPDATEs/s' }));
+  if (flow) lines.push(benchLine({ name: 'identity-verify-otp-in-process', value: inprocRate, unit: 'VerifyOtp/s', baseline, baselineUnit: 'raw CAS UPDATEs/s' }));
+  return { benchLines: lines, tokens };
+}
+
+interface Stat {
+  calls: number;
+  ms: number;
+}
+
+/**
+ * Runs the calls one at a time with the flow's ports wrapped in timing proxies and the store's
+ * exec/run/prepare counted, and returns the per-call breakdown as text lines.
+ */
+async function breakdown(flow: SignInFlow, store: SqliteStore, calls: Array<{ signInId: string; code: string }>): Promise<string[]> {
+  const deps = (flow as unknown as { d: IdentityDeps }).d;
+  const sessions = (flow as unknown as { sessions: SessionService }).sessions;
+  const stats = new Map<string, Stat>();
+  let inIssue = false;
+  const add = (name: string, ms: number) => {
+    const key = inIssue && name !== 'session.issue' ? `  ${name} (in issue)` : name;
+    const s = stats.get(key) ?? { calls: 0, ms: 0 };
+    s.calls += 1;
+    s.ms += ms;
+    stats.set(key, s);
+  };
+  const timed = <T extends object>(name: string, target: T): T =>
+    new Proxy(target, {
+      get(t, p) {
+        const v = Reflect.get(t, p, t) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          const s = performance.now();
+          const out = (v as (...a: unknown[]) => unknown).apply(t, args);
+          if (out instanceof Promise) return out.finally(() => add(`${name}.${String(p)}`, performance.now() - s));
+          add(`${name}.${String(p)}`, performance.now() - s);
+          return out;
+        };
+      },
+    });
+  const ports = ['credentials', 'signIns', 'accounts', 'sessions', 'throttle', 'allowlist', 'audit', 'keys', 'seedCipher'] as const;
+  const saved = Object.fromEntries(ports.map((p) => [p, deps[p]])) as Pick<IdentityDeps, (typeof ports)[number]>;
+  const portName: Record<(typeof ports)[number], string> = {
+    credentials: 'credentials',
+    signIns: 'signIns',
+    accounts: 'accounts',
+    sessions: 'sessionRecords',
+    throttle: 'throttle',
+    allowlist: 'allowlist(gRPC)',
+    audit: 'audit(outbox)',
+    keys: 'signingKeys',
+    seedCipher: 'seedCipher',
+  };
+  const d = deps as unknown as Record<string, object>;
+  for (const p of ports) d[p] = timed(portName[p], saved[p] as object);
+  const issue = sessions.issue.bind(sessions);
+  sessions.issue = async (...args) => {
+    inIssue = true;
+    const s = performance.now();
+    try {
+      return await issue(...args);
+    } finally {
+      inIssue = false;
+      add('session.issue', performance.now() - s);
+    }
+  };
+  // Store: round trips, commits, statements prepared. The relay's own work (shipping the events
+  // these calls wrote) is counted apart: it runs concurrently and shares the store's lock.
+  const counts = { reads: 0, writes: 0, transactions: 0, relay: 0, relayWrites: 0, prepares: 0, prepareMs: 0, lockedMs: 0 };
+  const db = store.db;
+  const totalChanges = db.prepare('SELECT total_changes() AS n');
+  const changes = () => (totalChanges.get() as { n: number }).n;
+  const exec = store.exec.bind(store);
+  const run = store.run.bind(store);
+  const prepare = db.prepare.bind(db);
+  const s = store as unknown as { exec: SqliteStore['exec']; run: SqliteStore['run'] };
+  s.exec = (tx, fn) => {
+    if (tx !== undefined) return exec(tx, fn);
+    const relay = (new Error().stack ?? '').includes('outbox-sqlite-repository');
+    return exec(undefined, (conn) => {
+      const before = changes();
+      const l0 = performance.now();
+      const out = fn(conn);
+      counts.lockedMs += performance.now() - l0;
+      const wrote = changes() > before;
+      if (relay) {
+        counts.relay++;
+        if (wrote) counts.relayWrites++;
+      } else if (wrote) counts.writes++;
+      else counts.reads++;
+      return out;
+    });
+  };
+  s.run = (fn) => {
+    counts.transactions++;
+    return run(fn);
+  };
+  (db as unknown as { prepare: typeof db.prepare }).prepare = ((source: string) => {
+    const p0 = performance.now();
+    const stmt = prepare(source);
+    counts.prepares++;
+    counts.prepareMs += performance.now() - p0;
+    return stmt;
+  }) as typeof db.prepare;
+
+  let wall = 0;
+  try {
+    for (const c of calls) {
+      const s0 = performance.now();
+      await flow.verifyOtp(c.signInId, c.code, { ip: CLIENT_IP, requestId: randomUUID() });
+      wall += performance.now() - s0;
+    }
+  } finally {
+    for (const p of ports) d[p] = saved[p] as object;
+    delete (sessions as unknown as Record<string, unknown>)['issue'];
+    delete (store as unknown as Record<string, unknown>)['exec'];
+    delete (store as unknown as Record<string, unknown>)['run'];
+    delete (db as unknown as Record<string, unknown>)['prepare'];
+  }
+  const n = calls.length;
+  const per = (x: number) => (x / n).toFixed(3);
+  const out = [`  breakdown of one VerifyOtp (in-process, one at a time, mean of ${n}; ms per VerifyOtp, calls per VerifyOtp):`];
+  out.push(`    total                              ${per(wall)} ms`);
+  let topLevel = 0;
+  const rows = [...stats.entries()];
+  for (const [name, st] of rows.filter(([k]) => !k.startsWith(' '))) {
+    topLevel += st.ms;
+    out.push(`    ${name.padEnd(34)} ${per(st.ms)} ms  x${(st.calls / n).toFixed(1)}`);
+    if (name !== 'session.issue') continue;
+    for (const [inner, is] of rows.filter(([k]) => k.startsWith(' '))) out.push(`    ${inner.padEnd(34)} ${per(is.ms)} ms  x${(is.calls / n).toFixed(1)}`);
+  }
+  out.push(`    ${'rest (TOTP check, flow, event loop)'.padEnd(34)} ${per(wall - topLevel)} ms`);
+  out.push(
+    `  store per VerifyOtp: ${per(counts.reads)} reads + ${per(counts.writes)} single-statement commits + ${per(counts.transactions)} transactions ` +
+      `(each commit is an fsync: synchronous=FULL), ${per(counts.lockedMs)} ms holding the store lock; ` +
+      `${per(counts.prepares)} statements prepared (${per(counts.prepareMs)} ms); relay: ${per(counts.relay)} store calls, ${per(counts.relayWrites)} commits`,
+  );
+  return out;
+}
