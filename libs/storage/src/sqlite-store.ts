@@ -66,7 +66,9 @@ export class SqliteStore implements UnitOfWork {
     readonly file: string,
     /** True when opened read-only. */
     readonly readonly: boolean,
-  ) {}
+  ) {
+    cacheStatements(db);
+  }
 
   /**
    * Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws (the error is
@@ -233,4 +235,28 @@ export function openSqlite(options: SqliteOptions): SqliteStore {
     throw err;
   }
   return new SqliteStore(db, file, readonly);
+}
+
+/** Most distinct SQL texts kept prepared per connection (repositories use a few dozen). */
+const STATEMENT_CACHE_LIMIT = 512;
+
+/**
+ * Makes `db.prepare` return one cached statement per SQL text, so repositories can write
+ * `db.prepare(sql).run(...)` inline without compiling the SQL on every call (a hot-path cost).
+ * Safe because every use goes through the store's serialised run()/exec() and statements are
+ * never iterated concurrently. The cache is bounded (oldest text evicted) against dynamic SQL.
+ * A statement's mode (`.pluck()`, `.raw()`) sticks to it: use one mode per SQL text.
+ */
+function cacheStatements(db: SqliteDatabase): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, ReturnType<typeof prepare>>();
+  (db as { prepare: typeof prepare }).prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = prepare(sql);
+      if (cache.size >= STATEMENT_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  }) as typeof prepare;
 }

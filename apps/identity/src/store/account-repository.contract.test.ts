@@ -94,6 +94,17 @@ describeRepositoryContract<Ctx>(
       assert.deepEqual(await repo.list({ states: ['$ne' as never] }, { limit: 10 }), []);
     });
 
+    backend.test('the e-mail filter finds exactly one address, case-insensitively, before paging; patterns are text', async ({ repo }) => {
+      const many = Array.from({ length: 12 }, (_, i) => account({ email: `user${i}@bank.example` }));
+      const target = account({ email: 'Ada.Lovelace@Bank.example' });
+      for (const a of [target, ...many]) await repo.create(a);
+      // The target is the oldest: a filter applied after paging would miss it on the first page.
+      assert.deepEqual((await repo.list({ email: 'ada.lovelace@bank.example' }, { limit: 3 })).map((a) => a.accountId), [target.accountId]);
+      assert.deepEqual(await repo.list({ email: 'ada.lovelace@bank' }, { limit: 50 }), []);
+      assert.deepEqual(await repo.list({ email: '.*' }, { limit: 50 }), []);
+      assert.deepEqual(await repo.list({ email: 'Ada.Lovelace@Bank.exampl.' }, { limit: 50 }), [], 'a dot is a dot, not any character');
+    });
+
     backend.test('the last active officer is counted', async ({ repo }) => {
       assert.equal(await repo.countActiveOfficers(), 0);
       await repo.create(account({ state: 'active', roles: ['security_officer'] }));

@@ -54,6 +54,8 @@ export class MongoAccountRepository implements AccountRepository {
     const f: Record<string, unknown> = {};
     if (filter.states?.length) f['state'] = { $in: filter.states.map(String) };
     if (filter.roles?.length) f['roles'] = { $in: filter.roles.map(String) };
+    // Exact match, case-insensitive: the input is escaped, so it is text, never a pattern.
+    if (filter.email !== undefined) f['email'] = { $regex: `^${String(filter.email).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, $options: 'i' };
     if (page.after) {
       f['$or'] = [{ createdAt: { $lt: page.after.createdAt } }, { createdAt: page.after.createdAt, _id: { $lt: String(page.after.accountId) } }];
     }

@@ -73,6 +73,10 @@ export class SqliteAccountRepository implements AccountRepository {
       where.push(`(${filter.roles.map(() => 'instr(roles, ?) > 0').join(' OR ')})`);
       params.push(...filter.roles.map((r) => `,${r},`));
     }
+    if (filter.email !== undefined) {
+      where.push("lower(json_extract(doc, '$.email')) = ?");
+      params.push(String(filter.email).toLowerCase());
+    }
     if (page.after) {
       where.push('(created_at < ? OR (created_at = ? AND account_id < ?))');
       params.push(page.after.createdAt.getTime(), page.after.createdAt.getTime(), page.after.accountId);

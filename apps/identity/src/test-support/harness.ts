@@ -265,9 +265,18 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
       return h.firstSignIn(email);
     },
     async approve(officer, email, roles, phone = '+4915100000099') {
-      await call(cli, cli.beginSignIn, { googleIdToken: h.idToken(email) }).catch(() => undefined);
+      // The first BeginSignIn records the applicant and is refused (PERMISSION_DENIED) until approval.
+      await call(cli, cli.beginSignIn, { googleIdToken: h.idToken(email) }).then(
+        () => {
+          throw new Error(`${email} could sign in before approval`);
+        },
+        (err: grpc.ServiceError) => {
+          if (err.code !== grpc.status.PERMISSION_DENIED) throw err;
+        },
+      );
       const listed = await call(cli, cli.listAccounts, identityV1.ListAccountsRequest.fromPartial({ email }), { bearer: officer.token });
-      const accountId = listed.accounts[0]?.principal?.accountId ?? '';
+      const accountId = listed.accounts[0]?.principal?.accountId;
+      if (!accountId) throw new Error(`${email} is not listed for approval`);
       await call(cli, cli.approveAccount, { accountId, roles, phoneNumber: phone, note: 'test' }, { bearer: officer.token });
       return accountId;
     },

@@ -45,6 +45,8 @@ export interface Account {
 export interface AccountFilter {
   states?: AccountState[];
   roles?: Role[];
+  /** Exact e-mail, compared case-insensitively (display value, so the officer can find someone). */
+  email?: string;
 }
 
 /** The accounts' storage port; SQLite and MongoDB adapters pass one contract suite. */

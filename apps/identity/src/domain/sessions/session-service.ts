@@ -2,6 +2,7 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError, Permissio
 import { InvalidSessionError, signSessionToken, type SessionClaims, type SessionRejection } from '@gatehouse/session';
 import type { Account, Actor, Role } from '../accounts/account.js';
 import { newId, wholeSeconds, type CallSource, type IdentityDeps } from '../identity-deps.js';
+import type { IdentityEvent } from '../ports.js';
 import { authorize, sessionTimes, type AuthorizeAction, type AuthorizeDecision, type Environment } from './session-policy.js';
 import { sessionStatus, type SessionRecord, type SessionStatus } from './session-record.js';
 import type { PublishedKey } from './signing-keys.js';
@@ -48,14 +49,14 @@ export class SessionService {
    * the allowlist says the IP is allowlisted (else register-ip, P7). Audits the issue, and a
    * first session from an IP for an account whose roles reach LIVE (the new-IP alert rule).
    */
-  async issue(account: Account, amr: string[], source: CallSource): Promise<IssuedSession> {
+  async issue(account: Account, amr: string[], source: CallSource, opts: { sessionId?: string; alsoAudit?: IdentityEvent[] } = {}): Promise<IssuedSession> {
     const now = wholeSeconds(this.d.clock.now());
     const allowlisted = await this.d.allowlist.isAllowlisted(source.ip, account.accountId);
     const scope = allowlisted ? 'full' : 'register-ip';
     const times = sessionTimes(this.d.settings.lifetimes, now, now, account.roles, scope);
     const key = await this.d.keys.signingKey();
     const record: SessionRecord = {
-      sessionId: newId('ses'),
+      sessionId: opts.sessionId ?? newId('ses'),
       accountId: account.accountId,
       email: account.email,
       roles: [...account.roles],
@@ -100,6 +101,8 @@ export class SessionService {
             },
           ]
         : []),
+      // The caller's own events ride in the same outbox transaction (one commit, not several).
+      ...(opts.alsoAudit ?? []),
     );
     return { token, record };
   }

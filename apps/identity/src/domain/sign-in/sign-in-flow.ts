@@ -185,19 +185,16 @@ export class SignInFlow {
       await this.failed(ticket, 'otp_verify', account, source, reason);
       throw new UnauthenticatedError(INVALID_CODE);
     }
-    const finished: SignIn = { ...signIn, status: 'completed', completed: [...signIn.completed, 'otp'], version: signIn.version + 1 };
+    const sessionId = newId('ses');
+    const finished: SignIn = { ...signIn, status: 'completed', completed: [...signIn.completed, 'otp'], sessionId, version: signIn.version + 1 };
     if (!(await this.d.signIns.update(finished))) {
       await this.failed(ticket, 'otp_verify', account, source, 'sign_in_used');
       throw new UnauthenticatedError(INVALID_CODE);
     }
     await this.d.throttle.succeed(ticket);
-    const amr = ['google', 'sms', cred.kind];
-    const session = await this.sessions.issue(account, amr, source);
-    await this.d.signIns.update({ ...finished, sessionId: session.record.sessionId, version: finished.version + 1 });
+    const verified = this.event('otp_verify', 'success', account, source, { kind: cred.kind, drift: String(result.ok && result.kind === 'totp' ? result.drift : 0) });
+    const session = await this.sessions.issue(account, ['google', 'sms', cred.kind], source, { sessionId, alsoAudit: [verified] });
     await this.d.accounts.update({ ...account, lastSignInAt: now, updatedAt: now, version: account.version + 1 });
-    await this.d.audit.record(
-      this.event('otp_verify', 'success', account, source, { kind: cred.kind, drift: String(result.ok && result.kind === 'totp' ? result.drift : 0) }, { kind: 'account', id: account.accountId }),
-    );
     const earlier = ticket.guard.consecutiveFailures;
     return { session, notices: earlier > 0 ? [{ kind: 'failed_attempts', count: earlier }] : [] };
   }
