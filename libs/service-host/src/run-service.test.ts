@@ -92,6 +92,7 @@ describe('runService', () => {
           service: auditEventV1.Service.SERVICE_IDENTITY,
           action: auditEventV1.Action.ACTION_IDENTITY_ACCOUNT_REQUEST,
           outcome: auditEventV1.Outcome.OUTCOME_SUCCESS,
+          actor: { kind: auditEventV1.ActorKind.ACTOR_KIND_ANONYMOUS, id: '', displayName: '' },
         }),
       );
       const pending = await store.exec(undefined, (db) => db.prepare('SELECT COUNT(*) AS n FROM audit_outbox WHERE shipped_at IS NULL').get() as { n: number });
