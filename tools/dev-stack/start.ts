@@ -84,6 +84,8 @@ function childEnv(p: Proc): NodeJS.ProcessEnv {
     GATEHOUSE_IDENTITY_ADDR: `${host}:${basePort + PORT_OFFSET.identity}`,
     GATEHOUSE_ALLOWLIST_ADDR: `${host}:${basePort + PORT_OFFSET.allowlist}`,
     GATEHOUSE_PARENT_PID: String(process.pid),
+    // Dev only: loopback is allowlisted by configuration, so the first officer gets a FULL session.
+    ...(p.name === 'allowlist' ? { GATEHOUSE_ALLOWLIST_STATIC_CIDRS: process.env['GATEHOUSE_ALLOWLIST_STATIC_CIDRS'] ?? '127.0.0.1/32,::1/128' } : {}),
   };
 }
 

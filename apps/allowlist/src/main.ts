@@ -1,13 +1,5 @@
-// The allowlist service's composition root: config → store → domain → rpc → server. Wiring only.
+// The allowlist service's entry point; the wiring is in service.ts (tests start it in-process).
 import { main } from '@gatehouse/service-host';
-import { allowlistBinding } from './rpc/allowlist-rpc.js';
-import { allowlistSchema } from './store/schema.js';
+import { allowlistService } from './service.js';
 
-main({
-  name: 'allowlist',
-  defaultPort: 7102,
-  configShape: {},
-  storage: allowlistSchema,
-  shipsAuditEvents: true,
-  wire: () => ({ services: [allowlistBinding()] }),
-});
+main(allowlistService);

@@ -3,6 +3,7 @@ import { settingsFrom } from './settings.js';
 import { status } from './commands/status.js';
 import { pkiIssue, UsageError } from './commands/pki.js';
 import { alerts, auditExport, auditHash, auditKeys, auditQuery, auditTail, auditVerify } from './commands/audit.js';
+import { allowlist, ipCheck, ipRegister } from './commands/allowlist.js';
 import { accounts, devToken, login, logout, otp, sessions, whoami, type IdentityArgs, type IdentityContext } from './commands/identity.js';
 import { lineReaderPrompt, type ClosablePrompt, type Prompt } from './prompt.js';
 import { CommandFailed, describeRpcError, isRpcError } from './rpc-errors.js';
@@ -34,6 +35,12 @@ Security officer (<account> is an account id or an e-mail address):
   gatehouse accounts phone <account> <+E.164 number> --reason "..."
   gatehouse accounts unlock <account> --note "..."
   gatehouse accounts reset-otp <account> --reason "..."
+  gatehouse ip register [--json]                  register today's IP (the one you connect from) until the daily cut-off
+  gatehouse ip check <ip> [--account ID] [--env live|staging] [--json]
+                                                  what the allowlist answers (exit 0 ALLOW, 3 DENY)
+  gatehouse allowlist list [--scope S] [--contains IP] [--expired] [--json]
+  gatehouse allowlist add <cidr> --scope live|staging|all --label "..." --reason "..." [--expires T] [--normalize]
+  gatehouse allowlist remove <entry-id> --reason "..."
   gatehouse accounts bootstrap [--token-file <file>] (--dev <email> | --id-token-file <file>) --phone <E.164>
                                                   create the first security officer (no session needed)
   Roles: security_officer, manager, team_lead, developer, support
@@ -118,6 +125,12 @@ export async function run(
       algorithm: { type: 'string' },
       digits: { type: 'string' },
       label: { type: 'string' },
+      env: { type: 'string' },
+      scope: { type: 'string' },
+      expires: { type: 'string' },
+      normalize: { type: 'boolean', default: false },
+      contains: { type: 'string' },
+      expired: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     });
@@ -146,6 +159,10 @@ export async function run(
     if (cmd === 'otp') return await otp(ictx, sub, rest, ia);
     if (cmd === 'accounts') return await accounts(ictx, sub, rest, ia);
     if (cmd === 'sessions') return await sessions(ictx, sub, rest, ia);
+    const la = { json: values.json, account: values.account, env: values.env, scope: values.scope, label: values.label, reason: values.reason, expires: values.expires, normalize: values.normalize, contains: values.contains, expired: values.expired };
+    if (cmd === 'ip' && sub === 'register') return await ipRegister(settings, env, out, la);
+    if (cmd === 'ip' && sub === 'check') return await ipCheck(settings, out, arg, la);
+    if (cmd === 'allowlist') return await allowlist(settings, env, out, sub, arg, la);
     if (cmd === 'status') return await status(settings, out, values.json);
     if (cmd === 'pki' && sub === 'issue') {
       return await pkiIssue(settings, { name: values.name, kind: values.kind, out: values.out, days: values.days, force: values.force }, out);

@@ -81,6 +81,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
         GATEHOUSE_READY_FILE: ready,
         GATEHOUSE_LOG_LEVEL: 'warn',
         GATEHOUSE_SHUTDOWN_GRACE_MS: '5000',
+        ...(name === 'allowlist' ? { GATEHOUSE_ALLOWLIST_STATIC_CIDRS: '127.0.0.1/32,::1/128' } : {}),
         ...extraEnv,
       },
     });

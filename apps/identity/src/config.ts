@@ -47,6 +47,4 @@ export const identityConfigShape = {
   GATEHOUSE_FRESH_SIGN_IN_MIN: env.int(1, 60).default(10),
   /** Signing key rotation period. */
   GATEHOUSE_SIGNING_KEY_ROTATION_DAYS: env.int(1, 365).default(30),
-  /** Backends (certificate names) trusted to name the end user's IP in x-gatehouse-client-ip. */
-  GATEHOUSE_TRUSTED_PROXIES: names('backend names').optional(),
 };

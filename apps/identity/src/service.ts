@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { outboxAuditSink } from '@gatehouse/audit-client';
 import { AllowlistServiceClient } from '@gatehouse/contracts';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { loadOrCreateSecretFile, replaceSecretFile } from '@gatehouse/pki';
@@ -9,7 +10,6 @@ import { ConfigError } from '@gatehouse/service-kit';
 import { SessionVerifier } from '@gatehouse/session';
 import { grpcAllowlistCheck } from './adapters/allowlist-check.js';
 import { DevSmsSink, GOOGLE_JWKS_URL, HttpJwksSource, HttpSmsGateway } from './adapters/index.js';
-import { outboxAudit } from './adapters/outbox-audit.js';
 import { identityConfigShape } from './config.js';
 import { AccountAdmin } from './domain/accounts/account-admin.js';
 import { IdentityKeys } from './domain/crypto/master-key.js';
@@ -39,7 +39,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     const dev = cfg.GATEHOUSE_ENV === 'dev';
     const dataDir = cfg.GATEHOUSE_DATA_DIR;
     if (!emitter) throw new Error('identity ships audit events: the host must provide the outbox');
-    const audit: IdentityAudit = outboxAudit(store, emitter);
+    const audit: IdentityAudit = outboxAuditSink('identity', store, emitter);
 
     const masterHex = loadOrCreateSecretFile(cfg.GATEHOUSE_IDENTITY_MASTER_KEY_FILE ?? path.join(dataDir, 'identity-master.key'), () => `${randomBytes(32).toString('hex')}\n`).trim();
     if (!/^[0-9a-f]{64}$/.test(masterHex)) throw new ConfigError(['GATEHOUSE_IDENTITY_MASTER_KEY_FILE: must hold 64 hex characters (a 256-bit key)']);

@@ -23,3 +23,11 @@ export {
   type AuditEventData,
 } from './event-rules.js';
 export { eventDataFromProto } from './event-data.js';
+export {
+  outboxAuditSink,
+  toAuditEventInput,
+  type AuditSink,
+  type DomainAuditEvent,
+  type EventActor,
+  type EventSubject,
+} from './domain-events.js';

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { clientIpOf, peerIpOf, CLIENT_IP_HEADER } from './context.js';
 
-function ctx(kind: 'backend' | 'operator' | undefined, name: string, header?: string[]) {
+function ctx(kind: 'backend' | 'operator' | undefined, name: string, header?: string[], forwardedFor?: string[]) {
   const metadata = new grpc.Metadata();
   for (const h of header ?? []) metadata.add(CLIENT_IP_HEADER, h);
+  for (const h of forwardedFor ?? []) metadata.add('x-forwarded-for', h);
   return { peerIp: '10.0.0.5', caller: kind ? { kind, name } : undefined, metadata } as Parameters<typeof clientIpOf>[0];
 }
 
@@ -27,4 +28,13 @@ test('only a trusted backend may name the client IP, with exactly one well-forme
   for (const bad of [['1.2.3'], ['203.0.113.9, 10.0.0.1'], ['203.0.113.9', '198.51.100.1'], ['$ne'], [' 203.0.113.9'], []]) {
     assert.equal(clientIpOf(ctx('backend', 'web', bad), ['web']), '10.0.0.5', JSON.stringify(bad));
   }
+});
+
+test('x-forwarded-for counts only from a trusted proxy, and only its right-most address', () => {
+  assert.equal(clientIpOf(ctx('backend', 'web', [], ['203.0.113.9']), ['web']), '203.0.113.9');
+  // A client-supplied left part ("1.1.1.1") is spoofable; the proxy appended the real peer on the right.
+  assert.equal(clientIpOf(ctx('backend', 'web', [], ['1.1.1.1, 203.0.113.9']), ['web']), '203.0.113.9');
+  assert.equal(clientIpOf(ctx('backend', 'web', [], ['1.1.1.1', '203.0.113.10']), ['web']), '203.0.113.10');
+  assert.equal(clientIpOf(ctx('backend', 'other', [], ['203.0.113.9']), ['web']), '10.0.0.5', 'untrusted peer: ignored');
+  assert.equal(clientIpOf(ctx('backend', 'web', [], ['203.0.113.9, garbage']), ['web']), '10.0.0.5', 'malformed: the peer');
 });

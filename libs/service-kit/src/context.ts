@@ -60,13 +60,23 @@ export const CLIENT_IP_HEADER = 'x-gatehouse-client-ip';
 
 /**
  * The IP of the person behind a call: the peer's own IP, unless the caller is a backend named
- * in `trustedProxies` (by certificate name) and sends one well-formed `x-gatehouse-client-ip`.
- * Anyone else's header is ignored, so a client cannot pick the IP its session is pinned to.
+ * in `trustedProxies` (by certificate name). Such a proxy names the end user with one
+ * well-formed `x-gatehouse-client-ip`, or with `x-forwarded-for`, of which the right-most
+ * address counts (the one the trusted proxy itself saw; addresses further left were supplied
+ * by the client and prove nothing). Anyone else's headers are ignored, so a client cannot pick
+ * the IP its session is pinned to or its daily IP.
  */
 export function clientIpOf(ctx: Pick<RequestContext, 'peerIp' | 'caller' | 'metadata'>, trustedProxies: readonly string[]): string {
   if (ctx.caller?.kind !== 'backend' || !trustedProxies.includes(ctx.caller.name)) return ctx.peerIp;
-  const values = ctx.metadata.get(CLIENT_IP_HEADER);
-  const v = values.length === 1 ? values[0] : undefined;
-  if (typeof v !== 'string' || v.length > 64 || net.isIP(v) === 0) return ctx.peerIp;
+  const explicit = ctx.metadata.get(CLIENT_IP_HEADER);
+  if (explicit.length > 0) return explicit.length === 1 ? (bareIp(explicit[0]) ?? ctx.peerIp) : ctx.peerIp;
+  const forwarded = ctx.metadata.get('x-forwarded-for');
+  if (forwarded.length === 0) return ctx.peerIp;
+  const last = String(forwarded[forwarded.length - 1]).split(',').pop();
+  return bareIp(last?.trim()) ?? ctx.peerIp;
+}
+
+function bareIp(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v.length > 64 || net.isIP(v) === 0) return undefined;
   return peerIpOf(v.includes(':') ? `[${v}]:0` : `${v}:0`);
 }

@@ -27,3 +27,4 @@ export { uniqueDbName } from './unique-db-name.js';
 export { testSessionIssuer, type TestSessionIssuer } from './sessions.js';
 export { throughput, benchLine, type BenchResult } from './bench.js';
 export { startFakeService } from './fake-service.js';
+export { startAuditDouble, type AuditDouble } from './audit-double.js';

@@ -8,7 +8,7 @@ export interface TestSessionIssuer {
   /** A JWK Set file for GATEHOUSE_SESSION_KEYS_FILE. */
   keysFile: string;
   /** A signed token for an employee with these roles, pinned to `ip` (default 127.0.0.1). */
-  token(opts: { roles: Role[]; accountId?: string; email?: string; ip?: string; scope?: 'full' | 'register-ip'; ttlMs?: number }): string;
+  token(opts: { roles: Role[]; accountId?: string; email?: string; ip?: string; scope?: 'full' | 'register-ip'; ttlMs?: number; now?: Date }): string;
 }
 
 /**
@@ -25,7 +25,7 @@ export function testSessionIssuer(dir: string): TestSessionIssuer {
   return {
     keysFile,
     token: (o) => {
-      const now = Date.now();
+      const now = o.now?.getTime() ?? Date.now();
       const ttl = o.ttlMs ?? 3_600_000;
       return signSessionToken(
         {

@@ -12,13 +12,12 @@ export function grpcAllowlistCheck(client: AllowlistServiceClient, log: Logger, 
   return {
     async isAllowlisted(ip, accountId) {
       try {
-        const res = await call<allowlistV1.CheckRequest, allowlistV1.CheckResponse>(
-          client,
-          client.check,
-          { ip, accountId, environment: commonV1.Environment.ENVIRONMENT_UNSPECIFIED },
-          { deadlineMs },
-        );
-        return res.decision === allowlistV1.CheckDecision.CHECK_DECISION_ALLOW;
+        // Allowlisted for either environment: the session's environment access is decided by roles.
+        for (const environment of [commonV1.Environment.ENVIRONMENT_STAGING, commonV1.Environment.ENVIRONMENT_LIVE]) {
+          const res = await call<allowlistV1.CheckRequest, allowlistV1.CheckResponse>(client, client.check, { ip, accountId, environment }, { deadlineMs });
+          if (res.decision === allowlistV1.CheckDecision.CHECK_DECISION_ALLOW) return true;
+        }
+        return false;
       } catch (err) {
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'allowlist check failed: issuing a register-ip session');
         return false;

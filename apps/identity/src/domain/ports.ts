@@ -1,3 +1,4 @@
+import type { AuditSink, DomainAuditEvent, EventActor, EventSubject } from '@gatehouse/audit-client';
 import type { Role } from './accounts/account.js';
 
 /**
@@ -30,39 +31,13 @@ export type IdentityAction =
   | 'authorize'
   | 'signing_key_rotate';
 
-/** Who did it: an employee (account id), nobody known yet, identity itself, or a calling service. */
-export interface EventActor {
-  kind: 'employee' | 'anonymous' | 'system' | 'service';
-  id: string;
-  displayName?: string;
-}
+/** An identity audit event (action = ACTION_IDENTITY_<ACTION> in lower case). */
+export type IdentityEvent = DomainAuditEvent<IdentityAction>;
 
-/** What it was done to. `account` is what the alert rules count failures by. */
-export interface EventSubject {
-  kind: 'account' | 'sign_in' | 'session' | 'otp_credential' | 'signing_key';
-  id: string;
-  displayName?: string;
-}
+/** How identity hands events to the audit service (the outbox sink in the wiring). */
+export type IdentityAudit = AuditSink<IdentityAction>;
 
-/** One audit event; `details` hold only non-secret facts (reasons, counts, ids, masks). */
-export interface IdentityEvent {
-  action: IdentityAction;
-  outcome: 'success' | 'failure' | 'denied' | 'error';
-  actor: EventActor;
-  subject?: EventSubject;
-  sourceIp?: string;
-  environment?: 'live' | 'staging';
-  requestId?: string;
-  details?: Record<string, string>;
-}
-
-/** How identity hands events to the audit service (the outbox adapter in the wiring). */
-export interface IdentityAudit {
-  /** Durably queues events; they ship after this resolves. */
-  record(...events: IdentityEvent[]): Promise<void>;
-  /** For critical actions: resolves once audit confirmed the event, else throws UnavailableError (fail closed). */
-  confirm(event: IdentityEvent): Promise<void>;
-}
+export type { EventActor, EventSubject };
 
 /** AllowlistService.Check, as sessions need it: is this client IP allowlisted for this account? */
 export interface AllowlistCheck {

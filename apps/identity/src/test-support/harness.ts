@@ -4,15 +4,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { auditEventV1, auditV1} from '@gatehouse/contracts';
-import { AllowlistServiceService, AuditServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, identityV1 } from '@gatehouse/contracts';
-import { eventDataFromProto, validateBatch } from '@gatehouse/audit-client';
-import { ManualClock, UnavailableError } from '@gatehouse/core';
+import type { auditEventV1 } from '@gatehouse/contracts';
+import { AllowlistServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, identityV1 } from '@gatehouse/contracts';
+import { ManualClock } from '@gatehouse/core';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { runService, type HostedService } from '@gatehouse/service-host';
 import { CLIENT_IP_HEADER, call, dial, unary, type RunningServer } from '@gatehouse/service-kit';
-import { startFakeService } from '@gatehouse/testing';
+import { startAuditDouble, startFakeService } from '@gatehouse/testing';
 import { OtpSeed, otpAt, timeStep, type OtpAlgorithm, type OtpDigits } from '../domain/otp/index.js';
 import { identityService } from '../service.js';
 
@@ -131,31 +130,13 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
     ],
   });
   const clock = new ManualClock(Date.now());
-  const events: auditEventV1.AuditEvent[] = [];
   const sms: SentSms[] = [];
   const allowlisted = new Set<string>(['127.0.0.1']);
-  let sequence = 0;
-  let auditFails = false;
 
   const mtls = async (name: string) => ({ mode: 'mtls' as const, material: await loadTlsMaterial(pkiDir, name) });
-  const audit: RunningServer = await startFakeService({
-    name: SERVICE_NAMES.audit,
-    definition: AuditServiceService,
-    security: await mtls('audit'),
-    handlers: {
-      Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
-        if (auditFails) throw new UnavailableError('audit double is down');
-        // The double applies audit's own event rules, so an event audit would refuse fails here too.
-        validateBatch(req.events.map(eventDataFromProto), { kind: 'service', name: 'identity' }, new Date(clock.now().getTime()));
-        const results = req.events.map((e) => {
-          const dup = events.some((x) => x.eventId === e.eventId);
-          if (!dup) events.push(e);
-          return { eventId: e.eventId, sequence: dup ? 0 : sequence++, duplicate: dup, appendedAt: new Date() };
-        });
-        return { results };
-      }),
-    },
-  });
+  const auditDouble = await startAuditDouble({ security: await mtls('audit'), service: 'identity', clock });
+  const audit = auditDouble.server;
+  const events = auditDouble.events;
   const allowlist: RunningServer = await startFakeService({
     name: SERVICE_NAMES.allowlist,
     definition: AllowlistServiceService,
@@ -280,11 +261,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
       await call(cli, cli.approveAccount, { accountId, roles, phoneNumber: phone, note: 'test' }, { bearer: officer.token });
       return accountId;
     },
-    failAudit(fail) {
-      const was = auditFails;
-      auditFails = fail;
-      return was;
-    },
+    failAudit: (fail) => auditDouble.fail(fail),
     async drainAudit() {
       const relay = h.hosted.relay;
       for (let i = 0; i < 200 && relay; i++) {

@@ -1,0 +1,397 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditSink, DomainAuditEvent } from '@gatehouse/audit-client';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
+import { AllowlistIndex, type CheckResult } from './allowlist-index.js';
+import { compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, type CidrWarning } from './ip/index.js';
+import type { AllowlistEntry, ChangeVersion, DailyIp, DailyIpRepository, EntryRepository, EntryScope, Environment } from './model.js';
+
+/** What the allowlist audits (ACTION_ALLOWLIST_<ACTION>). */
+export type AllowlistAction = 'entry_add' | 'entry_remove' | 'daily_ip_register' | 'daily_ip_new_for_live' | 'check_deny';
+
+/** Settings, validated by the wiring. */
+export interface AllowlistSettings {
+  /** Broadest prefix AddEntry accepts (default /16 and /48). */
+  minPrefixV4: number;
+  minPrefixV6: number;
+  /** The daily cut-off: IANA time zone and hour (DST-safe). */
+  cutoffTimeZone: string;
+  cutoffHour: number;
+  /** Distinct IPs one employee may register per day. */
+  dailyCap: number;
+  /** Entries from configuration (bootstrap: the office, loopback in dev); never removable by RPC. */
+  staticEntries: ReadonlyArray<{ cidr: string; scope: EntryScope }>;
+  /** How often replicas poll the change version (default 250 ms: converge within 1 s). */
+  pollMs: number;
+  /** How often buffered denials are written (default 500 ms). */
+  denialFlushMs: number;
+  /** Most anonymous denial groups per flush before the rest is summed into one event. */
+  maxAnonymousGroups: number;
+}
+
+/** The employee behind a verified session. */
+export interface SessionEmployee {
+  accountId: string;
+  email: string;
+  roles: readonly string[];
+}
+
+/** Where a request comes from, for audit. */
+export interface Source {
+  ip: string;
+  requestId: string;
+}
+
+/** What AddEntry asks for, mapped from the proto. */
+export interface NewEntry {
+  cidr: string;
+  label: string;
+  scope: EntryScope | undefined;
+  expiresAt: Date | undefined;
+  reason: string;
+  normalize: boolean;
+}
+
+/** A warning AddEntry returns with the entry. */
+export interface EntryWarning {
+  kind: 'host_bits_cleared' | 'ipv4_mapped_converted' | 'overlaps_existing';
+  message: string;
+  relatedEntryId?: string;
+}
+
+const MAX_TEXT = 200;
+const LIVE_ROLES = ['manager', 'team_lead'];
+
+type Event = DomainAuditEvent<AllowlistAction>;
+
+/**
+ * AllowlistService's domain (P7, issue 5): enumerated CIDRs managed by the officer, daily
+ * home-worker IPs valid until the next cut-off with a per-day cap, and Check answered from an
+ * in-memory snapshot that every replica refreshes when the store's change version moves.
+ */
+export class Allowlist {
+  private snapshot: AllowlistIndex;
+  private knownVersion = -1;
+  private reloading: Promise<void> | undefined;
+  private readonly denials: DenialBuffer;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly d: {
+      entries: EntryRepository;
+      dailyIps: DailyIpRepository;
+      version: ChangeVersion;
+      audit: AuditSink<AllowlistAction>;
+      clock: Clock;
+      settings: AllowlistSettings;
+      onError?: (err: unknown, what: string) => void;
+    },
+  ) {
+    this.snapshot = new AllowlistIndex(this.staticEntries(), []);
+    this.denials = new DenialBuffer(d.settings.maxAnonymousGroups);
+  }
+
+  /** Loads the snapshot, then keeps it fresh: polls the change version, reloads fully every 30 s. */
+  async start(): Promise<void> {
+    await this.reload(true);
+    const guard = (what: string, p: Promise<unknown>) => p.catch((err: unknown) => this.d.onError?.(err, what));
+    let ticks = 0;
+    const everyFull = Math.max(1, Math.round(30_000 / this.d.settings.pollMs));
+    this.timers.push(setInterval(() => void guard('index refresh', this.reload(++ticks % everyFull === 0)), this.d.settings.pollMs));
+    this.timers.push(setInterval(() => void guard('denial audit', this.flushDenials()), this.d.settings.denialFlushMs));
+    for (const t of this.timers) t.unref();
+  }
+
+  /** Stops the timers and writes the denials still buffered. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.flushDenials();
+  }
+
+  /** Rebuilds the snapshot if the change version moved (or `force`); concurrent callers share one reload. */
+  reload(force = false): Promise<void> {
+    this.reloading ??= (async () => {
+      const v = await this.d.version.current();
+      if (!force && v === this.knownVersion) return;
+      const [entries, dailies] = await Promise.all([this.d.entries.listActive(), this.d.dailyIps.listUnexpired(this.d.clock.now())]);
+      this.snapshot = new AllowlistIndex([...this.staticEntries(), ...entries], dailies);
+      this.knownVersion = v;
+    })().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  /** The current snapshot's size (for logs and metrics). */
+  get size(): { entries: number; daily: number } {
+    return this.snapshot.size;
+  }
+
+  /** Check: from memory only. Denials are buffered for audit (identified ones one event each). */
+  check(ip: string, accountId: string | undefined, env: Environment, source: Source, caller: string): CheckResult {
+    const result = this.snapshot.check(ip, accountId, env, this.d.clock.now());
+    if (!result.allow) this.denials.add({ ip: result.canonicalIp || ip.slice(0, 64), accountId, env, reason: result.reason, requestId: source.requestId, caller });
+    return result;
+  }
+
+  /** AddEntry (officer): a canonical CIDR no broader than the minimum, with scope, label and reason. */
+  async addEntry(officer: SessionEmployee, req: NewEntry, source: Source): Promise<{ entry: AllowlistEntry; warnings: EntryWarning[] }> {
+    const { cidr, warnings } = parseCidr(req.cidr, {
+      minPrefixV4: this.d.settings.minPrefixV4,
+      minPrefixV6: this.d.settings.minPrefixV6,
+      normalize: req.normalize,
+      field: 'cidr',
+    });
+    if (!req.scope) throw new InvalidArgumentError('scope', 'must be ENTRY_SCOPE_LIVE, ENTRY_SCOPE_STAGING or ENTRY_SCOPE_ALL');
+    const label = text(req.label, 'label', true);
+    const reason = text(req.reason, 'reason', true);
+    const now = this.d.clock.now();
+    if (req.expiresAt && req.expiresAt.getTime() <= now.getTime()) throw new InvalidArgumentError('expires_at', 'must be in the future');
+    const out: EntryWarning[] = warnings.map((w: CidrWarning) => ({ kind: w.kind, message: w.message }));
+    await this.reload();
+    for (const other of this.snapshot.entriesContaining(cidr.canonical.split('/')[0] ?? '')) {
+      out.push({ kind: 'overlaps_existing', message: `${cidr.canonical} overlaps ${other.cidr} (${other.label})`, relatedEntryId: other.entryId });
+    }
+    const entry: AllowlistEntry = {
+      entryId: `ent_${randomBytes(12).toString('base64url')}`,
+      cidr: cidr.canonical,
+      label,
+      scope: req.scope,
+      expiresAt: req.expiresAt ?? null,
+      createdBy: { accountId: officer.accountId, email: officer.email },
+      reason,
+      createdAt: now,
+      removedAt: null,
+      removedBy: null,
+      removeReason: null,
+      activeKey: `${cidr.canonical}|${req.scope}`,
+    };
+    if (this.d.settings.staticEntries.some((s) => s.scope === req.scope && parseCidr(s.cidr, { minPrefixV4: 1, minPrefixV6: 1, normalize: true }).cidr.canonical === cidr.canonical)) {
+      throw new AlreadyExistsError(`${cidr.canonical} (${req.scope}) is already allowlisted by configuration`);
+    }
+    try {
+      await this.d.entries.create(entry);
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) throw new AlreadyExistsError(`${cidr.canonical} already has an active ${req.scope} entry`);
+      throw err;
+    }
+    await this.changed();
+    await this.d.audit.record(this.officerEvent(officer, 'entry_add', entry, source, { cidr: entry.cidr, scope: entry.scope, label, reason, expires_at: entry.expiresAt?.toISOString() ?? 'never' }));
+    return { entry, warnings: out };
+  }
+
+  /** RemoveEntry (officer). Check stops matching it on every replica within one poll. */
+  async removeEntry(officer: SessionEmployee, entryId: string, reason: string, source: Source): Promise<AllowlistEntry> {
+    if (entryId.startsWith('static:')) throw new FailedPreconditionError('this entry comes from configuration (GATEHOUSE_ALLOWLIST_STATIC_CIDRS): change the configuration instead');
+    if (!/^ent_[A-Za-z0-9_-]{16}$/.test(entryId)) throw new InvalidArgumentError('entry_id', 'is not an entry id (ent_…)');
+    const why = text(reason, 'reason', true);
+    const removed = await this.d.entries.remove(entryId, this.d.clock.now(), { accountId: officer.accountId, email: officer.email }, why);
+    if (!removed) throw new NotFoundError('no such active entry');
+    await this.changed();
+    await this.d.audit.record(this.officerEvent(officer, 'entry_remove', removed, source, { cidr: removed.cidr, scope: removed.scope, reason: why }));
+    return removed;
+  }
+
+  /** ListEntries: active entries (and, on request, expired ones) in the contract's CIDR order. */
+  async listEntries(filter: { scopes: EntryScope[]; containsIp?: string | undefined; includeExpired: boolean }): Promise<AllowlistEntry[]> {
+    const now = this.d.clock.now();
+    let rows = [...this.staticEntries(), ...(await this.d.entries.listActive())];
+    if (!filter.includeExpired) rows = rows.filter((e) => e.expiresAt === null || e.expiresAt > now);
+    if (filter.scopes.length > 0) rows = rows.filter((e) => filter.scopes.includes(e.scope));
+    if (filter.containsIp !== undefined) {
+      const ip = parseIp(filter.containsIp, 'contains_ip');
+      rows = new AllowlistIndex(rows, []).entriesContaining(ip.canonical);
+    }
+    const parsed = new Map(rows.map((e) => [e.entryId, parseCidr(e.cidr, { minPrefixV4: 1, minPrefixV6: 1, normalize: false }).cidr]));
+    return rows.sort((a, b) => compareCidrs(parsed.get(a.entryId) as never, parsed.get(b.entryId) as never) || a.scope.localeCompare(b.scope));
+  }
+
+  /**
+   * RegisterDailyIp: the caller's own IP (never one it names) until the next cut-off. Same IP
+   * again the same day extends nothing. The cap of distinct IPs per day holds under concurrency
+   * (unique slot numbers). A new IP for an account holding a LIVE role raises the alert event.
+   */
+  async registerDaily(who: SessionEmployee, peerIp: string, source: Source): Promise<{ daily: DailyIp; alreadyRegistered: boolean; remainingToday: number }> {
+    const ip = parseIp(peerIp, 'peer address');
+    if (!isUsableUnicast(ip)) throw new InvalidArgumentError('peer address', `${ip.canonical} is not a usable unicast address`);
+    const now = this.d.clock.now();
+    const cutoff = nextCutoff(now, this.d.settings.cutoffTimeZone, this.d.settings.cutoffHour);
+    const cap = this.d.settings.dailyCap;
+    const existing = await this.d.dailyIps.find(who.accountId, ip.canonical, cutoff);
+    if (existing) return { daily: existing, alreadyRegistered: true, remainingToday: Math.max(0, cap - (await this.d.dailyIps.countForDay(who.accountId, cutoff))) };
+    const live = who.roles.some((r) => LIVE_ROLES.includes(r));
+    const firstTime = !(await this.d.dailyIps.hasUsedIp(who.accountId, ip.canonical));
+    const base = {
+      ip: ip.canonical,
+      accountId: who.accountId,
+      email: who.email,
+      scope: (live ? 'all' : 'staging') as EntryScope,
+      registeredAt: now,
+      expiresAt: cutoff,
+    };
+    for (let slot = 1; slot <= cap; slot++) {
+      const daily: DailyIp = { ...base, dailyIpId: `dip_${randomBytes(12).toString('base64url')}`, slot };
+      const r = await this.d.dailyIps.create(daily);
+      if (r === 'slot_taken') continue;
+      if (r === 'ip_exists') {
+        const same = await this.d.dailyIps.find(who.accountId, ip.canonical, cutoff);
+        if (same) return { daily: same, alreadyRegistered: true, remainingToday: Math.max(0, cap - (await this.d.dailyIps.countForDay(who.accountId, cutoff))) };
+        continue;
+      }
+      await this.changed();
+      const actor = { kind: 'employee' as const, id: who.accountId, displayName: who.email };
+      const subject = { kind: 'daily_ip' as const, id: daily.dailyIpId };
+      const events: Event[] = [
+        { action: 'daily_ip_register', outcome: 'success', actor, subject, sourceIp: ip.canonical, requestId: source.requestId, details: { expires_at: cutoff.toISOString(), slot: String(slot), scope: daily.scope } },
+      ];
+      if (live && firstTime) {
+        events.push({ action: 'daily_ip_new_for_live', outcome: 'success', actor, subject, sourceIp: ip.canonical, environment: 'live', requestId: source.requestId, details: { roles: who.roles.join(',') } });
+      }
+      await this.d.audit.record(...events);
+      return { daily, alreadyRegistered: false, remainingToday: cap - slot };
+    }
+    throw new ResourceExhaustedError(
+      `the daily cap of ${cap} distinct IPs is reached; registrations reopen at the next cut-off (${cutoff.toISOString()})`,
+      cutoff.getTime() - now.getTime(),
+    );
+  }
+
+  /** ListDailyIps: own entries, or anyone's for the officer. */
+  async listDaily(who: SessionEmployee, filter: { accountId?: string | undefined; includeExpired: boolean }, page: { after?: { registeredAt: Date; dailyIpId: string } | undefined; limit: number }): Promise<DailyIp[]> {
+    const officer = who.roles.includes('security_officer');
+    if (!officer && filter.accountId !== undefined && filter.accountId !== who.accountId) {
+      throw new InvalidArgumentError('account_id', "only the security officer may list another account's daily IPs");
+    }
+    const accountId = filter.accountId ?? (officer ? undefined : who.accountId);
+    return this.d.dailyIps.list({ ...(accountId !== undefined ? { accountId } : {}), includeExpired: filter.includeExpired, now: this.d.clock.now() }, page);
+  }
+
+  /** Writes buffered denials: identified ones as one event each, anonymous ones grouped. */
+  async flushDenials(): Promise<void> {
+    const events = this.denials.drain();
+    if (events.length > 0) await this.d.audit.record(...events);
+  }
+
+  private async changed(): Promise<void> {
+    await this.d.version.bump();
+    await this.reload(true);
+  }
+
+  private staticEntries(): AllowlistEntry[] {
+    const epoch = new Date(0);
+    return this.d.settings.staticEntries.map((s) => {
+      const cidr = parseCidr(s.cidr, { minPrefixV4: 1, minPrefixV6: 1, normalize: true }).cidr.canonical;
+      return {
+        entryId: `static:${cidr}|${s.scope}`,
+        cidr,
+        label: 'configured (GATEHOUSE_ALLOWLIST_STATIC_CIDRS)',
+        scope: s.scope,
+        expiresAt: null,
+        createdBy: { accountId: 'config', email: '' },
+        reason: 'static configuration',
+        createdAt: epoch,
+        removedAt: null,
+        removedBy: null,
+        removeReason: null,
+        activeKey: `${cidr}|${s.scope}`,
+      };
+    });
+  }
+
+  private officerEvent(officer: SessionEmployee, action: AllowlistAction, entry: AllowlistEntry, source: Source, details: Record<string, string>): Event {
+    return {
+      action,
+      outcome: 'success',
+      actor: { kind: 'employee', id: officer.accountId, displayName: officer.email },
+      subject: { kind: 'allowlist_entry', id: entry.entryId, displayName: entry.cidr },
+      sourceIp: source.ip,
+      requestId: source.requestId,
+      details,
+    };
+  }
+}
+
+function text(value: string, field: string, required: boolean): string {
+  const v = value.trim();
+  if (required && v.length === 0) throw new InvalidArgumentError(field, 'is required');
+  if (v.length > MAX_TEXT) throw new InvalidArgumentError(field, `must be at most ${MAX_TEXT} characters`);
+  if (/\p{Cc}/u.test(v)) throw new InvalidArgumentError(field, 'must not contain control characters');
+  return v;
+}
+
+interface Denial {
+  ip: string;
+  accountId: string | undefined;
+  env: Environment;
+  reason: string;
+  requestId: string;
+  caller: string;
+}
+
+/**
+ * Denials waiting to be audited (the Check hot path never writes). Denials for an identified
+ * account are kept one by one and become one event each, as the alert rule requires; anonymous
+ * ones are counted per (IP, environment, reason), at most `maxGroups` groups per flush, the rest
+ * summed into one overflow event, so a flood cannot drown the audit log.
+ */
+class DenialBuffer {
+  private identified: Denial[] = [];
+  private anonymous = new Map<string, { d: Denial; count: number }>();
+  private overflow = 0;
+
+  constructor(private readonly maxGroups: number) {}
+
+  add(d: Denial): void {
+    if (d.accountId !== undefined) {
+      this.identified.push(d);
+      return;
+    }
+    const key = `${d.ip}|${d.env}|${d.reason}`;
+    const g = this.anonymous.get(key);
+    if (g) g.count++;
+    else if (this.anonymous.size < this.maxGroups) this.anonymous.set(key, { d, count: 1 });
+    else this.overflow++;
+  }
+
+  drain(): Event[] {
+    const events: Event[] = this.identified.map((d) => ({
+      action: 'check_deny',
+      outcome: 'denied',
+      actor: { kind: 'employee', id: d.accountId ?? '' },
+      subject: { kind: 'ip_address', id: d.ip || 'malformed' },
+      ...(d.ip && isCanonical(d.ip) ? { sourceIp: d.ip } : {}),
+      environment: d.env,
+      requestId: d.requestId,
+      details: { reason: d.reason, caller: d.caller },
+    }));
+    for (const { d, count } of this.anonymous.values()) {
+      events.push({
+        action: 'check_deny',
+        outcome: 'denied',
+        actor: { kind: 'anonymous', id: '' },
+        subject: { kind: 'ip_address', id: d.ip || 'malformed' },
+        ...(d.ip && isCanonical(d.ip) ? { sourceIp: d.ip } : {}),
+        environment: d.env,
+        details: { reason: d.reason, count: String(count), caller: d.caller },
+      });
+    }
+    if (this.overflow > 0) {
+      events.push({
+        action: 'check_deny',
+        outcome: 'denied',
+        actor: { kind: 'anonymous', id: '' },
+        details: { reason: 'aggregated', count: String(this.overflow), note: `more anonymous denials than ${this.maxGroups} groups in one interval` },
+      });
+    }
+    this.identified = [];
+    this.anonymous = new Map();
+    this.overflow = 0;
+    return events;
+  }
+}
+
+function isCanonical(ip: string): boolean {
+  try {
+    return parseIp(ip).canonical === ip;
+  } catch {
+    return false;
+  }
+}

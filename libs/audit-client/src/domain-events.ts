@@ -1,0 +1,112 @@
+import { auditEventV1, commonV1 } from '@gatehouse/contracts';
+import type { OpenedStore } from '@gatehouse/storage';
+import type { AuditEmitter, AuditEventInput } from './emitter.js';
+
+/** Who did it: an employee (account id), nobody known, the service itself, or a calling service. */
+export interface EventActor {
+  kind: 'employee' | 'anonymous' | 'system' | 'service';
+  id: string;
+  displayName?: string;
+}
+
+/** What it was done to, by audit.v1.SubjectKind in lower case (`account`, `allowlist_entry`, …). */
+export interface EventSubject {
+  kind:
+    | 'account'
+    | 'sign_in'
+    | 'session'
+    | 'otp_credential'
+    | 'signing_key'
+    | 'allowlist_entry'
+    | 'daily_ip'
+    | 'ip_address'
+    | 'seal'
+    | 'secret'
+    | 'release'
+    | 'impersonation_grant'
+    | 'customer_user'
+    | 'anomaly'
+    | 'customer_domain';
+  id: string;
+  displayName?: string;
+}
+
+/**
+ * An audit event in a service's domain words, free of generated types: `action` is the
+ * lower-case tail of audit.v1.Action after `ACTION_<SERVICE>_` (`sign_in_begin`,
+ * `entry_add`). `details` hold only non-secret facts; audit's event rules refuse the rest.
+ */
+export interface DomainAuditEvent<A extends string = string> {
+  action: A;
+  outcome: 'success' | 'failure' | 'denied' | 'error';
+  actor: EventActor;
+  subject?: EventSubject;
+  sourceIp?: string;
+  environment?: 'live' | 'staging';
+  customerDomain?: string;
+  requestId?: string;
+  details?: Record<string, string>;
+}
+
+/** The port a service's domain uses to audit: durable queueing, and fail-closed confirmation for critical actions. */
+export interface AuditSink<A extends string = string> {
+  /** Durably queues events (one outbox transaction); they ship after this resolves. */
+  record(...events: DomainAuditEvent<A>[]): Promise<void>;
+  /** For critical actions: resolves once audit confirmed the event, else throws UnavailableError (fail closed). */
+  confirm(event: DomainAuditEvent<A>): Promise<void>;
+}
+
+const E = auditEventV1;
+
+const OUTCOME: Record<DomainAuditEvent['outcome'], auditEventV1.Outcome> = {
+  success: E.Outcome.OUTCOME_SUCCESS,
+  failure: E.Outcome.OUTCOME_FAILURE,
+  denied: E.Outcome.OUTCOME_DENIED,
+  error: E.Outcome.OUTCOME_ERROR,
+};
+
+const ACTOR: Record<EventActor['kind'], auditEventV1.ActorKind> = {
+  employee: E.ActorKind.ACTOR_KIND_EMPLOYEE,
+  anonymous: E.ActorKind.ACTOR_KIND_ANONYMOUS,
+  system: E.ActorKind.ACTOR_KIND_SYSTEM,
+  service: E.ActorKind.ACTOR_KIND_SERVICE,
+};
+
+/** A domain event as audit.v1.AuditEvent of `service` (`identity`, `allowlist`, …). */
+export function toAuditEventInput(service: string, e: DomainAuditEvent): AuditEventInput {
+  const upper = service.toUpperCase();
+  const action = E.actionFromJSON(`ACTION_${upper}_${e.action.toUpperCase()}`);
+  if (action === E.Action.UNRECOGNIZED || action === E.Action.ACTION_UNSPECIFIED) throw new Error(`no audit action ACTION_${upper}_${e.action.toUpperCase()}`);
+  const subjectKind = e.subject ? E.subjectKindFromJSON(`SUBJECT_KIND_${e.subject.kind.toUpperCase()}`) : undefined;
+  return {
+    service: E.serviceFromJSON(`SERVICE_${upper}`),
+    action,
+    outcome: OUTCOME[e.outcome],
+    actor: { kind: ACTOR[e.actor.kind], id: e.actor.id, displayName: e.actor.displayName ?? '' },
+    ...(e.subject && subjectKind !== undefined ? { subject: { kind: subjectKind, id: e.subject.id, displayName: e.subject.displayName ?? '' } } : {}),
+    sourceIp: e.sourceIp ?? '',
+    customerDomain: e.customerDomain ?? '',
+    requestId: e.requestId ?? '',
+    environment:
+      e.environment === 'live' ? commonV1.Environment.ENVIRONMENT_LIVE : e.environment === 'staging' ? commonV1.Environment.ENVIRONMENT_STAGING : commonV1.Environment.ENVIRONMENT_UNSPECIFIED,
+    details: e.details ?? {},
+  };
+}
+
+/**
+ * An AuditSink over the transactional outbox of `store`: `record` commits the events in one
+ * transaction (the relay ships them, retried until acknowledged); `confirm` waits for audit's
+ * acknowledgement and throws UNAVAILABLE otherwise.
+ */
+export function outboxAuditSink<A extends string>(service: string, store: OpenedStore, emitter: AuditEmitter): AuditSink<A> {
+  return {
+    async record(...events) {
+      if (events.length === 0) return;
+      const inputs = events.map((e) => toAuditEventInput(service, e));
+      await store.store.run((tx) => emitter.record(tx, ...inputs));
+    },
+    async confirm(event) {
+      await emitter.emitAndConfirm(toAuditEventInput(service, event));
+    },
+  };
+}
