@@ -28,7 +28,7 @@ function totp(secretBase32: string, at = Date.now()): string {
  * bootstrap with the token identity wrote, sign in (SMS from the dev sink, TOTP enrolment,
  * OTP), whoami, and the events that reached the real audit service.
  */
-describe('identity through the CLI against the stack', () => {
+describe('identity and allowlist through the CLI against the stack', () => {
   let stack: Stack;
   let home: string;
 
@@ -48,6 +48,7 @@ describe('identity through the CLI against the stack', () => {
     GATEHOUSE_TLS_DIR: stack.pkiDir,
     GATEHOUSE_CONFIG_DIR: path.join(home, 'gatehouse'),
     GATEHOUSE_IDENTITY_ADDR: stack.services.identity.address,
+    GATEHOUSE_ALLOWLIST_ADDR: stack.services.allowlist.address,
     GATEHOUSE_AUDIT_ADDR: stack.services.audit.address,
     GATEHOUSE_DEV_ISSUER_KEY_FILE: path.join(stack.dir, 'data', 'identity-dev-issuer-key.pem'),
   });
@@ -133,5 +134,43 @@ describe('identity through the CLI against the stack', () => {
     }
     client.close();
     for (const a of wanted) assert.ok(seen.includes(a), `${auditEventV1.actionToJSON(a)} not in ${seen.map(auditEventV1.actionToJSON).join(', ')}`);
+  });
+
+  test('the officer (FULL session: loopback is allowlisted by the dev configuration) manages the allowlist; Check answers; events reach audit', async () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [cliMain, ...args], { env: env(), encoding: 'utf8', timeout: 30_000 });
+    const who = run(['whoami', '--json']);
+    assert.match(who.stdout, /FULL/i, who.stdout);
+    const add = run(['allowlist', 'add', '10.9.0.0/16', '--scope', 'all', '--label', 'Lyon office', '--reason', 'new office']);
+    assert.equal(add.status, 0, add.stderr);
+    assert.match(add.stdout, /Added 10\.9\.0\.0\/16/);
+    const allow = run(['ip', 'check', '10.9.200.1']);
+    assert.equal(allow.status, 0, allow.stdout + allow.stderr);
+    assert.match(allow.stdout, /^ALLOW 10\.9\.200\.1 for LIVE: enumerated_entry by 10\.9\.0\.0\/16/);
+    const deny = run(['ip', 'check', '10.10.0.1', '--account', 'acc-nobody']);
+    assert.equal(deny.status, 3);
+    assert.match(deny.stdout, /^DENY 10\.10\.0\.1 for LIVE: no_match/);
+    const bad = run(['allowlist', 'add', '10.0.0.0/8', '--scope', 'all', '--label', 'x', '--reason', 'x']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /INVALID_ARGUMENT: cidr: .*16/);
+    const reg = run(['ip', 'register']);
+    assert.equal(reg.status, 0, reg.stderr);
+    assert.match(reg.stdout, /Registered 127\.0\.0\.1 .* until \d{4}-/);
+    const listed = run(['allowlist', 'list', '--json']);
+    const entries = JSON.parse(listed.stdout) as Array<{ cidr: string }>;
+    assert.deepEqual(entries.map((e) => e.cidr).sort(), ['10.9.0.0/16', '127.0.0.1/32', '::1/128'].sort());
+
+    const client = dial(AuditServiceClient, stack.services.audit.address, { mode: 'mtls', material: await stack.material('dev-backend', 'audit') });
+    const wanted = [auditEventV1.Action.ACTION_ALLOWLIST_ENTRY_ADD, auditEventV1.Action.ACTION_ALLOWLIST_DAILY_IP_REGISTER, auditEventV1.Action.ACTION_ALLOWLIST_CHECK_DENY];
+    let seen: auditEventV1.AuditEvent[] = [];
+    for (let i = 0; i < 100 && !wanted.every((a) => seen.some((e) => e.action === a)); i++) {
+      const q = await call(client, client.query, auditV1.QueryRequest.fromPartial({ filter: { services: [auditEventV1.Service.SERVICE_ALLOWLIST] }, pageSize: 200 }));
+      seen = q.entries.map((e) => e.event).filter((e): e is auditEventV1.AuditEvent => e !== undefined);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    client.close();
+    for (const a of wanted) assert.ok(seen.some((e) => e.action === a), auditEventV1.actionToJSON(a));
+    const denial = seen.find((e) => e.action === auditEventV1.Action.ACTION_ALLOWLIST_CHECK_DENY);
+    assert.equal(denial?.actor?.id, 'acc-nobody');
+    assert.equal(denial?.sourceIp, '10.10.0.1');
   });
 });

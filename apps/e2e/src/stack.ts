@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,8 +58,10 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     ],
   });
   const services = {} as Record<StackService, ServiceProcess>;
-  let auditAddr = '127.0.0.1:1';
-  const addr = (name: StackService) => services[name]?.address ?? '127.0.0.1:1';
+  // Services call each other both ways (identity ↔ allowlist), so ports are chosen up front.
+  const ports = Object.fromEntries(await Promise.all(STACK.map(async (s) => [s, await freePort()] as const))) as Record<StackService, number>;
+  const auditAddr = `127.0.0.1:${ports.audit}`;
+  const addr = (name: StackService) => `127.0.0.1:${ports[name]}`;
   const start = async (name: StackService) => {
     const main = path.join(ROOT, 'dist/apps', name, 'main.mjs');
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run nx run-many -t build first`);
@@ -71,7 +74,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
         PATH: process.env['PATH'] ?? '',
         GATEHOUSE_ENV: 'dev',
         GATEHOUSE_HOST: '127.0.0.1',
-        GATEHOUSE_PORT: '0',
+        GATEHOUSE_PORT: String(ports[name]),
         GATEHOUSE_METRICS_PORT: '0',
         GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
         GATEHOUSE_TLS_DIR: pkiDir,
@@ -89,7 +92,6 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     child.stderr?.on('data', (d: string) => stderr.push(d));
     const info = await waitForFile(ready, child, name, stderr, 20_000);
     services[name] = { name, child, port: info.port, metricsPort: info.metricsPort, address: `127.0.0.1:${info.port}`, stderr };
-    if (name === 'audit') auditAddr = services.audit.address;
   };
   try {
     // In dependency order, so each service is told where the ones it calls listen.
@@ -128,4 +130,16 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       return results;
     },
   };
+}
+
+/** A free loopback port (bound and released; the service binds it again at once). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

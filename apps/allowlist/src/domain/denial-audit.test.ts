@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DomainAuditEvent } from '@gatehouse/audit-client';
+import { ManualClock } from '@gatehouse/core';
+import { Allowlist, type AllowlistAction } from './allowlist-service.js';
+import type { ChangeVersion, DailyIpRepository, EntryRepository } from './model.js';
+
+function allowlist(maxAnonymousGroups: number) {
+  const recorded: DomainAuditEvent<AllowlistAction>[] = [];
+  const a = new Allowlist({
+    entries: { listActive: async () => [] } as unknown as EntryRepository,
+    dailyIps: { listUnexpired: async () => [] } as unknown as DailyIpRepository,
+    version: { current: async () => 0, bump: async () => 1 } as ChangeVersion,
+    audit: { record: async (...e) => void recorded.push(...e), confirm: async () => undefined },
+    clock: new ManualClock(Date.UTC(2026, 10, 27)),
+    settings: { minPrefixV4: 16, minPrefixV6: 48, cutoffTimeZone: 'UTC', cutoffHour: 4, dailyCap: 3, staticEntries: [], pollMs: 250, denialFlushMs: 500, maxAnonymousGroups },
+  });
+  return { a, recorded };
+}
+
+test('one flush: identified denials one event each; anonymous grouped per IP up to the cap, the rest summed', async () => {
+  const { a, recorded } = allowlist(100);
+  const src = { ip: '10.0.0.1', requestId: 'req-1' };
+  for (let i = 0; i < 7; i++) a.check('198.51.100.9', 'acc-1', 'live', src, 'backend:web');
+  for (let i = 0; i < 1000; i++) a.check(`203.0.${Math.floor(i / 2) % 250}.${i % 2}`, undefined, 'staging', src, 'backend:web');
+  a.check('not an ip', undefined, 'live', src, 'backend:web');
+  await a.flushDenials();
+  const identified = recorded.filter((e) => e.actor.kind === 'employee');
+  assert.equal(identified.length, 7);
+  assert.ok(identified.every((e) => e.actor.id === 'acc-1' && e.sourceIp === '198.51.100.9' && e.environment === 'live' && e.details?.['reason'] === 'no_match'));
+  const anonymous = recorded.filter((e) => e.actor.kind === 'anonymous');
+  assert.equal(anonymous.length, 101, '100 groups and one overflow event');
+  assert.equal(anonymous.reduce((n, e) => n + Number(e.details?.['count']), 0), 1001, 'no denial uncounted');
+  const malformed = anonymous.find((e) => e.details?.['reason'] === 'malformed_ip');
+  assert.ok(!malformed || malformed.sourceIp === undefined, 'a malformed IP is never put in source_ip');
+  // The buffer is empty after a flush.
+  recorded.length = 0;
+  await a.flushDenials();
+  assert.equal(recorded.length, 0);
+});
