@@ -267,7 +267,16 @@ export class Allowlist {
   /** Writes buffered denials: identified ones as one event each, anonymous ones grouped. */
   async flushDenials(): Promise<void> {
     const events = this.denials.drain();
-    if (events.length > 0) await this.d.audit.record(...events);
+    if (events.length === 0) return;
+    try {
+      await this.d.audit.record(...events);
+    } catch {
+      // One event audit would refuse (a caller's odd account id) must not cost the others:
+      // record them one by one, and report the refused ones.
+      for (const e of events) {
+        await this.d.audit.record(e).catch((err: unknown) => this.d.onError?.(err, 'recording a denial'));
+      }
+    }
   }
 
   private async changed(): Promise<void> {

@@ -38,3 +38,30 @@ test('one flush: identified denials one event each; anonymous grouped per IP up 
   await a.flushDenials();
   assert.equal(recorded.length, 0);
 });
+
+test('a denial audit would refuse (an odd account id) does not cost the others', async () => {
+  const recorded: string[] = [];
+  const errors: unknown[] = [];
+  const a = new Allowlist({
+    entries: { listActive: async () => [] } as unknown as EntryRepository,
+    dailyIps: { listUnexpired: async () => [] } as unknown as DailyIpRepository,
+    version: { current: async () => 0, bump: async () => 1 } as ChangeVersion,
+    audit: {
+      record: async (...e) => {
+        if (e.some((x) => x.actor.id.startsWith('eyJ'))) throw new Error('refused: looks like a JWT');
+        recorded.push(...e.map((x) => x.actor.id));
+      },
+      confirm: async () => undefined,
+    },
+    clock: new ManualClock(Date.UTC(2026, 10, 27)),
+    settings: { minPrefixV4: 16, minPrefixV6: 48, cutoffTimeZone: 'UTC', cutoffHour: 4, dailyCap: 3, staticEntries: [], pollMs: 250, denialFlushMs: 500, maxAnonymousGroups: 10 },
+    onError: (err) => errors.push(err),
+  });
+  const src = { ip: '10.0.0.1', requestId: 'req-1' };
+  a.check('198.51.100.9', 'acc-1', 'live', src, 'backend:web');
+  a.check('198.51.100.9', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.x', 'live', src, 'backend:web');
+  a.check('198.51.100.9', 'acc-2', 'live', src, 'backend:web');
+  await a.flushDenials();
+  assert.deepEqual(recorded, ['acc-1', 'acc-2']);
+  assert.equal(errors.length, 1);
+});
