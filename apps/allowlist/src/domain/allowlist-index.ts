@@ -16,6 +16,22 @@ export interface CheckResult {
   expiresAt: Date | null;
 }
 
+/** A decision and the interval in which it stays exactly what a fresh evaluation would give. */
+interface CachedDecision {
+  result: CheckResult;
+  validFrom: number;
+  validUntil: number;
+}
+
+/** The cached decisions for one IP: without an account, and per account. */
+interface CacheSlot {
+  anonymous?: CachedDecision;
+  byAccount?: Map<string, CachedDecision>;
+}
+
+/** Most cached IPs per environment before the cache starts over (bounds memory under scans). */
+const DECISION_CACHE_LIMIT = 100_000;
+
 function scopeCovers(scope: EntryScope, env: Environment): boolean {
   return scope === 'all' || scope === env;
 }
@@ -30,6 +46,8 @@ function scopeCovers(scope: EntryScope, env: Environment): boolean {
 export class AllowlistIndex {
   private readonly cidrs: MatchIndex<AllowlistEntry>;
   private readonly daily = new Map<string, DailyIp[]>();
+  private readonly liveCache = new Map<string, CacheSlot>();
+  private readonly stagingCache = new Map<string, CacheSlot>();
 
   constructor(entries: readonly AllowlistEntry[], dailies: readonly DailyIp[]) {
     const items = [];
@@ -66,14 +84,41 @@ export class AllowlistIndex {
    * account > no match). A malformed IP is an answer, not an error.
    */
   check(ip: string, accountId: string | undefined, env: Environment, now: Date): CheckResult {
+    // Edge callers ask about the same addresses again and again: a decision is reused from the
+    // instant it was made until the first instant any entry it looked at expires (the snapshot itself never changes; a change
+    // builds a new snapshot with an empty cache), so the answer is exactly what a fresh
+    // evaluation would give.
+    const t = now.getTime();
+    const cache = env === 'live' ? this.liveCache : this.stagingCache;
+    // Keyed by IP, then account ('' for none): no string building on the hot path.
+    let slot = cache.get(ip);
+    const hit = accountId === undefined ? slot?.anonymous : slot?.byAccount?.get(accountId);
+    if (hit !== undefined && t >= hit.validFrom && t < hit.validUntil) return hit.result;
+    const validity = { until: Infinity };
+    const result = this.evaluate(ip, accountId, env, t, validity);
+    const decision: CachedDecision = { result, validFrom: t, validUntil: validity.until };
+    if (!slot) {
+      if (cache.size >= DECISION_CACHE_LIMIT) cache.clear();
+      slot = {};
+      cache.set(ip, slot);
+    }
+    if (accountId === undefined) slot.anonymous = decision;
+    else (slot.byAccount ??= new Map()).set(accountId, decision);
+    return result;
+  }
+
+  private evaluate(ip: string, accountId: string | undefined, env: Environment, t: number, validity: { until: number }): CheckResult {
     const parsed = tryParseIp(ip);
     if (!parsed) return { allow: false, reason: 'malformed_ip', canonicalIp: '', expiresAt: null };
-    const t = now.getTime();
+    const seen = (at: Date | null) => {
+      if (at !== null && at.getTime() > t && at.getTime() < validity.until) validity.until = at.getTime();
+    };
     const canonicalIp = parsed.canonical;
     let sawExpired = false;
     let sawOtherEnv = false;
     let best: AllowlistEntry | undefined;
     for (const e of this.cidrs.lookup(parsed)) {
+      seen(e.expiresAt);
       if (e.expiresAt !== null && e.expiresAt.getTime() <= t) {
         sawExpired = true;
         continue;
@@ -90,6 +135,7 @@ export class AllowlistIndex {
     let sawOtherAccount = false;
     let daily: DailyIp | undefined;
     for (const d of this.daily.get(canonicalIp) ?? []) {
+      seen(d.expiresAt);
       if (d.expiresAt.getTime() <= t) {
         sawExpired = true;
         continue;
