@@ -11,7 +11,7 @@ import { allowlistPolicy } from '../src/rpc/allowlist-rpc.js';
 import { allowlistStores } from '../src/store/schema.js';
 import type { HostedService } from '@gatehouse/service-host';
 import type { AllowlistHarness } from '../src/test-support/harness.js';
-import { envNumber, goalLine, latencyText, pct, pool, type CheckCall, type DriverResult, type LoadDriver } from './bench-support.js';
+import { envNumber, goalLine, latencyText, pct, pool, type CheckCall, type DriverResult, type BenchLoadDriver } from './bench-support.js';
 import type { BenchData } from './data.js';
 
 const SECONDS = envNumber('BENCH_SECONDS', 6);
@@ -37,7 +37,7 @@ interface Phase {
 const keyOf = (ip: string, accountId: string | undefined, environment: number) => `${ip}\u0000${accountId ?? ''}\u0000${environment}`;
 
 /** Every load process runs Check against `address` for `seconds`, from one common instant. */
-async function phase(drivers: LoadDriver[], address: string, pkiDir: string, calls: CheckCall[], seconds: number): Promise<Phase> {
+async function phase(drivers: BenchLoadDriver[], address: string, pkiDir: string, calls: CheckCall[], seconds: number): Promise<Phase> {
   const startAt = Date.now() + 1500;
   let cpu0 = process.cpuUsage();
   const mark = setTimeout(() => (cpu0 = process.cpuUsage()), startAt - Date.now());
@@ -115,7 +115,7 @@ async function seed(h: AllowlistHarness, data: BenchData, cli: AllowlistServiceC
   log(`  full reload (every 30 s per replica): store read + JSON ${(r1 - r0).toFixed(0)} ms, index build ${(r2 - r1).toFixed(0)} ms (${rebuilt.size.entries} + ${rebuilt.size.daily})`);
 }
 
-export async function grpcBench(h: AllowlistHarness, drivers: LoadDriver[], data: BenchData, log: (line: string) => void): Promise<string[]> {
+export async function grpcBench(h: AllowlistHarness, drivers: BenchLoadDriver[], data: BenchData, log: (line: string) => void): Promise<string[]> {
   const pkiDir = `${h.dir}/pki`;
   const cli = await h.client('other-backend');
   await seed(h, data, cli, log);

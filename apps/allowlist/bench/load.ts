@@ -6,27 +6,14 @@
 // The answer carries per-call latencies (ms), how many answers were DENY, and this process's CPU.
 import * as grpc from '@grpc/grpc-js';
 import { allowlistV1 } from '@gatehouse/contracts';
-import { createClientCredentials, loadTlsMaterial, serviceAuthority } from '@gatehouse/pki';
-import { CLIENT_CHANNEL_OPTIONS } from '@gatehouse/service-kit';
+import { loadClient, serveLoadCommands } from '@gatehouse/testing';
 import type { DriverCommand, DriverResult } from './bench-support.js';
 
 const CHECK = '/gatehouse.allowlist.v1.AllowlistService/Check';
 const DENY = allowlistV1.CheckDecision.CHECK_DECISION_DENY;
 
-const clients = new Map<string, grpc.Client>();
-
-async function clientFor(address: string, pkiDir: string, certName: string): Promise<grpc.Client> {
-  const key = `${address}|${certName}`;
-  let c = clients.get(key);
-  if (!c) {
-    const material = { ...(await loadTlsMaterial(pkiDir, certName)), expectedServerName: 'allowlist' };
-    c = new grpc.Client(address, createClientCredentials(material), {
-      ...CLIENT_CHANNEL_OPTIONS,
-      'grpc.ssl_target_name_override': serviceAuthority('allowlist'),
-    });
-    clients.set(key, c);
-  }
-  return c;
+function clientFor(address: string, pkiDir: string, certName: string): Promise<grpc.Client> {
+  return loadClient(address, pkiDir, certName, 'allowlist');
 }
 
 function send(client: grpc.Client, body: Buffer): Promise<allowlistV1.CheckResponse> {
@@ -77,15 +64,4 @@ async function runCheck(cmd: Extract<DriverCommand, { kind: 'check' }>): Promise
   return { kind: 'check', calls: latencies.length, denies, elapsedMs, latencies, errors: errors.slice(0, 5), errorCount: errors.length, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-process.on('message', (msg: DriverCommand) => {
-  if (msg.kind === 'stop') {
-    for (const c of clients.values()) c.close();
-    process.disconnect();
-    return;
-  }
-  runCheck(msg).then(
-    (r) => process.send?.(r),
-    (err: unknown) => process.send?.({ kind: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
-});
-process.send?.({ kind: 'ready' });
+serveLoadCommands<Exclude<DriverCommand, { kind: 'stop' }>, DriverResult>((msg) => runCheck(msg));

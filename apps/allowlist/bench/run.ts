@@ -33,7 +33,7 @@
 // BENCH_DAILY_IPS (5000), BENCH_QUERIES (8192), BENCH_LOAD_PROCESSES (2),
 // BENCH_CHECK_IN_FLIGHT (16 per process), BENCH_BUILD_REPEATS (5). Loopback only.
 import { startAllowlist } from '../src/test-support/harness.js';
-import { envNumber, LoadDriver } from './bench-support.js';
+import { envNumber, startLoadDriver } from './bench-support.js';
 import { grpcBench } from './check-grpc.bench.js';
 import { inProcessBench } from './check-in-process.bench.js';
 import { generate } from './data.js';
@@ -57,7 +57,7 @@ const lines: string[] = [];
 log('allowlist Check in-process:');
 lines.push(...inProcessBench(data, now, log));
 
-const drivers = await Promise.all(Array.from({ length: LOAD_PROCESSES }, () => LoadDriver.start()));
+const drivers = await Promise.all(Array.from({ length: LOAD_PROCESSES }, () => startLoadDriver()));
 const h = await startAllowlist({}, now.getTime());
 try {
   log('allowlist Check over gRPC:');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { allowlistV1, auditEventV1, commonV1, type AllowlistServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { findMongo } from '@gatehouse/testing';
+import { findMongo, refused } from '@gatehouse/testing';
 import { forwardedFor, startAllowlist, type AllowlistHarness } from './test-support/harness.js';
 
 const A = allowlistV1;
@@ -11,16 +11,6 @@ const S = grpc.status;
 const LIVE = commonV1.Environment.ENVIRONMENT_LIVE;
 const STAGING = commonV1.Environment.ENVIRONMENT_STAGING;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function refused(p: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    return { code: e.code, details: e.details };
-  }
-  assert.fail('the call was expected to be refused');
-}
 
 describe('allowlist: enumerated entries and Check', () => {
   let h: AllowlistHarness;

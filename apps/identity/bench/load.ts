@@ -7,27 +7,14 @@
 // Each answer carries per-call latencies (ms) and this process's CPU time.
 import * as grpc from '@grpc/grpc-js';
 import { identityV1 } from '@gatehouse/contracts';
-import { createClientCredentials, loadTlsMaterial, serviceAuthority } from '@gatehouse/pki';
-import { CLIENT_CHANNEL_OPTIONS } from '@gatehouse/service-kit';
+import { loadClient, serveLoadCommands } from '@gatehouse/testing';
 import { pool, type DriverCommand, type DriverResult } from './bench-support.js';
 
 const VERIFY_OTP = '/gatehouse.identity.v1.IdentityService/VerifyOtp';
 const VERIFY_SESSION = '/gatehouse.identity.v1.IdentityService/VerifySession';
 
-const clients = new Map<string, grpc.Client>();
-
-async function clientFor(address: string, pkiDir: string, certName: string): Promise<grpc.Client> {
-  const key = `${address}|${certName}`;
-  let c = clients.get(key);
-  if (!c) {
-    const material = { ...(await loadTlsMaterial(pkiDir, certName)), expectedServerName: 'identity' };
-    c = new grpc.Client(address, createClientCredentials(material), {
-      ...CLIENT_CHANNEL_OPTIONS,
-      'grpc.ssl_target_name_override': serviceAuthority('identity'),
-    });
-    clients.set(key, c);
-  }
-  return c;
+function clientFor(address: string, pkiDir: string, certName: string): Promise<grpc.Client> {
+  return loadClient(address, pkiDir, certName, 'identity');
 }
 
 function send<T>(client: grpc.Client, path: string, body: Buffer, decode: (b: Buffer) => T): Promise<T> {
@@ -109,15 +96,4 @@ async function runSession(cmd: Extract<DriverCommand, { kind: 'session' }>): Pro
   };
 }
 
-process.on('message', (msg: DriverCommand) => {
-  if (msg.kind === 'stop') {
-    for (const c of clients.values()) c.close();
-    process.disconnect();
-    return;
-  }
-  (msg.kind === 'otp' ? runOtp(msg) : runSession(msg)).then(
-    (r) => process.send?.(r),
-    (err: unknown) => process.send?.({ kind: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
-});
-process.send?.({ kind: 'ready' });
+serveLoadCommands<Exclude<DriverCommand, { kind: 'stop' }>, DriverResult>((msg) => msg.kind === 'otp' ? runOtp(msg) : runSession(msg));

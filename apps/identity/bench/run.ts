@@ -27,7 +27,7 @@
 // BENCH_OTP_CONCURRENCY (8), BENCH_OTP_MAX_ROUNDS (30), BENCH_LOAD_PROCESSES (2),
 // BENCH_SESSION_IN_FLIGHT (16 per process). Loopback only.
 import { startIdentity } from '../src/test-support/harness.js';
-import { envNumber, LoadDriver } from './bench-support.js';
+import { envNumber, startLoadDriver, type BenchLoadDriver } from './bench-support.js';
 import { verifyOtpBench } from './verify-otp.bench.js';
 import { verifySessionBench } from './verify-session.bench.js';
 
@@ -35,12 +35,12 @@ const LOAD_PROCESSES = Math.trunc(envNumber('BENCH_LOAD_PROCESSES', 2));
 
 const t0 = performance.now();
 const log = (line: string) => console.log(line);
-const drivers = await Promise.all(Array.from({ length: LOAD_PROCESSES }, () => LoadDriver.start()));
+const drivers = await Promise.all(Array.from({ length: LOAD_PROCESSES }, () => startLoadDriver()));
 const h = await startIdentity();
 const lines: string[] = [];
 try {
   log('identity VerifyOtp:');
-  const otp = await verifyOtpBench(h, drivers[0] as LoadDriver, log);
+  const otp = await verifyOtpBench(h, drivers[0] as BenchLoadDriver, log);
   lines.push(...otp.benchLines);
   log('identity VerifySession:');
   lines.push(...(await verifySessionBench(h, drivers, otp.tokens, log)));

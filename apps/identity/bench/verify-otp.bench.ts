@@ -12,7 +12,7 @@ import type { SessionService } from '../src/domain/sessions/session-service.js';
 import { SignInFlow } from '../src/domain/sign-in/sign-in-flow.js';
 import { identityStores } from '../src/store/schema.js';
 import { deviceOf, type Device, type IdentityHarness } from '../src/test-support/harness.js';
-import { envNumber, goalLine, latencyText, pool, type LoadDriver } from './bench-support.js';
+import { envNumber, goalLine, latencyText, pool, type BenchLoadDriver } from './bench-support.js';
 
 const SECONDS = envNumber('BENCH_SECONDS', 4);
 /** Accounts, each with an active TOTP credential: one VerifyOtp per account per round. */
@@ -89,7 +89,7 @@ async function pastSms(h: IdentityHarness, cli: IdentityServiceClient, email: st
   return signInId;
 }
 
-export async function verifyOtpBench(h: IdentityHarness, driver: LoadDriver, log: (line: string) => void): Promise<OtpBenchResult> {
+export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver, log: (line: string) => void): Promise<OtpBenchResult> {
   const opened = h.hosted.store;
   if (opened.backend !== 'sqlite') throw new Error('the identity bench measures the SQLite default store');
   const store: SqliteStore = opened.store;

@@ -7,7 +7,7 @@ import { loadTlsMaterial } from '@gatehouse/pki';
 import { call, callers, createLogger, sameRuleForAll, startServer, unary } from '@gatehouse/service-kit';
 import { benchLine } from '@gatehouse/testing';
 import type { IdentityHarness } from '../src/test-support/harness.js';
-import { envNumber, goalLine, latencyText, type DriverResult, type LoadDriver } from './bench-support.js';
+import { envNumber, goalLine, latencyText, type DriverResult, type BenchLoadDriver } from './bench-support.js';
 
 const SECONDS = envNumber('BENCH_SECONDS', 4);
 /** Calls in flight per load process. */
@@ -27,7 +27,7 @@ interface Phase {
 }
 
 /** Every load process runs VerifySession against `address` for `seconds`, from one common instant. */
-async function phase(drivers: LoadDriver[], address: string, pkiDir: string, tokens: string[], seconds: number): Promise<Phase> {
+async function phase(drivers: BenchLoadDriver[], address: string, pkiDir: string, tokens: string[], seconds: number): Promise<Phase> {
   const startAt = Date.now() + 1500;
   let cpu0 = process.cpuUsage();
   const mark = setTimeout(() => (cpu0 = process.cpuUsage()), startAt - Date.now());
@@ -57,7 +57,7 @@ function merge(a: Phase, b: Phase): { rate: number; latencies: number[]; serverC
   };
 }
 
-export async function verifySessionBench(h: IdentityHarness, drivers: LoadDriver[], tokens: string[], log: (line: string) => void): Promise<string[]> {
+export async function verifySessionBench(h: IdentityHarness, drivers: BenchLoadDriver[], tokens: string[], log: (line: string) => void): Promise<string[]> {
   if (tokens.length === 0) throw new Error('no session tokens to verify');
   const pkiDir = `${h.dir}/pki`;
   // The bare RPC answers what identity answers for these tokens (same response size), from a

@@ -6,23 +6,13 @@ import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { runService } from '@gatehouse/service-host';
 import { ConfigError, call } from '@gatehouse/service-kit';
-import { findMongo } from '@gatehouse/testing';
+import { findMongo, refused } from '@gatehouse/testing';
 import { identityService } from './service.js';
 import { forClient, startIdentity, type IdentityHarness, type SignedIn } from './test-support/harness.js';
 
 const R = commonV1.Role;
 const S = grpc.status;
 const Act = auditEventV1.Action;
-
-async function refused(p: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    return { code: e.code, details: e.details };
-  }
-  assert.fail('the call was expected to be refused');
-}
 
 describe('identity: the officer, register-ip sessions, key rotation, no leaks', () => {
   let h: IdentityHarness;

@@ -3,22 +3,13 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
+import { refused } from '@gatehouse/testing';
 import { forClient, startIdentity, type IdentityHarness, type SignedIn } from './test-support/harness.js';
 
 const R = commonV1.Role;
 const S = grpc.status;
 const Act = auditEventV1.Action;
 const Out = auditEventV1.Outcome;
-
-async function refused(p: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    return { code: e.code, details: e.details };
-  }
-  assert.fail('the call was expected to be refused');
-}
 
 const codeOf = (h: IdentityHarness) => h.sms[h.sms.length - 1]?.code ?? '';
 const wrong = (code: string) => String((Number(code) + 1) % 10 ** code.length).padStart(code.length, '0');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
+import { refused } from '@gatehouse/testing';
 import { startIdentity, type IdentityHarness, type SignedIn } from './test-support/harness.js';
 
 const R = commonV1.Role;
@@ -12,17 +13,6 @@ const E = commonV1.Environment;
 const A = identityV1.AuthorizeAction;
 const D = identityV1.AuthorizeDecision;
 const S = grpc.status;
-
-/** The gRPC status and message of a refused call (fails the test if the call succeeded). */
-async function refused(p: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    return { code: e.code, details: e.details };
-  }
-  assert.fail('the call was expected to be refused');
-}
 
 function actions(h: IdentityHarness, action: auditEventV1.Action, outcome?: auditEventV1.Outcome): auditEventV1.AuditEvent[] {
   return h.events.filter((e) => e.action === action && (outcome === undefined || e.outcome === outcome));

@@ -28,3 +28,5 @@ export { testSessionIssuer, type TestSessionIssuer } from './sessions.js';
 export { throughput, benchLine, type BenchResult } from './bench.js';
 export { startFakeService } from './fake-service.js';
 export { startAuditDouble, type AuditDouble } from './audit-double.js';
+export { LoadDriver, loadClient, serveLoadCommands, envNumber, percentile, latencyText, pool, goalLine, pct } from './load-driver.js';
+export { refused } from './rpc-refusal.js';

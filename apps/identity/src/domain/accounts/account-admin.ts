@@ -4,7 +4,7 @@ import { newId, type CallSource, type IdentityDeps } from '../identity-deps.js';
 import { retireCredential, type OtpCredential, type ThrottleState } from '../otp/index.js';
 import type { IdentityEvent } from '../ports.js';
 import { checkReason, employeeActor, type AuthenticatedSession, type SessionService } from '../sessions/session-service.js';
-import { ROLES, type Account, type AccountFilter, type Actor, type Role } from './account.js';
+import { ROLES, applicantAccount, type Account, type AccountFilter, type Actor, type Role } from './account.js';
 
 /** E.164: a plus, then 7 to 15 digits, no leading zero (ITU-T E.164). */
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -68,19 +68,7 @@ export class AccountAdmin {
     }
     const existing = await this.d.accounts.byIssuerSubject(google.issuer, google.subject);
     const accountId = existing?.accountId ?? newId('acc');
-    const base: Account = existing ?? {
-      accountId,
-      issuer: google.issuer,
-      subject: google.subject,
-      email: google.email,
-      displayName: google.name ?? google.email,
-      hostedDomain: google.hostedDomain ?? '',
-      roles: [],
-      state: 'pending_approval',
-      createdAt: now,
-      updatedAt: now,
-      version: 0,
-    };
+    const base: Account = existing ?? { ...applicantAccount(google, accountId, now), version: 0 };
     const self: Actor = { accountId, email: google.email };
     const account: Account = {
       ...base,

@@ -65,3 +65,27 @@ export interface AccountRepository {
   /** Active accounts holding the security_officer role (never suspend or demote the last one). */
   countActiveOfficers(): Promise<number>;
 }
+
+/**
+ * A new account for a verified Google identity, waiting for the officer's approval: keyed by
+ * issuer + subject, no roles. Sign-in records applicants this way; bootstrap starts from it too.
+ */
+export function applicantAccount(
+  google: { issuer: string; subject: string; email: string; name?: string | undefined; hostedDomain?: string | undefined },
+  accountId: string,
+  now: Date,
+): Account {
+  return {
+    accountId,
+    issuer: google.issuer,
+    subject: google.subject,
+    email: google.email,
+    displayName: google.name ?? google.email,
+    hostedDomain: google.hostedDomain ?? '',
+    roles: [],
+    state: 'pending_approval',
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+  };
+}

@@ -8,7 +8,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '@gatehouse/core';
-import type { Account } from '../accounts/account.js';
+import { applicantAccount, type Account } from '../accounts/account.js';
 import { newId, type CallSource, type IdentityDeps } from '../identity-deps.js';
 import {
   confirmEnrollment,
@@ -309,19 +309,7 @@ export class SignInFlow {
 
   private async recordApplicant(google: { issuer: string; subject: string; email: string; name?: string; hostedDomain?: string }, source: CallSource): Promise<Account> {
     const now = this.d.clock.now();
-    const account: Account = {
-      accountId: newId('acc'),
-      issuer: google.issuer,
-      subject: google.subject,
-      email: google.email,
-      displayName: google.name ?? google.email,
-      hostedDomain: google.hostedDomain ?? '',
-      roles: [],
-      state: 'pending_approval',
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-    };
+    const account = applicantAccount(google, newId('acc'), now);
     try {
       await this.d.accounts.create(account);
     } catch (err) {
