@@ -3,7 +3,7 @@
 // See run.ts for why this baseline.
 import { benchLine } from '@gatehouse/testing';
 import { AllowlistIndex, type CheckReason } from '../src/domain/allowlist-index.js';
-import { tryParseIp } from '../src/domain/ip/index.js';
+import { tryParseIp } from '@gatehouse/ip';
 import type { AllowlistEntry, DailyIp, Environment } from '../src/domain/model.js';
 import { envNumber, goalLine, pct } from './bench-support.js';
 import type { BenchData, QueryKind } from './data.js';

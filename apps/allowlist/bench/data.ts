@@ -3,7 +3,7 @@
 // IPs (several per account, a few shared by two accounts), and a pre-generated mix of Check
 // queries (hits and misses, IPv4, IPv6, IPv4-mapped IPv6, daily IPs with or without their account).
 import { AllowlistIndex } from '../src/domain/allowlist-index.js';
-import { cidrFromIp, formatIpv4, formatIpv6, ipFromV4Number, ipFromV6Words, nextCutoff, type Ipv6Words, type ParsedCidr } from '../src/domain/ip/index.js';
+import { cidrFromIp, formatIpv4, formatIpv6, ipFromV4Number, ipFromV6Words, nextCutoff, type Ipv6Words, type ParsedCidr } from '@gatehouse/ip';
 import type { AllowlistEntry, DailyIp, EntryScope, Environment } from '../src/domain/model.js';
 
 /** What a query is meant to exercise. */

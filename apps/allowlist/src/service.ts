@@ -5,7 +5,7 @@ import { ConfigError } from '@gatehouse/service-kit';
 import { sessionVerifierFromConfig } from '@gatehouse/session';
 import { allowlistConfigShape } from './config.js';
 import { Allowlist, type AllowlistAction } from './domain/allowlist-service.js';
-import { nextCutoff, parseCidr } from './domain/ip/index.js';
+import { nextCutoff, parseCidr } from '@gatehouse/ip';
 import type { EntryScope } from './domain/model.js';
 import { allowlistBinding } from './rpc/allowlist-rpc.js';
 import { allowlistSchema, allowlistStores } from './store/schema.js';

@@ -1,4 +1,4 @@
-import { MatchIndex, parseCidr, tryParseIp } from './ip/index.js';
+import { MatchIndex, parseCidr, tryParseIp } from '@gatehouse/ip';
 import type { AllowlistEntry, DailyIp, EntryScope, Environment } from './model.js';
 
 /** Why Check decided as it did (allowlist.v1.CheckReason). */

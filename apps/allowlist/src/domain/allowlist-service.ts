@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditSink, DomainAuditEvent } from '@gatehouse/audit-client';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
 import { AllowlistIndex, type CheckResult } from './allowlist-index.js';
-import { compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, type CidrWarning } from './ip/index.js';
+import { compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, type CidrWarning } from '@gatehouse/ip';
 import type { AllowlistEntry, ChangeVersion, DailyIp, DailyIpRepository, EntryRepository, EntryScope, Environment } from './model.js';
 
 /** What the allowlist audits (ACTION_ALLOWLIST_<ACTION>). */

@@ -1,6 +1,7 @@
 /**
- * Pure IP building blocks of the allowlist (P7): strict address and CIDR parsing to canonical
- * form, the in-memory CIDR index Check answers from, and the DST-safe daily cut-off.
+ * @gatehouse/ip: pure IP building blocks shared by the allowlist (P7) and the secrets service
+ * (CIDR-bound releases): strict address and CIDR parsing to canonical form, the in-memory CIDR
+ * index Check answers from, and the DST-safe daily cut-off.
  */
 export {
   parseIp,
