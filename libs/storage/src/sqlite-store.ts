@@ -228,6 +228,9 @@ export function openSqlite(options: SqliteOptions): SqliteStore {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (!memory && mode !== 'wal') throw new Error(`SQLite refused WAL mode for ${file} (got ${String(mode)})`);
       db.pragma('synchronous = FULL');
+      // Deleted or overwritten content (erased secret ciphertexts, retired seeds) is zeroed in the
+      // file, not left in free pages until a VACUUM.
+      db.pragma('secure_delete = ON');
     }
     migrateSqlite(db, memory ? 'the in-memory SQLite database' : `SQLite database ${file}`, options.migrations, readonly);
   } catch (err) {
