@@ -16,3 +16,4 @@ export {
 } from './errors.js';
 export { systemClock, ManualClock, type Clock, type RandomSource } from './clock.js';
 export type { Transaction, UnitOfWork } from './transaction.js';
+export { base32Encode, base32Decode } from './base32.js';

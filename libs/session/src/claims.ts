@@ -7,6 +7,14 @@ export const ROLES = ['security_officer', 'manager', 'team_lead', 'developer', '
 /** A role an employee holds; permissions of several roles add up. */
 export type Role = (typeof ROLES)[number];
 
+/** The roles that reach LIVE customer data (P1): managers and team leads, nobody else. */
+export const LIVE_ROLES: readonly Role[] = Object.freeze(['manager', 'team_lead'] as const);
+
+/** True when the roles include one that reaches LIVE. */
+export function reachesLive(roles: readonly string[]): boolean {
+  return roles.some((r) => (LIVE_ROLES as readonly string[]).includes(r));
+}
+
 /**
  * What a session may be used for: `full` is everything the roles allow; `register-ip` is a
  * session issued from an IP not on the allowlist, good only for registering today's IP (P7).

@@ -1,4 +1,4 @@
-export { ROLES, employeeOf, isRole, type Role, type SessionScope, type SessionClaims, type Employee, type EnvironmentExpiry } from './claims.js';
+export { ROLES, LIVE_ROLES, reachesLive, employeeOf, isRole, type Role, type SessionScope, type SessionClaims, type Employee, type EnvironmentExpiry } from './claims.js';
 export { InvalidSessionError, type SessionRejection } from './errors.js';
 export { normalizeIp } from './ip.js';
 export { signSessionToken, DEFAULT_MAX_TOKEN_BYTES, type SessionSigningKey } from './sign.js';

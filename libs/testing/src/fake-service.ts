@@ -4,7 +4,9 @@ import { callers, createLogger, sameRuleForAll, startServer, type Handler, type 
 /**
  * A test double of a Gatehouse service at a true boundary (a service built in another issue, or
  * one a test must make fail): a real grpc-js server on loopback port 0 serving only the given
- * handlers, in plaintext, any caller allowed. Other RPCs answer UNIMPLEMENTED.
+ * handlers, in plaintext unless `security` gives it a service certificate (so a real service
+ * can dial it pinned by identity), any authenticated caller allowed. Other RPCs answer
+ * UNIMPLEMENTED.
  */
 export function startFakeService(opts: {
   /** Fully-qualified service name (SERVICE_NAMES.x). */

@@ -30,3 +30,4 @@ export { startFakeService } from './fake-service.js';
 export { startAuditDouble, type AuditDouble } from './audit-double.js';
 export { LoadDriver, loadClient, serveLoadCommands, envNumber, percentile, latencyText, pool, goalLine, pct } from './load-driver.js';
 export { refused } from './rpc-refusal.js';
+export { drainOutbox } from './drain-outbox.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditSink, DomainAuditEvent } from '@gatehouse/audit-client';
+import { reachesLive } from '@gatehouse/session';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
 import { AllowlistIndex, type CheckResult } from './allowlist-index.js';
 import { compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, type CidrWarning } from '@gatehouse/ip';
@@ -59,7 +60,6 @@ export interface EntryWarning {
 }
 
 const MAX_TEXT = 200;
-const LIVE_ROLES = ['manager', 'team_lead'];
 
 type Event = DomainAuditEvent<AllowlistAction>;
 
@@ -74,6 +74,8 @@ export class Allowlist {
   private reloading: Promise<void> | undefined;
   private readonly denials: DenialBuffer;
   private timers: NodeJS.Timeout[] = [];
+  /** The configured entries, parsed once (they never change while running). */
+  private readonly fromConfig: AllowlistEntry[];
 
   constructor(
     private readonly d: {
@@ -86,7 +88,8 @@ export class Allowlist {
       onError?: (err: unknown, what: string) => void;
     },
   ) {
-    this.snapshot = new AllowlistIndex(this.staticEntries(), []);
+    this.fromConfig = this.staticEntries();
+    this.snapshot = new AllowlistIndex(this.fromConfig, []);
     this.denials = new DenialBuffer(d.settings.maxAnonymousGroups);
   }
 
@@ -114,7 +117,7 @@ export class Allowlist {
       const v = await this.d.version.current();
       if (!force && v === this.knownVersion) return;
       const [entries, dailies] = await Promise.all([this.d.entries.listActive(), this.d.dailyIps.listUnexpired(this.d.clock.now())]);
-      this.snapshot = new AllowlistIndex([...this.staticEntries(), ...entries], dailies);
+      this.snapshot = new AllowlistIndex([...this.fromConfig, ...entries], dailies);
       this.knownVersion = v;
     })().finally(() => (this.reloading = undefined));
     return this.reloading;
@@ -164,7 +167,7 @@ export class Allowlist {
       removeReason: null,
       activeKey: `${cidr.canonical}|${req.scope}`,
     };
-    if (this.d.settings.staticEntries.some((s) => s.scope === req.scope && parseCidr(s.cidr, { minPrefixV4: 1, minPrefixV6: 1, normalize: true }).cidr.canonical === cidr.canonical)) {
+    if (this.fromConfig.some((s) => s.activeKey === entry.activeKey)) {
       throw new AlreadyExistsError(`${cidr.canonical} (${req.scope}) is already allowlisted by configuration`);
     }
     try {
@@ -193,7 +196,7 @@ export class Allowlist {
   /** ListEntries: active entries (and, on request, expired ones) in the contract's CIDR order. */
   async listEntries(filter: { scopes: EntryScope[]; containsIp?: string | undefined; includeExpired: boolean }): Promise<AllowlistEntry[]> {
     const now = this.d.clock.now();
-    let rows = [...this.staticEntries(), ...(await this.d.entries.listActive())];
+    let rows = [...this.fromConfig, ...(await this.d.entries.listActive())];
     if (!filter.includeExpired) rows = rows.filter((e) => e.expiresAt === null || e.expiresAt > now);
     if (filter.scopes.length > 0) rows = rows.filter((e) => filter.scopes.includes(e.scope));
     if (filter.containsIp !== undefined) {
@@ -217,7 +220,7 @@ export class Allowlist {
     const cap = this.d.settings.dailyCap;
     const existing = await this.d.dailyIps.find(who.accountId, ip.canonical, cutoff);
     if (existing) return { daily: existing, alreadyRegistered: true, remainingToday: Math.max(0, cap - (await this.d.dailyIps.countForDay(who.accountId, cutoff))) };
-    const live = who.roles.some((r) => LIVE_ROLES.includes(r));
+    const live = reachesLive(who.roles);
     const firstTime = !(await this.d.dailyIps.hasUsedIp(who.accountId, ip.canonical));
     const base = {
       ip: ip.canonical,

@@ -7,7 +7,7 @@ import { ManualClock } from '@gatehouse/core';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { runService, type HostedService } from '@gatehouse/service-host';
 import { dial } from '@gatehouse/service-kit';
-import { startAuditDouble, testSessionIssuer, type AuditDouble, type TestSessionIssuer } from '@gatehouse/testing';
+import { drainOutbox, startAuditDouble, testSessionIssuer, type AuditDouble, type TestSessionIssuer } from '@gatehouse/testing';
 import { allowlistService } from '../service.js';
 
 /** One or more allowlist replicas in-process (mTLS, loopback), sharing one store and one manual clock. */
@@ -85,18 +85,7 @@ export async function startAllowlist(env: Record<string, string> = {}, start = D
       replicas.push(r);
       return r;
     },
-    async drainAudit() {
-      for (let i = 0; i < 200; i++) {
-        let pending = 0;
-        for (const r of replicas) {
-          r.relay?.nudge();
-          const s = r.store;
-          if (s.backend === 'sqlite') pending += await s.store.exec(undefined, (db) => (db.prepare('SELECT COUNT(*) AS n FROM audit_outbox WHERE shipped_at IS NULL').get() as { n: number }).n);
-        }
-        if (pending === 0) return;
-        await new Promise((res) => setTimeout(res, 25));
-      }
-    },
+    drainAudit: () => drainOutbox(replicas),
     async stop() {
       for (const c of clients) c.close();
       for (const r of replicas) await r.shutdown('test over');

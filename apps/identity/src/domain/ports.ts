@@ -1,5 +1,4 @@
 import type { AuditSink, DomainAuditEvent, EventActor, EventSubject } from '@gatehouse/audit-client';
-import type { Role } from './accounts/account.js';
 
 /**
  * What identity audits (DESIGN.md §5), in domain words. The adapter maps each action to
@@ -52,10 +51,4 @@ export interface TextCipher {
   decrypt(ciphertext: string, aad: string): string;
 }
 
-/** Roles that reach LIVE (P1). */
-export const LIVE_ROLES: readonly Role[] = ['manager', 'team_lead'];
-
-/** True when the roles include one that reaches LIVE. */
-export function reachesLive(roles: readonly Role[]): boolean {
-  return roles.some((r) => LIVE_ROLES.includes(r));
-}
+export { LIVE_ROLES, reachesLive } from '@gatehouse/session';

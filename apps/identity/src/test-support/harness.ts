@@ -6,12 +6,12 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { auditEventV1 } from '@gatehouse/contracts';
 import { AllowlistServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, identityV1 } from '@gatehouse/contracts';
-import { ManualClock } from '@gatehouse/core';
+import { ManualClock, base32Decode } from '@gatehouse/core';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { runService, type HostedService } from '@gatehouse/service-host';
 import { CLIENT_IP_HEADER, call, dial, unary, type RunningServer } from '@gatehouse/service-kit';
-import { startAuditDouble, startFakeService } from '@gatehouse/testing';
+import { drainOutbox, startAuditDouble, startFakeService } from '@gatehouse/testing';
 import { OtpSeed, otpAt, timeStep, type OtpAlgorithm, type OtpDigits } from '../domain/otp/index.js';
 import { identityService } from '../service.js';
 
@@ -87,27 +87,12 @@ export function forClient(ip: string): grpc.Metadata {
   return md;
 }
 
-function base32Decode(text: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out: number[] = [];
-  for (const ch of text.replace(/=+$/, '').toUpperCase()) {
-    value = (value << 5) | alphabet.indexOf(ch);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
 
 /** The device an otpauth:// URI describes. */
 export function deviceOf(uri: string): Device {
   const u = new URL(uri);
   return {
-    seed: OtpSeed.fromBytes(base32Decode(u.searchParams.get('secret') ?? '')),
+    seed: OtpSeed.fromBytes(base32Decode(u.searchParams.get('secret') ?? '') ?? new Uint8Array()),
     algorithm: (u.searchParams.get('algorithm') ?? 'SHA1') as OtpAlgorithm,
     digits: Number(u.searchParams.get('digits') ?? '6') as OtpDigits,
     kind: u.host === 'hotp' ? 'hotp' : 'totp',
@@ -262,19 +247,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
       return accountId;
     },
     failAudit: (fail) => auditDouble.fail(fail),
-    async drainAudit() {
-      const relay = h.hosted.relay;
-      for (let i = 0; i < 200 && relay; i++) {
-        relay.nudge();
-        const pending = await (async () => {
-          const s = h.hosted.store;
-          if (s.backend !== 'sqlite') return 0;
-          return s.store.exec(undefined, (db) => (db.prepare('SELECT COUNT(*) AS n FROM audit_outbox WHERE shipped_at IS NULL').get() as { n: number }).n);
-        })();
-        if (pending === 0) return;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
+    drainAudit: () => drainOutbox([h.hosted]),
     async stop() {
       for (const c of clients) c.close();
       await hosted.shutdown('test over');

@@ -1,7 +1,6 @@
-/** The roles of DESIGN.md §3; only manager and team_lead reach LIVE (P1). */
-export type Role = 'security_officer' | 'manager' | 'team_lead' | 'developer' | 'support';
-/** Every role, in the order listings show them. */
-export const ROLES: readonly Role[] = ['security_officer', 'manager', 'team_lead', 'developer', 'support'];
+/** The roles of DESIGN.md §3, as the session tokens spell them; only manager and team_lead reach LIVE (P1). */
+export { ROLES, type Role } from '@gatehouse/session';
+import type { Role } from '@gatehouse/session';
 
 /** Life cycle of an account (P5: only approved Google accounts get in). */
 export type AccountState = 'pending_approval' | 'active' | 'suspended';

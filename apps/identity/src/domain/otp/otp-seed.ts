@@ -75,24 +75,4 @@ export function newSeed(random: RandomSource = cryptoRandom): OtpSeed {
   }
 }
 
-const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/**
- * RFC 4648 §6 base32 without padding: the form the Key URI Format wants for `secret=`
- * (authenticators reject or mangle the `=` padding).
- */
-export function base32Encode(bytes: Uint8Array): string {
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32_ALPHABET.charAt((buffer >>> (bits - 5)) & 31);
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += BASE32_ALPHABET.charAt((buffer << (5 - bits)) & 31);
-  return out;
-}
+export { base32Encode } from '@gatehouse/core';

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { InvalidArgumentError, type RandomSource } from '@gatehouse/core';
 import type { MasterKey } from '../seal/index.js';
+import { lengthPrefixed } from '../aad.js';
 
 /**
  * Envelope encryption of secret values (DESIGN §6 Secrets; REQUIREMENTS "Secrets in a vault").
@@ -226,17 +227,6 @@ function checkBinding(binding: SecretBinding): void {
   if (!Number.isSafeInteger(binding.version) || binding.version < 1) throw new Error('secret binding: version must be a positive integer');
 }
 
-/** Unambiguous AAD: each field as a 4-byte big-endian length and its UTF-8 bytes. */
-function lengthPrefixed(fields: readonly string[]): Buffer {
-  return Buffer.concat(
-    fields.flatMap((f) => {
-      const bytes = Buffer.from(f, 'utf8');
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(bytes.length);
-      return [len, bytes];
-    }),
-  );
-}
 
 function randomExactly(random: RandomSource, n: number): Uint8Array {
   const bytes = random.bytes(n);

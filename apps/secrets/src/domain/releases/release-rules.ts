@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { InvalidArgumentError, PermissionDeniedError } from '@gatehouse/core';
 import { cidrContains, parseCidr, tryParseIp, type ParsedCidr } from '@gatehouse/ip';
+import { LIVE_ROLES } from '@gatehouse/session';
 import type { Environment } from '../model.js';
 
 /** Default lifetime of a release token (issue 6 item 3). */
@@ -16,7 +17,7 @@ const DEPLOYMENT_REF = /^[A-Za-z0-9._:/@+-]{1,128}$/;
 
 /** Who may create (and approve) releases per environment (P1): LIVE only manager and team_lead. */
 export const RELEASE_CREATORS: Readonly<Record<Environment, readonly string[]>> = Object.freeze({
-  live: ['manager', 'team_lead'],
+  live: LIVE_ROLES,
   staging: ['manager', 'team_lead', 'developer'],
 });
 

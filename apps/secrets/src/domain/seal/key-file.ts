@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, sc
 import { InvalidArgumentError, PermissionDeniedError, type RandomSource } from '@gatehouse/core';
 import { MASTER_KEY_BYTES, MasterKey, masterKeyFingerprint } from './master-key.js';
 import { MAX_SHARES, MIN_THRESHOLD, Share, checkSplitParameters, combine, decodeShare, encodeShare, split } from './shamir.js';
+import { lengthPrefixed } from '../aad.js';
 
 /**
  * The sealed key file (P3 "a strongly encrypted file"; REQUIREMENTS "Secrets in a vault": the
@@ -585,17 +586,6 @@ function randomExactly(random: RandomSource, n: number): Buffer {
   return copy;
 }
 
-/** Unambiguous AAD: each field as a 4-byte big-endian length and its UTF-8 bytes. */
-function lengthPrefixed(fields: readonly string[]): Buffer {
-  return Buffer.concat(
-    fields.flatMap((f) => {
-      const bytes = Buffer.from(f, 'utf8');
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(bytes.length);
-      return [len, bytes];
-    }),
-  );
-}
 
 function canonicalBase64(value: unknown, min: number, max: number, what: string, bad: (what: string) => KeyFileError): string {
   if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw bad(`${what} is not base64`);

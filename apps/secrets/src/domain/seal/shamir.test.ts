@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '@gatehouse/core';
-import { Share, base32Decode, base32Encode, combine, decodeShare, encodeShare, gfInverse, gfMul, split } from './shamir.js';
+import { base32Decode, base32Encode } from '@gatehouse/core';
+import { Share, combine, decodeShare, encodeShare, gfInverse, gfMul, split } from './shamir.js';
 import { scriptedRandom, seededRandom } from './seal-test-support.js';
 
 function invalid(field: string, message?: RegExp) {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { InvalidArgumentError, type RandomSource } from '@gatehouse/core';
+import { InvalidArgumentError, base32Decode, base32Encode, type RandomSource } from '@gatehouse/core';
 
 /**
  * Shamir secret sharing (Shamir 1979) over GF(2^8) with the AES polynomial x^8+x^4+x^3+x+1
@@ -256,44 +256,4 @@ export function decodeShare(text: string, field = 'share'): Share {
 function checksum(body: string): string {
   const digest = createHash('sha256').update(CHECKSUM_LABEL).update(body, 'utf8').digest();
   return base32Encode(digest.subarray(0, CHECKSUM_BYTES));
-}
-
-const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** RFC 4648 base32, upper case, no padding. */
-export function base32Encode(bytes: Uint8Array): string {
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += B32[(buffer << (5 - bits)) & 31];
-  return out;
-}
-
-/** Strict RFC 4648 base32 (upper case, no padding): undefined for an impossible length or non-zero trailing bits. */
-export function base32Decode(text: string): Uint8Array | undefined {
-  if (![0, 2, 4, 5, 7].includes(text.length % 8)) return undefined;
-  const out = new Uint8Array(Math.floor((text.length * 5) / 8));
-  let buffer = 0;
-  let bits = 0;
-  let o = 0;
-  for (const ch of text) {
-    const v = B32.indexOf(ch);
-    if (v < 0) return undefined;
-    buffer = ((buffer << 5) | v) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      out[o++] = (buffer >> (bits - 8)) & 0xff;
-      bits -= 8;
-    }
-  }
-  if ((buffer & ((1 << bits) - 1)) !== 0) return undefined; // canonical: unused bits are zero
-  return out;
 }
