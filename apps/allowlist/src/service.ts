@@ -40,7 +40,7 @@ export const allowlistService: ServiceSpec<typeof allowlistConfigShape> = {
 
     const allowlist = new Allowlist({
       ...allowlistStores(store),
-      audit: outboxAuditSink<AllowlistAction>('allowlist', store, emitter),
+      audit: outboxAuditSink<AllowlistAction>('allowlist', emitter),
       clock,
       settings: {
         minPrefixV4: cfg.GATEHOUSE_ALLOWLIST_MIN_PREFIX_V4,

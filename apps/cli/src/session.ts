@@ -1,13 +1,29 @@
 import fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { UsageError } from './commands/pki.js';
 import { readStoredSession, sessionFilePath } from './session-store.js';
+
+type Env = Record<string, string | undefined>;
 
 /**
  * The employee's session token for calls that need one: GATEHOUSE_SESSION_TOKEN, or the file
  * named by GATEHOUSE_SESSION_FILE, or else the session `gatehouse login` stored in the config
  * folder. The token is never printed.
  */
-export function sessionToken(env: Record<string, string | undefined>): string {
+export function sessionToken(env: Env): string {
+  const token = optionalSessionToken(env);
+  if (token) return token;
+  throw new UsageError(
+    'this command needs your session: run `gatehouse login` first (or set GATEHOUSE_SESSION_TOKEN or GATEHOUSE_SESSION_FILE)',
+  );
+}
+
+/**
+ * The session for calls that work with or without one (e.g. sealing the secrets service): as
+ * {@link sessionToken}, but undefined when no session is configured or stored. A configured
+ * session file that cannot be read is still an error.
+ */
+export function optionalSessionToken(env: Env): string | undefined {
   const inline = env['GATEHOUSE_SESSION_TOKEN'];
   if (inline) return inline.trim();
   const file = env['GATEHOUSE_SESSION_FILE'];
@@ -18,14 +34,16 @@ export function sessionToken(env: Record<string, string | undefined>): string {
       throw new UsageError(`cannot read the session file ${file} (GATEHOUSE_SESSION_FILE)`);
     }
   }
-  let stored: string | undefined;
   try {
-    stored = readStoredSession(env);
+    return readStoredSession(env);
   } catch (err) {
     throw new UsageError(`cannot read your stored session ${sessionFilePath(env)} (${(err as NodeJS.ErrnoException).code ?? String(err)}); run \`gatehouse login\` again`);
   }
-  if (stored) return stored;
-  throw new UsageError(
-    'this command needs your session: run `gatehouse login` first (or set GATEHOUSE_SESSION_TOKEN or GATEHOUSE_SESSION_FILE)',
-  );
+}
+
+/** What to do when a call made with the session is refused for the session's sake. */
+export function sessionHint(err: grpc.ServiceError): string | undefined {
+  if (err.code === grpc.status.UNAUTHENTICATED) return 'Your session is missing, expired, revoked or used from another IP: run `gatehouse login`.';
+  if (err.code === grpc.status.PERMISSION_DENIED) return 'Your session or roles do not allow this (a REGISTER_IP_ONLY session allows only `gatehouse ip register`).';
+  return undefined;
 }

@@ -39,7 +39,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     const dev = cfg.GATEHOUSE_ENV === 'dev';
     const dataDir = cfg.GATEHOUSE_DATA_DIR;
     if (!emitter) throw new Error('identity ships audit events: the host must provide the outbox');
-    const audit: IdentityAudit = outboxAuditSink('identity', store, emitter);
+    const audit: IdentityAudit = outboxAuditSink('identity', emitter);
 
     const masterHex = loadOrCreateSecretFile(cfg.GATEHOUSE_IDENTITY_MASTER_KEY_FILE ?? path.join(dataDir, 'identity-master.key'), () => `${randomBytes(32).toString('hex')}\n`).trim();
     if (!/^[0-9a-f]{64}$/.test(masterHex)) throw new ConfigError(['GATEHOUSE_IDENTITY_MASTER_KEY_FILE: must hold 64 hex characters (a 256-bit key)']);

@@ -1,13 +1,5 @@
-// The secrets service's composition root: config → store → domain → rpc → server. Wiring only.
+// The secrets service's entry point; the wiring is in service.ts (tests start it in-process).
 import { main } from '@gatehouse/service-host';
-import { secretsBinding } from './rpc/secrets-rpc.js';
-import { secretsSchema } from './store/schema.js';
+import { secretsService } from './service.js';
 
-main({
-  name: 'secrets',
-  defaultPort: 7103,
-  configShape: {},
-  storage: secretsSchema,
-  shipsAuditEvents: true,
-  wire: () => ({ services: [secretsBinding()] }),
-});
+main(secretsService);

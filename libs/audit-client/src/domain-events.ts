@@ -1,5 +1,4 @@
 import { auditEventV1, commonV1 } from '@gatehouse/contracts';
-import type { OpenedStore } from '@gatehouse/storage';
 import type { AuditEmitter, AuditEventInput } from './emitter.js';
 
 /** Who did it: an employee (account id), nobody known, the service itself, or a calling service. */
@@ -94,16 +93,15 @@ export function toAuditEventInput(service: string, e: DomainAuditEvent): AuditEv
 }
 
 /**
- * An AuditSink over the transactional outbox of `store`: `record` commits the events in one
- * transaction (the relay ships them, retried until acknowledged); `confirm` waits for audit's
+ * An AuditSink over the service's outbox: `record` writes the events durably (the relay ships
+ * them, retried until acknowledged); `confirm` waits for audit's
  * acknowledgement and throws UNAVAILABLE otherwise.
  */
-export function outboxAuditSink<A extends string>(service: string, store: OpenedStore, emitter: AuditEmitter): AuditSink<A> {
+export function outboxAuditSink<A extends string>(service: string, emitter: AuditEmitter): AuditSink<A> {
   return {
     async record(...events) {
       if (events.length === 0) return;
-      const inputs = events.map((e) => toAuditEventInput(service, e));
-      await store.store.run((tx) => emitter.record(tx, ...inputs));
+      await emitter.recordNow(...events.map((e) => toAuditEventInput(service, e)));
     },
     async confirm(event) {
       await emitter.emitAndConfirm(toAuditEventInput(service, event));

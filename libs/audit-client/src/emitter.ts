@@ -63,6 +63,14 @@ export class AuditEmitter {
     return rows.map((r) => r.eventId);
   }
 
+  /** Queues events not tied to a state change, durably, in a write of their own (they ship after it resolves). */
+  async recordNow(...events: AuditEventInput[]): Promise<string[]> {
+    const rows = this.prepare(events);
+    await this.opts.outbox.addNow(rows);
+    this.opts.relay.nudge();
+    return rows.map((r) => r.eventId);
+  }
+
   /**
    * For critical actions (fail closed, DESIGN.md §5): sends the event to AuditService now and
    * resolves with its sequence once audit has appended it. It throws UnavailableError when audit

@@ -1,4 +1,4 @@
-import { Binary, type ObjectId } from 'mongodb';
+import { Binary, type ClientSession, type Db, type ObjectId } from 'mongodb';
 import type { Transaction } from '@gatehouse/core';
 import type { MongoIndexSpec, MongoStore } from '@gatehouse/storage';
 import {
@@ -74,42 +74,50 @@ export class MongoOutboxRepository implements OutboxRepository {
 
   async add(tx: Transaction, events: readonly OutboxEvent[]): Promise<void> {
     const unique = checkOutboxEvents(events);
-    return this.#store.exec(tx, async (db, session) => {
-      if (unique.length === 0) return;
-      const maxTimeMS = this.#store.maxTimeMS();
-      // Reserve a block of local sequence numbers in the same transaction. A duplicate eventId
-      // leaves a gap, which is harmless: only the order matters.
-      const counter = await db
-        .collection<CounterDoc>(COUNTERS)
-        .findOneAndUpdate({ _id: SEQ_COUNTER }, { $inc: { value: unique.length } }, { upsert: true, returnDocument: 'after', session, maxTimeMS });
-      if (!counter) throw new Error('the outbox sequence counter returned nothing');
-      let seq = counter.value - unique.length;
-      await db.collection<OutboxDoc>(OUTBOX).bulkWrite(
-        unique.map((event) => {
-          seq += 1;
-          const doc: OutboxDoc = {
-            eventId: event.eventId,
-            seq,
-            payload: new Binary(event.payload),
-            createdAt: event.createdAt,
-            attempts: 0,
-            nextAttemptAt: event.createdAt,
-            lastError: null,
-            shippedAt: null,
-            sequence: null,
-          };
-          // Upsert, not insert: a duplicate insert would abort the whole transaction on MongoDB.
-          return { updateOne: { filter: { eventId: event.eventId }, update: { $setOnInsert: doc }, upsert: true } };
-        }),
-        { ordered: true, session, maxTimeMS },
-      );
-    });
+    return this.#store.exec(tx, (db, session) => this.#insert(db, session, unique));
   }
 
+  /**
+   * Events not tied to a state change need no multi-document transaction: the counter
+   * increment and each upsert are atomic on their own, and a crash in between only leaves a
+   * gap in `seq` (which orders, never counts). This also keeps concurrent event writes clear
+   * of servers that mishandle concurrent transactions (jongodb loses their writes).
+   */
   async addNow(events: readonly OutboxEvent[]): Promise<void> {
     const unique = checkOutboxEvents(events);
     if (unique.length === 0) return;
-    await this.#store.run((tx) => this.add(tx, unique));
+    await this.#store.exec(undefined, (db, session) => this.#insert(db, session, unique));
+  }
+
+  async #insert(db: Db, session: ClientSession | undefined, unique: readonly OutboxEvent[]): Promise<void> {
+    if (unique.length === 0) return;
+    const maxTimeMS = this.#store.maxTimeMS();
+    // Reserve a block of local sequence numbers (in the caller's transaction, if any). A duplicate eventId
+    // leaves a gap, which is harmless: only the order matters.
+    const counter = await db
+      .collection<CounterDoc>(COUNTERS)
+      .findOneAndUpdate({ _id: SEQ_COUNTER }, { $inc: { value: unique.length } }, { upsert: true, returnDocument: 'after', session, maxTimeMS });
+    if (!counter) throw new Error('the outbox sequence counter returned nothing');
+    let seq = counter.value - unique.length;
+    await db.collection<OutboxDoc>(OUTBOX).bulkWrite(
+      unique.map((event) => {
+        seq += 1;
+        const doc: OutboxDoc = {
+          eventId: event.eventId,
+          seq,
+          payload: new Binary(event.payload),
+          createdAt: event.createdAt,
+          attempts: 0,
+          nextAttemptAt: event.createdAt,
+          lastError: null,
+          shippedAt: null,
+          sequence: null,
+        };
+        // Upsert, not insert: a duplicate insert would abort the whole transaction on MongoDB.
+        return { updateOne: { filter: { eventId: event.eventId }, update: { $setOnInsert: doc }, upsert: true } };
+      }),
+      { ordered: true, ...(session ? { session } : {}), maxTimeMS },
+    );
   }
 
   async pending(limit: number, now: Date): Promise<OutboxRecord[]> {

@@ -68,6 +68,8 @@ export const baseConfigShape = {
   GATEHOUSE_STORE: env.enum(['sqlite', 'mongodb']).default('sqlite'),
   GATEHOUSE_DATA_DIR: env.string().default('.gatehouse/data'),
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, { error: 'expected a mongodb:// or mongodb+srv:// URL' }).optional(),
+  /** The service's MongoDB database (default `gatehouse_<service>`): several stacks can share one cluster. */
+  GATEHOUSE_MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, { error: 'expected 1-63 characters of A-Z a-z 0-9 _ -' }).optional(),
   GATEHOUSE_TLS_DIR: env.string().default('.gatehouse/pki'),
   GATEHOUSE_INSECURE_PLAINTEXT: bool.default(false),
   GATEHOUSE_LOG_LEVEL: env.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

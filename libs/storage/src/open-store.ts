@@ -11,6 +11,8 @@ export interface OpenStoreOptions {
   readonly dataDir: string;
   /** Names the file (`<dataDir>/<serviceName>.db`) and the database (`gatehouse_<serviceName>`). */
   readonly serviceName: string;
+  /** Overrides the MongoDB database name (default `gatehouse_<serviceName>`). */
+  readonly mongoDbName?: string | undefined;
   /** MONGO_URL; required when backend is mongodb. */
   readonly mongoUrl?: string | undefined;
   readonly sqliteMigrations: readonly SqliteMigration[];
@@ -46,7 +48,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
       if (!options.mongoUrl) throw new RangeError('backend mongodb needs a MongoDB URL (MONGO_URL)');
       const store = await openMongo({
         url: options.mongoUrl,
-        dbName: `gatehouse_${options.serviceName}`,
+        dbName: options.mongoDbName ?? `gatehouse_${options.serviceName}`,
         appName: `gatehouse-${options.serviceName}`,
         migrations: options.mongoMigrations,
         indexes: options.mongoIndexes,

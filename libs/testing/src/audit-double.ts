@@ -11,6 +11,8 @@ export interface AuditDouble {
   events: auditEventV1.AuditEvent[];
   /** Makes Append answer UNAVAILABLE (true) or work again (false); returns the previous setting. */
   fail(fail: boolean): boolean;
+  /** Makes Append never answer (true: a hung audit, to hold a critical action in flight) or answer again (false). */
+  hang(hang: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export interface AuditDouble {
 export async function startAuditDouble(opts: { security: TransportSecurity; service: string; clock?: Clock }): Promise<AuditDouble> {
   const events: auditEventV1.AuditEvent[] = [];
   let failing = false;
+  let hung: { promise: Promise<void>; release: () => void } | undefined;
   let sequence = 0;
   const server = await startFakeService({
     name: SERVICE_NAMES.audit,
@@ -30,6 +33,7 @@ export async function startAuditDouble(opts: { security: TransportSecurity; serv
     security: opts.security,
     handlers: {
       Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
+        if (hung) await hung.promise;
         if (failing) throw new UnavailableError('audit double is down');
         validateBatch(req.events.map(eventDataFromProto), { kind: 'service', name: opts.service }, opts.clock?.now() ?? new Date());
         const results = req.events.map((e) => {
@@ -49,6 +53,20 @@ export async function startAuditDouble(opts: { security: TransportSecurity; serv
       failing = f;
       return was;
     },
-    stop: () => server.shutdown('test over'),
+    hang(h) {
+      if (h && !hung) {
+        let release = () => {};
+        const promise = new Promise<void>((resolve) => (release = resolve));
+        hung = { promise, release };
+      } else if (!h && hung) {
+        hung.release();
+        hung = undefined;
+      }
+    },
+    stop: () => {
+      hung?.release();
+      hung = undefined;
+      return server.shutdown('test over');
+    },
   };
 }

@@ -1,14 +1,14 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SESSION_AUDIENCE, DEFAULT_SESSION_ISSUER, rawEd25519PublicKey, signSessionToken, type Role } from '@gatehouse/session';
+import { DEFAULT_SESSION_AUDIENCE, DEFAULT_SESSION_ISSUER, rawEd25519PublicKey, reachesLive, signSessionToken, type EnvironmentExpiry, type Role } from '@gatehouse/session';
 
 /** Mints session tokens as identity would, for services tested before or without identity. */
 export interface TestSessionIssuer {
   /** A JWK Set file for GATEHOUSE_SESSION_KEYS_FILE. */
   keysFile: string;
   /** A signed token for an employee with these roles, pinned to `ip` (default 127.0.0.1). */
-  token(opts: { roles: Role[]; accountId?: string; email?: string; ip?: string; scope?: 'full' | 'register-ip'; ttlMs?: number; now?: Date }): string;
+  token(opts: { roles: Role[]; accountId?: string; email?: string; ip?: string; scope?: 'full' | 'register-ip'; ttlMs?: number; now?: Date; env?: EnvironmentExpiry }): string;
 }
 
 /**
@@ -41,7 +41,8 @@ export function testSessionIssuer(dir: string): TestSessionIssuer {
           amr: ['google', 'sms', 'totp'],
           pinnedIp: o.ip ?? '127.0.0.1',
           scope: o.scope ?? 'full',
-          env: {},
+          // As identity issues them: STAGING for every FULL session, LIVE only for the LIVE roles (P1).
+          env: o.env ?? ((o.scope ?? 'full') === 'full' ? { staging: new Date(now + ttl), ...(reachesLive(o.roles) ? { live: new Date(now + ttl) } : {}) } : {}),
         },
         { privateKey, keyId },
       );

@@ -1,5 +1,6 @@
 import { AllowlistServiceClient, allowlistV1, commonV1 } from '@gatehouse/contracts';
 import { call, dial } from '@gatehouse/service-kit';
+import { table } from '../output.js';
 import { rpc } from '../rpc-errors.js';
 import { sessionToken } from '../session.js';
 import { securityFor, type CliSettings } from '../settings.js';
@@ -134,8 +135,7 @@ export async function allowlist(settings: CliSettings, env: Env, out: Out, sub: 
         return 0;
       }
       const rows = [['CIDR', 'SCOPE', 'EXPIRES', 'ID', 'LABEL'], ...entries.map((e) => [e.cidr, scopeName(e.scope), until(e.expiresAt), e.entryId, e.label])];
-      const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-      for (const r of rows) out(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '));
+      for (const line of table(rows)) out(line);
       return 0;
     });
   }

@@ -7,7 +7,10 @@ import { systemClock, type Clock } from '@gatehouse/core';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { call, dial } from '@gatehouse/service-kit';
 import { securityFor, type CliSettings } from '../settings.js';
-import { sessionToken } from '../session.js';
+import { sessionHint, sessionToken } from '../session.js';
+import { requireArg, requireText } from '../args.js';
+import type { CommandContext } from '../context.js';
+import { at, enumLabel, environmentLabel, fields, table } from '../output.js';
 import { deleteStoredSession, readStoredSession, saveSession, sessionFilePath } from '../session-store.js';
 import type { Prompt } from '../prompt.js';
 import { CommandFailed, isRpcError, describeRpcError, retryAfterMs, rpc } from '../rpc-errors.js';
@@ -36,13 +39,7 @@ export interface IdentityArgs {
 }
 
 /** What every identity command needs: where identity is, the environment, output and the prompt. */
-export interface IdentityContext {
-  settings: CliSettings;
-  env: Env;
-  out: Out;
-  prompt: Prompt;
-  clock?: Clock;
-}
+export type IdentityContext = CommandContext;
 
 /** Where identity writes the dev issuer's key at its first dev start (relative to the repository). */
 export const DEFAULT_DEV_ISSUER_KEY_FILE = '.gatehouse/data/identity-dev-issuer-key.pem';
@@ -85,13 +82,8 @@ async function withIdentity<T>(settings: CliSettings, fn: (c: IdentityServiceCli
   }
 }
 
-/** "ROLE_TEAM_LEAD" → "team_lead". */
-function tail(value: string, prefix: string): string {
-  return value.startsWith(prefix) ? value.slice(prefix.length).toLowerCase() : value.toLowerCase();
-}
-
 export function roleName(r: commonV1.Role): string {
-  return tail(commonV1.roleToJSON(r), 'ROLE_');
+  return enumLabel(commonV1.roleToJSON(r), 'ROLE_');
 }
 
 function rolesText(roles: readonly commonV1.Role[]): string {
@@ -100,10 +92,6 @@ function rolesText(roles: readonly commonV1.Role[]): string {
 
 function scopeName(s: identityV1.SessionScope): string {
   return identityV1.sessionScopeToJSON(s).replace('SESSION_SCOPE_', '');
-}
-
-function envName(e: commonV1.Environment): string {
-  return commonV1.environmentToJSON(e).replace('ENVIRONMENT_', '');
 }
 
 /** Parses `--roles a,b` (lower-case names); an unknown name is a usage error naming it. */
@@ -125,31 +113,6 @@ function requirePhone(cmd: string, flag: string, value: string | undefined): str
   if (!v) throw new UsageError(`${cmd}: ${flag} is required: the phone number for SMS codes in E.164 form, e.g. +4915112345678`);
   if (!E164.test(v)) throw new UsageError(`${cmd}: ${flag} must be a phone number in E.164 form, e.g. +4915112345678`);
   return v;
-}
-
-function requireText(cmd: string, flag: string, value: string | undefined, what: string): string {
-  if (!value?.trim()) throw new UsageError(`${cmd}: ${flag} is required (${what})`);
-  return value.trim();
-}
-
-function requireArg(cmd: string, value: string | undefined, usage: string): string {
-  if (!value?.trim()) throw new UsageError(`${cmd}: ${usage}`);
-  return value.trim();
-}
-
-function at(d: Date | undefined, clock: Clock): string {
-  if (!d) return '-';
-  const ms = d.getTime() - clock.now().getTime();
-  const abs = Math.abs(ms);
-  const mins = Math.round(abs / 60_000);
-  const span = abs < 90_000 ? `${Math.round(abs / 1000)} s` : mins < 90 ? `${mins} min` : `${Math.floor(mins / 60)} h${mins % 60 ? ` ${mins % 60} min` : ''}`;
-  return `${d.toISOString()} (${ms >= 0 ? `in ${span}` : `${span} ago`})`;
-}
-
-function table(rows: string[][]): string[] {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '));
 }
 
 async function ask(prompt: Prompt, question: string, what: string): Promise<string> {
@@ -342,7 +305,7 @@ export async function login(ctx: IdentityContext, a: IdentityArgs): Promise<numb
     out(`Signed in as ${p?.displayName ? `${p.displayName} <${p.email}>` : (p?.email ?? state.email)} (account ${p?.accountId ?? '?'}, roles ${rolesText(p?.roles ?? [])}).`);
     printScope(out, info);
     out(`Session ${info.sessionId} expires ${at(info.expiresAt, clock)} unless used; at the latest ${at(info.absoluteExpiresAt, clock)}.`);
-    for (const access of info.environmentAccess) out(`${envName(access.environment)} access until ${at(access.expiresAt, clock)}`);
+    for (const access of info.environmentAccess) out(`${environmentLabel(access.environment)} access until ${at(access.expiresAt, clock)}`);
     for (const n of done.notices) out(`Security notice: ${n.message}${n.count > 1 ? ` (${n.count} times)` : ''}${n.sourceIp ? ` from ${n.sourceIp}` : ''}${n.occurredAt ? `, last ${n.occurredAt.toISOString()}` : ''}`);
     out(`Session stored in ${file} (readable by you only).`);
     if (env['GATEHOUSE_SESSION_TOKEN'] || env['GATEHOUSE_SESSION_FILE']) {
@@ -409,28 +372,21 @@ export async function whoami(ctx: IdentityContext, a: IdentityArgs): Promise<num
       ['e-mail', `${p?.email ?? '-'}${p?.displayName ? ` (${p.displayName})` : ''}`],
       ['account', p?.accountId ?? '-'],
       ['roles', rolesText(p?.roles ?? [])],
-      ['account state', acc ? `${tail(identityV1.accountStateToJSON(acc.state), 'ACCOUNT_STATE_')}, ${tail(identityV1.lockStateToJSON(acc.lockState), 'LOCK_STATE_')}` : '-'],
+      ['account state', acc ? `${enumLabel(identityV1.accountStateToJSON(acc.state), 'ACCOUNT_STATE_')}, ${enumLabel(identityV1.lockStateToJSON(acc.lockState), 'LOCK_STATE_')}` : '-'],
       ['session', s?.sessionId ?? '-'],
       ['scope', s ? scopeName(s.scope) : '-'],
       ['pinned IP', s?.pinnedIp || '-'],
-      ['amr', s?.amr.map((m) => tail(identityV1.authMethodToJSON(m), 'AUTH_METHOD_')).join(',') || '-'],
+      ['amr', s?.amr.map((m) => enumLabel(identityV1.authMethodToJSON(m), 'AUTH_METHOD_')).join(',') || '-'],
       ['signed in', at(s?.authTime, clock)],
       ['expires', at(s?.expiresAt, clock)],
       ['absolute expiry', at(s?.absoluteExpiresAt, clock)],
     ];
-    for (const e of s?.environmentAccess ?? []) rows.push([`${envName(e.environment)} access until`, at(e.expiresAt, clock)]);
+    for (const e of s?.environmentAccess ?? []) rows.push([`${environmentLabel(e.environment)} access until`, at(e.expiresAt, clock)]);
     if (s && s.environmentAccess.length === 0) rows.push(['environments', 'none']);
-    const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-    for (const [k, v] of rows) out(`${`${k}:`.padEnd(width)}${v}`);
+    for (const line of fields(rows)) out(line);
     if (s?.scope === SessionScope.SESSION_SCOPE_REGISTER_IP_ONLY) out('This IP is not on the allowlist: `gatehouse ip register` registers today\'s IP.');
     return 0;
   });
-}
-
-function sessionHint(err: grpc.ServiceError): string | undefined {
-  if (err.code === grpc.status.UNAUTHENTICATED) return 'Your session is missing, expired, revoked or used from another IP: run `gatehouse login`.';
-  if (err.code === grpc.status.PERMISSION_DENIED) return 'Your session or roles do not allow this (a REGISTER_IP_ONLY session allows only `gatehouse ip register`).';
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -482,16 +438,16 @@ function formatAccountRow(acc: identityV1.Account): string[] {
   return [
     acc.principal?.accountId ?? '-',
     acc.principal?.email ?? '-',
-    tail(identityV1.accountStateToJSON(acc.state), 'ACCOUNT_STATE_'),
+    enumLabel(identityV1.accountStateToJSON(acc.state), 'ACCOUNT_STATE_'),
     rolesText(acc.principal?.roles ?? []),
-    tail(identityV1.lockStateToJSON(acc.lockState), 'LOCK_STATE_'),
+    enumLabel(identityV1.lockStateToJSON(acc.lockState), 'LOCK_STATE_'),
     acc.phoneNumberMask || '-',
   ];
 }
 
 function describeAccount(acc: identityV1.Account | undefined): string {
   if (!acc) return '?';
-  return `${acc.principal?.accountId ?? '?'} <${acc.principal?.email ?? '?'}>: ${tail(identityV1.accountStateToJSON(acc.state), 'ACCOUNT_STATE_')}, roles ${rolesText(acc.principal?.roles ?? [])}, ${tail(identityV1.lockStateToJSON(acc.lockState), 'LOCK_STATE_')}, phone ${acc.phoneNumberMask || '-'}`;
+  return `${acc.principal?.accountId ?? '?'} <${acc.principal?.email ?? '?'}>: ${enumLabel(identityV1.accountStateToJSON(acc.state), 'ACCOUNT_STATE_')}, roles ${rolesText(acc.principal?.roles ?? [])}, ${enumLabel(identityV1.lockStateToJSON(acc.lockState), 'LOCK_STATE_')}, phone ${acc.phoneNumberMask || '-'}`;
 }
 
 /** An account id, or an e-mail address resolved to one (ListAccounts' e-mail filter). */
@@ -680,7 +636,7 @@ export async function sessions(ctx: IdentityContext, sub: string | undefined, re
         s.info?.sessionId ?? '-',
         s.info?.principal?.email ?? s.info?.principal?.accountId ?? '-',
         s.info ? scopeName(s.info.scope) : '-',
-        tail(identityV1.sessionStatusToJSON(s.status), 'SESSION_STATUS_'),
+        enumLabel(identityV1.sessionStatusToJSON(s.status), 'SESSION_STATUS_'),
         s.info?.pinnedIp || '-',
         s.info?.authTime?.toISOString() ?? '-',
         at(s.info?.expiresAt, clock),

@@ -109,6 +109,16 @@ export interface ReleaseRecord {
   version: number;
 }
 
+/** ListReleases' filters (AND); `createdFrom` inclusive, `createdTo` exclusive. */
+export interface ReleaseFilter {
+  environment?: Environment;
+  app?: string;
+  deploymentRef?: string;
+  states?: ReleaseState[];
+  createdFrom?: Date;
+  createdTo?: Date;
+}
+
 /** Storage port of releases; SQLite and MongoDB adapters pass one contract suite. */
 export interface ReleaseRepository {
   create(r: ReleaseRecord): Promise<void>;
@@ -125,7 +135,7 @@ export interface ReleaseRepository {
   /** Counts a refused redemption (for the history), whatever the state. */
   countRefusal(releaseId: string): Promise<void>;
   /** Newest first; keyset pagination. */
-  list(filter: { environment?: Environment; app?: string; states?: ReleaseState[] }, page: { after?: { createdAt: Date; releaseId: string } | undefined; limit: number }): Promise<ReleaseRecord[]>;
+  list(filter: ReleaseFilter, page: { after?: { createdAt: Date; releaseId: string } | undefined; limit: number }): Promise<ReleaseRecord[]>;
   /** Releases past `now` that are still PENDING_APPROVAL or READY, or expired but not yet reported. */
   dueForExpiry(now: Date, limit: number): Promise<ReleaseRecord[]>;
 }

@@ -1,6 +1,6 @@
 import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter } from 'mongodb';
-import type { Environment, ReleaseRecord, ReleaseRepository, ReleaseState } from '../domain/model.js';
+import type { Environment, ReleaseFilter, ReleaseRecord, ReleaseRepository, ReleaseState } from '../domain/model.js';
 import { actor, date, emptyPage, nullableActor, nullableDate, nullableText, text } from './typed-values.js';
 
 const RELEASES = 'releases';
@@ -98,13 +98,16 @@ export class MongoReleaseRepository implements ReleaseRepository {
   }
 
   async list(
-    filter: { environment?: Environment; app?: string; states?: ReleaseState[] },
+    filter: ReleaseFilter,
     page: { after?: { createdAt: Date; releaseId: string } | undefined; limit: number },
   ): Promise<ReleaseRecord[]> {
     if (emptyPage(page.limit)) return [];
     const and: Filter<ReleaseDoc>[] = [];
     if (filter.environment !== undefined) and.push({ environment: { $eq: String(filter.environment) as Environment } });
     if (filter.app !== undefined) and.push({ app: { $eq: String(filter.app) } });
+    if (filter.deploymentRef !== undefined) and.push({ deploymentRef: { $eq: String(filter.deploymentRef) } });
+    if (filter.createdFrom !== undefined) and.push({ createdAt: { $gte: date(filter.createdFrom) } });
+    if (filter.createdTo !== undefined) and.push({ createdAt: { $lt: date(filter.createdTo) } });
     if (filter.states?.length) and.push({ state: { $in: [...new Set(filter.states)].map(String) as ReleaseState[] } });
     if (page.after) {
       const t = date(page.after.createdAt);

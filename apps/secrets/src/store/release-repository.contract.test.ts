@@ -257,6 +257,10 @@ describeRepositoryContract<Ctx>(
       assert.deepEqual(ids(await repo.list({ states: [] }, { limit: 20 })), ids(newestFirst), 'no states: any state');
       assert.deepEqual(ids(await repo.list({ states: ['expired'] }, { limit: 20 })), []);
       assert.deepEqual(ids(await repo.list({ environment: 'staging', app: 'payments', states: ['ready'] }, { limit: 20 })), ids([staging]));
+      assert.deepEqual(ids(await repo.list({ deploymentRef: web.deploymentRef }, { limit: 20 })), ids([web]), 'one deployment');
+      assert.deepEqual(ids(await repo.list({ deploymentRef: OPERATOR }, { limit: 20 }).catch(() => [])), [], 'an operator object matches nothing');
+      assert.deepEqual(ids(await repo.list({ createdFrom: at(3 * MIN), createdTo: at(6 * MIN) }, { limit: 20 })), ids([r5, tieB, tieA]), 'from inclusive, to exclusive');
+      assert.deepEqual(ids(await repo.list({ createdTo: at(2 * MIN) }, { limit: 20 })), ids([r1]));
       assert.deepEqual(await repo.list({}, { limit: 0 }), [], 'a page of nothing');
       assert.equal(all.length, newestFirst.length);
 

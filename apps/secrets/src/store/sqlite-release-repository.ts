@@ -1,5 +1,5 @@
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
-import type { Environment, ReleaseRecord, ReleaseRepository, ReleaseState } from '../domain/model.js';
+import type { ReleaseFilter, ReleaseRecord, ReleaseRepository } from '../domain/model.js';
 import { emptyPage } from './typed-values.js';
 
 /**
@@ -140,7 +140,7 @@ export class SqliteReleaseRepository implements ReleaseRepository {
   }
 
   list(
-    filter: { environment?: Environment; app?: string; states?: ReleaseState[] },
+    filter: ReleaseFilter,
     page: { after?: { createdAt: Date; releaseId: string } | undefined; limit: number },
   ): Promise<ReleaseRecord[]> {
     if (emptyPage(page.limit)) return Promise.resolve([]);
@@ -153,6 +153,18 @@ export class SqliteReleaseRepository implements ReleaseRepository {
     if (filter.app !== undefined) {
       where.push('app = ?');
       params.push(filter.app);
+    }
+    if (filter.deploymentRef !== undefined) {
+      where.push('deployment_ref = ?');
+      params.push(String(filter.deploymentRef));
+    }
+    if (filter.createdFrom !== undefined) {
+      where.push('created_at >= ?');
+      params.push(filter.createdFrom.getTime());
+    }
+    if (filter.createdTo !== undefined) {
+      where.push('created_at < ?');
+      params.push(filter.createdTo.getTime());
     }
     if (filter.states?.length) {
       const states = [...new Set(filter.states)];

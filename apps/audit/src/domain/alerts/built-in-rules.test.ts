@@ -27,6 +27,7 @@ test('the built-in rules have the documented defaults and are valid', () => {
       ['otp.replay', 1, 15 * MIN, 'ALERT_SEVERITY_MEDIUM'],
       ['allowlist.denials_per_account', 10, 10 * MIN, 'ALERT_SEVERITY_MEDIUM'],
       ['secrets.release_redeemed_twice', 1, 24 * 60 * MIN, 'ALERT_SEVERITY_CRITICAL'],
+      ['secrets.release_redeem_misuse', 1, 24 * 60 * MIN, 'ALERT_SEVERITY_HIGH'],
       ['secrets.release_expired_unredeemed', 1, 24 * 60 * MIN, 'ALERT_SEVERITY_HIGH'],
       ['impersonation.anomaly', 1, 60 * MIN, 'ALERT_SEVERITY_CRITICAL'],
       ['identity.new_ip_live_session', 1, 60 * MIN, 'ALERT_SEVERITY_HIGH'],
@@ -46,6 +47,7 @@ test('the built-in rules have the documented defaults and are valid', () => {
   assert.deepEqual(get('otp.failures_per_account').groupBy, [{ field: 'EVENT_FIELD_SUBJECT_ID' }]);
   assert.deepEqual(get('allowlist.denials_per_account').groupBy, [{ field: 'EVENT_FIELD_ACTOR_ID' }]);
   assert.deepEqual(get('secrets.release_redeemed_twice').detailMatches, { reason: 'already_redeemed' });
+  assert.deepEqual(get('secrets.release_redeem_misuse').detailMatches, { class: 'misuse' });
   assert.deepEqual(get('identity.new_ip_live_session').environments, ['ENVIRONMENT_LIVE']);
 });
 

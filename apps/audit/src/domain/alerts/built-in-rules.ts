@@ -21,6 +21,7 @@ export const BUILT_IN_RULE_IDS = [
   'otp.replay',
   'allowlist.denials_per_account',
   'secrets.release_redeemed_twice',
+  'secrets.release_redeem_misuse',
   'secrets.release_expired_unredeemed',
   'impersonation.anomaly',
   'identity.new_ip_live_session',
@@ -166,6 +167,34 @@ const DEFINITIONS: { readonly [K in BuiltInRuleId]: BuiltInDefinition } = {
     summary: (i) =>
       `Release ${groupId(i)} was presented again after it was redeemed` +
       (i.count > 1 ? ` (${i.count} times within ${formatWindow(i.rule.windowMs)})` : ''),
+  },
+  /**
+   * A release token misused: presented after it expired or was revoked, from outside its bound
+   * CIDR or with another client certificate than the one it is bound to, or a token that is
+   * unknown or malformed. Any of these means the token travelled where it should not.
+   *
+   * Event contract (SecretsService): such a refused redemption emits
+   * ACTION_SECRETS_RELEASE_REDEEM_REFUSED with details.class = "misuse" (exactly), details.reason
+   * naming the case, and subject = { kind: SUBJECT_KIND_RELEASE, id: <release id> } when the
+   * token names a release (none for an unknown or malformed token). A second redemption is
+   * class "replay" (the rule above), so one presentation never raises two alerts.
+   */
+  'secrets.release_redeem_misuse': {
+    name: 'Release token misused',
+    description: 'A release token was presented expired, revoked, unknown, or outside its CIDR or certificate binding.',
+    severity: 'ALERT_SEVERITY_HIGH',
+    services: ['SERVICE_SECRETS'],
+    actions: ['ACTION_SECRETS_RELEASE_REDEEM_REFUSED'],
+    outcomes: [],
+    environments: [],
+    detailMatches: { class: 'misuse' },
+    groupBy: [SUBJECT_ID],
+    windowMs: 24 * HOUR,
+    threshold: 1,
+    summary: (i) =>
+      (!i.event.subject ? 'An unknown or malformed release token was presented' : `Release ${groupId(i)} was presented against its terms`) +
+      (i.event.details['reason'] ? ` (${clip(i.event.details['reason'])})` : '') +
+      (i.event.sourceIp === '' ? '' : ` from ${clip(i.event.sourceIp)}`),
   },
   /**
    * A release that expired unredeemed: secrets were approved for a deployment that never

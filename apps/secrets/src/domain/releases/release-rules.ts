@@ -13,6 +13,7 @@ export const MAX_RELEASE_TTL_MS = 24 * 3600_000;
 const TOKEN = /^ghr_[A-Za-z0-9_-]{43}$/;
 const IDENTITY = /^(backend|operator|service):[a-z][a-z0-9-]{0,62}$/;
 const APP = /^[a-z][a-z0-9-]{0,62}$/;
+const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
 const DEPLOYMENT_REF = /^[A-Za-z0-9._:/@+-]{1,128}$/;
 
 /** Who may create (and approve) releases per environment (P1): LIVE only manager and team_lead. */
@@ -20,6 +21,20 @@ export const RELEASE_CREATORS: Readonly<Record<Environment, readonly string[]>> 
   live: LIVE_ROLES,
   staging: ['manager', 'team_lead', 'developer'],
 });
+
+/** An app name (SecretMetadata.app): INVALID_ARGUMENT naming `field` otherwise. */
+export function checkApp(app: unknown, field = 'app'): string {
+  if (typeof app !== 'string' || !APP.test(app)) throw new InvalidArgumentError(field, 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter');
+  return app;
+}
+
+/** A secret name, usable as an environment-variable name (SecretMetadata.name). */
+export function checkSecretName(name: unknown, field = 'name'): string {
+  if (typeof name !== 'string' || !SECRET_NAME.test(name)) {
+    throw new InvalidArgumentError(field, 'must be 1-128 characters of A-Z, 0-9 and _, starting with a letter (e.g. DATABASE_PASSWORD)');
+  }
+  return name;
+}
 
 /** A fresh release token: 256 random bits, shown once. */
 export function newReleaseToken(): string {
@@ -62,7 +77,7 @@ export interface ReleaseTerms {
 
 /** Checks CreateRelease's inputs, naming the field of the first problem. */
 export function releaseTerms(req: { app: string; deploymentRef: string; ttlMs: number | undefined; boundCidr: string | undefined; boundClientIdentity: string | undefined }): ReleaseTerms {
-  if (!APP.test(req.app)) throw new InvalidArgumentError('app', 'must be 1-63 characters of a-z, 0-9 and -, starting with a letter');
+  checkApp(req.app);
   if (!DEPLOYMENT_REF.test(req.deploymentRef)) throw new InvalidArgumentError('deployment_ref', 'must be 1-128 characters of A-Z a-z 0-9 . _ : / @ + - (a commit, tag or pipeline id)');
   const ttlMs = req.ttlMs ?? DEFAULT_RELEASE_TTL_MS;
   if (!Number.isFinite(ttlMs) || ttlMs < MIN_RELEASE_TTL_MS || ttlMs > MAX_RELEASE_TTL_MS) {

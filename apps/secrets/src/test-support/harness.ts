@@ -1,0 +1,48 @@
+import { SecretsServiceClient } from '@gatehouse/contracts';
+import { findMongo, startServiceHarness, uniqueDbName, type ServiceHarness } from '@gatehouse/testing';
+import { secretsService } from '../service.js';
+
+/** Secrets replicas in-process on one store. Clients: cli (operator), deployer + other-deployer (backends), web (trusted proxy), impersonation (a service). */
+export type SecretsHarness = ServiceHarness<SecretsServiceClient>;
+
+/** A passphrase good enough for the policy (tests only). */
+export const TEST_PASSPHRASE = 'correct horse battery staple 42';
+
+/**
+ * Starts the secrets service (not in dev mode: it starts uninitialised and sealed) with a
+ * recording audit double; `env` adds or overrides variables.
+ */
+export async function startSecrets(env: Record<string, string> = {}, start = Date.now()): Promise<SecretsHarness> {
+  const h = await startServiceHarness({
+    spec: secretsService,
+    Client: SecretsServiceClient,
+    clients: [
+      { name: 'deployer', kind: 'backend' },
+      { name: 'other-deployer', kind: 'backend' },
+      { name: 'web', kind: 'backend' },
+    ],
+    peers: ['impersonation'],
+    logLevel: 'debug',
+    env: { GATEHOUSE_TRUSTED_PROXIES: 'web', GATEHOUSE_SECRETS_EXPIRY_SCAN_MS: '100', ...env },
+    start,
+  });
+  await h.addReplica();
+  return h;
+}
+
+/** The storage backends every suite runs on. */
+export const BACKENDS = ['sqlite', 'mongodb'] as const;
+
+/**
+ * The variables selecting `backend`, or undefined (after marking the test skipped with the
+ * reason) when no MongoDB is reachable on loopback.
+ */
+export async function backendEnv(backend: (typeof BACKENDS)[number], skip: (why: string) => void): Promise<Record<string, string> | undefined> {
+  if (backend === 'sqlite') return {};
+  const mongo = await findMongo();
+  if ('skipped' in mongo) {
+    skip(`no MongoDB: ${mongo.skipped}`);
+    return undefined;
+  }
+  return { GATEHOUSE_STORE: 'mongodb', MONGO_URL: mongo.url, GATEHOUSE_MONGO_DB: uniqueDbName('secrets') };
+}
