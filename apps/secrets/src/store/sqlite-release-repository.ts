@@ -155,7 +155,7 @@ export class SqliteReleaseRepository implements ReleaseRepository {
       params.push(filter.app);
     }
     if (filter.deploymentRef !== undefined) {
-      where.push('deployment_ref = ?');
+      where.push("json_extract(doc, '$.deploymentRef') = ?");
       params.push(String(filter.deploymentRef));
     }
     if (filter.createdFrom !== undefined) {
