@@ -24,6 +24,8 @@ export function startFakeService(opts: {
     security: opts.security ?? { mode: 'insecure-loopback' },
     descriptorSet: Buffer.alloc(0),
     log: createLogger({ service: 'fake', level: 'silent' }),
+    // A double is not what is measured or limited: it must never throttle the service under test.
+    rateLimits: { perCaller: { ratePerSec: 1_000_000, burst: 1_000_000 }, perIp: { ratePerSec: 1_000_000, burst: 1_000_000 } },
     services: [{ name: opts.name, definition: opts.definition, policy: sameRuleForAll(opts.definition, callers.anyAuthenticated), handlers: opts.handlers }],
   });
 }

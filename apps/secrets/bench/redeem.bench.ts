@@ -1,0 +1,224 @@
+// `nx run secrets:bench` (part 1): RedeemRelease over gRPC (mTLS) against the repository's
+// conditional UPDATE on the same kind of rows in a separate SQLite file, same run, same
+// concurrency. See run.ts for why this baseline.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { auditEventV1, commonV1, secretsV1, type SecretsServiceClient } from '@gatehouse/contracts';
+import type { HostedService } from '@gatehouse/service-host';
+import { call } from '@gatehouse/service-kit';
+import type { SqliteStore } from '@gatehouse/storage';
+import { benchLine } from '@gatehouse/testing';
+import type { ReleaseRecord } from '../src/domain/model.js';
+import { secretsStores } from '../src/store/schema.js';
+import { SqliteReleaseRepository } from '../src/store/sqlite-release-repository.js';
+import type { SecretsHarness } from '../src/test-support/harness.js';
+import { envNumber, goalLine, latencyText, percentile, pool, probeStore, type BenchLoadDriver } from './bench-support.js';
+import { catchSecrets, portBreakdown } from './breakdown.js';
+
+/** READY releases redeemed in the timed section (and as many rows in the baseline). */
+const RELEASES = Math.trunc(envNumber('BENCH_RELEASES', 1000));
+/** Concurrent redeemers (service) and redemptions in flight (baseline). */
+const IN_FLIGHT = Math.trunc(envNumber('BENCH_REDEEM_IN_FLIGHT', 100));
+/** Releases of another app redeemed untimed first, so the service's redemption path is warm. */
+const WARMUP = 20;
+/** Redemptions one at a time for the breakdown (in-process, and as many over gRPC). */
+const BREAKDOWN = Math.trunc(envNumber('BENCH_BREAKDOWN', 50));
+/** Untimed setup (CreateRelease calls, baseline rows) runs this many at once. */
+const PREPARE_CONCURRENCY = 16;
+const GOAL = 0.5;
+const LIVE = commonV1.Environment.ENVIRONMENT_LIVE;
+const APP = 'bench-redeem';
+const WARMUP_APP = 'bench-redeem-warmup';
+/** The app's secrets: ~3 typical values. */
+const SECRETS: ReadonlyArray<[string, number]> = [
+  ['DB_PASSWORD', 32],
+  ['API_KEY', 48],
+  ['TLS_PRIVATE_KEY', 256],
+];
+
+export interface RedeemContext {
+  h: SecretsHarness;
+  driver: BenchLoadDriver;
+  /** The service's own store (SQLite), for the checks and the probe. */
+  store: SqliteStore;
+  /** The baselines' separate database file. */
+  baseline: SqliteStore;
+  cli: SecretsServiceClient;
+  manager: () => string;
+  log: (line: string) => void;
+}
+
+interface BaselineRun {
+  ms: number;
+  latencies: number[];
+  won: number;
+  /** Time this process's event loop was busy meanwhile. */
+  busyMs: number;
+}
+
+/** The repository's redeem (conditional UPDATE + read back, own commit) for each record, IN_FLIGHT at a time. */
+async function baselineRedeem(repo: SqliteReleaseRepository, records: readonly ReleaseRecord[], now: Date): Promise<BaselineRun> {
+  const by = { identity: 'backend:deployer', ip: '127.0.0.1' };
+  const latencies: number[] = [];
+  let won = 0;
+  const elu0 = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  await pool(records.length, IN_FLIGHT, async (i) => {
+    const s = performance.now();
+    if (await repo.redeem((records[i] as ReleaseRecord).tokenHash, now, by)) won++;
+    latencies.push(performance.now() - s);
+  });
+  return { ms: performance.now() - t0, latencies, won, busyMs: performance.eventLoopUtilization(elu0).active };
+}
+
+/** Runs `fn` with fsync off on `store` (untimed seeding only), restoring the setting after. */
+async function unsynced<T>(store: SqliteStore, fn: () => Promise<T>): Promise<T> {
+  const sync = store.db.pragma('synchronous', { simple: true });
+  store.db.pragma('synchronous = OFF');
+  try {
+    return await fn();
+  } finally {
+    store.db.pragma(`synchronous = ${String(sync)}`);
+  }
+}
+
+export async function redeemBench(c: RedeemContext): Promise<string[]> {
+  const { h, driver, store, baseline, cli, log } = c;
+  const hosted = h.replicas[0] as HostedService;
+  const address = `127.0.0.1:${hosted.server.port}`;
+  const pkiDir = `${h.dir}/pki`;
+
+  // --- Setup (untimed): the secrets, the releases (over gRPC, as CreateRelease makes them), and a
+  // copy of each timed release row in the baseline file. Seeding commits without fsync.
+  const t0 = performance.now();
+  const created = await unsynced(store, async () => {
+    for (const app of [APP, WARMUP_APP]) {
+      for (const [name, bytes] of SECRETS) {
+        await call(cli, cli.putSecret, { environment: LIVE, app, name, value: randomBytes(bytes) }, { bearer: c.manager() });
+      }
+    }
+    const out: Array<{ token: string; releaseId: string; app: string }> = new Array(RELEASES + WARMUP);
+    await pool(RELEASES + WARMUP, PREPARE_CONCURRENCY, async (i) => {
+      const app = i < RELEASES ? APP : WARMUP_APP;
+      const r = await call(cli, cli.createRelease, secretsV1.CreateReleaseRequest.fromPartial({ environment: LIVE, app, deploymentRef: `bench-${i}` }), { bearer: c.manager() });
+      if (r.release?.state !== secretsV1.ReleaseState.RELEASE_STATE_READY) throw new Error(`release ${i} is not READY`);
+      out[i] = { token: r.releaseToken, releaseId: r.release.releaseId, app };
+    });
+    return out;
+  });
+  const timed = created.slice(0, RELEASES);
+  const warm = created.slice(RELEASES);
+  const t1 = performance.now();
+  const releases = secretsStores(hosted.store).releases;
+  const records = await Promise.all(
+    timed.map(async (r) => {
+      const rec = await releases.get(r.releaseId);
+      if (!rec) throw new Error(`release ${r.releaseId} is missing`);
+      return rec;
+    }),
+  );
+  const repo = new SqliteReleaseRepository(baseline);
+  await unsynced(baseline, () => pool(records.length, PREPARE_CONCURRENCY, (i) => repo.create(records[i] as ReleaseRecord)));
+  await h.drainAudit();
+  log(
+    `  setup: ${SECRETS.length} secrets per app; ${RELEASES} + ${WARMUP} warm-up READY releases created over gRPC in ${((t1 - t0) / 1000).toFixed(1)} s; ` +
+      `the ${RELEASES} rows copied to the baseline file in ${((performance.now() - t1) / 1000).toFixed(1)} s (seeding without fsync, restored before timing)`,
+  );
+
+  // --- Warm-up (untimed): the redemption path once per warm-up release, from the load process.
+  const w = await driver.run({ kind: 'redeem', address, pkiDir, certName: 'deployer', tokens: warm.map((r) => r.token), inFlight: 10, expectSecrets: SECRETS.length });
+  if (w.errorCount > 0) throw new Error(`warm-up RedeemRelease failed (${w.errorCount} calls): ${w.errors.join('; ')}`);
+  await h.drainAudit();
+
+  // --- Timed: baseline (first half), service (every release), baseline (second half).
+  const now = h.clock.now();
+  const half = Math.floor(records.length / 2);
+  const b1 = await baselineRedeem(repo, records.slice(0, half), now);
+  const events0 = h.events.length;
+  const probe = probeStore(store);
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  const r = await driver.run({ kind: 'redeem', address, pkiDir, certName: 'deployer', tokens: timed.map((t) => t.token), inFlight: IN_FLIGHT, expectSecrets: SECRETS.length });
+  const elu = performance.eventLoopUtilization(elu0);
+  const cpu = process.cpuUsage(cpu0);
+  probe.detach();
+  const b2 = await baselineRedeem(repo, records.slice(half), now);
+
+  // --- Checks: every call succeeded, each release redeemed exactly once, each redemption audited.
+  if (r.errorCount > 0) throw new Error(`RedeemRelease failed (${r.errorCount} of ${timed.length} calls): ${r.errors.join('; ')}`);
+  const ids = new Set(r.releaseIds);
+  const missing = timed.filter((t) => !ids.has(t.releaseId)).length;
+  if (r.calls !== timed.length || ids.size !== timed.length || missing > 0) {
+    throw new Error(`${r.calls} bundles for ${ids.size} distinct releases (${missing} of the ${timed.length} created not among them)`);
+  }
+  const redeemed = await store.exec(undefined, (db) => db.prepare("SELECT COUNT(*) FROM releases WHERE app = ? AND state = 'redeemed'").pluck().get(APP) as number);
+  if (redeemed !== RELEASES) throw new Error(`${redeemed} REDEEMED releases of ${APP} in the store, expected ${RELEASES}`);
+  await h.drainAudit();
+  const timedIds = new Set(timed.map((t) => t.releaseId));
+  const events = h.events.slice(events0).filter((e) => timedIds.has(e.subject?.id ?? ''));
+  const confirmed = events.filter((e) => e.action === auditEventV1.Action.ACTION_SECRETS_RELEASE_REDEEM).length;
+  const refusals = events.filter((e) => e.action === auditEventV1.Action.ACTION_SECRETS_RELEASE_REDEEM_REFUSED).length;
+  if (confirmed !== RELEASES || refusals > 0) throw new Error(`audit received ${confirmed} release_redeem events (expected ${RELEASES}) and ${refusals} refusals (expected 0)`);
+  const baseWon = b1.won + b2.won;
+  if (baseWon !== records.length) throw new Error(`the baseline redeemed ${baseWon} of ${records.length} rows`);
+
+  const rate = r.calls / (r.elapsedMs / 1000);
+  const base = baseWon / ((b1.ms + b2.ms) / 1000);
+  const n = r.calls;
+  const per = (x: number) => (x / n).toFixed(3);
+  const serverCpu = (cpu.user + cpu.system) / 1000;
+  log(`  RedeemRelease over gRPC/mTLS (caller backend:deployer, ${IN_FLIGHT} in flight from one load process, ${RELEASES} releases of ${SECRETS.length} secrets, each redeemed once):`);
+  log(
+    `    secrets   ${rate.toFixed(0)} redemptions/s; latency ${latencyText(r.latencies)}; ` +
+      `service process CPU ${(serverCpu / n).toFixed(2)} ms/redemption (with its in-process audit double), load process CPU ${(r.cpuMs / n).toFixed(2)} ms/redemption`,
+  );
+  log(
+    `    baseline  ${base.toFixed(0)} redemptions/s; latency ${latencyText([...b1.latencies, ...b2.latencies])}: ` +
+      `SqliteReleaseRepository.redeem (conditional UPDATE + read back, own commit) of copies of the same rows in a separate SQLite file, ${IN_FLIGHT} in flight`,
+  );
+  log(`    in order: baseline ${(b1.won / (b1.ms / 1000)).toFixed(0)}, secrets ${rate.toFixed(0)}, baseline ${(b2.won / (b2.ms / 1000)).toFixed(0)} redemptions/s`);
+  log(
+    `    checked: ${n} bundles of ${SECRETS.length} secrets, ${ids.size} distinct releases (exactly the ${RELEASES} created), ` +
+      `${redeemed} REDEEMED in the store, ${confirmed} release_redeem audit events confirmed, ${refusals} refusals`,
+  );
+  const p = probe.counts;
+  log(
+    `    service store per redemption: ${per(p.calls)} store calls, ${per(p.commits)} commits (each an fsync: synchronous=FULL), ` +
+      `${per(p.heldMs)} ms holding the store lock, ${per(p.waitedMs)} ms waiting for it; ` +
+      `lock busy ${((100 * p.heldMs) / r.elapsedMs).toFixed(0)}% of the timed section`,
+  );
+  // better-sqlite3 is synchronous: the commit's fsync blocks the event loop, which every other
+  // step of the call (both ends of gRPC/TLS, the audit Append, decryption) needs as well.
+  const baseBusy = (b1.busyMs + b2.busyMs) / baseWon;
+  log(
+    `    where the time goes: the service process's event loop was busy ${(100 * elu.utilization).toFixed(0)}% of the timed section, ${per(elu.active)} ms per redemption: ` +
+      `${per(p.heldMs)} ms synchronous SQLite under the store lock (the commit's fsync included), ${per(elu.active - p.heldMs)} ms the rest ` +
+      `(gRPC/TLS of the call and of the audit Append, token hash, ${SECRETS.length} version reads + decryptions, the audit double); ` +
+      `the baseline's loop: ${baseBusy.toFixed(3)} ms per redemption, so one loop allows at most ~${(1000 / (elu.active / n)).toFixed(0)} vs ~${(1000 / baseBusy).toFixed(0)} per second`,
+  );
+
+  // --- Breakdown (diagnostic, untimed): one redemption at a time over gRPC, and in-process on
+  // the service's own Secrets object with its ports timed. Releases of the warm-up app.
+  const extra: string[] = new Array<string>(2 * BREAKDOWN);
+  await pool(2 * BREAKDOWN, PREPARE_CONCURRENCY, async (i) => {
+    const x = await call(cli, cli.createRelease, secretsV1.CreateReleaseRequest.fromPartial({ environment: LIVE, app: WARMUP_APP, deploymentRef: `breakdown-${i}` }), { bearer: c.manager() });
+    extra[i] = x.releaseToken;
+  });
+  await h.drainAudit();
+  const one = await driver.run({ kind: 'redeem', address, pkiDir, certName: 'deployer', tokens: extra.slice(BREAKDOWN), inFlight: 1, expectSecrets: SECRETS.length });
+  if (one.errorCount > 0) throw new Error(`RedeemRelease one at a time failed (${one.errorCount} calls): ${one.errors.join('; ')}`);
+  const secrets = await catchSecrets(cli);
+  const from = { ip: '127.0.0.1', identity: 'backend:deployer' };
+  const bd = await portBreakdown(secrets, BREAKDOWN, async (i) => {
+    const b = await secrets.redeem(extra[i] as string, { ...from, requestId: randomUUID() });
+    for (const x of b.secrets) x.value.fill(0);
+  });
+  log(
+    `    one redemption at a time (${BREAKDOWN} each): over gRPC p50 ${percentile(one.latencies, 0.5).toFixed(3)} ms; ` +
+      `in-process Secrets.redeem ${bd.meanMs.toFixed(3)} ms, of which (ms per redemption, calls):`,
+  );
+  for (const l of bd.lines) log(`      ${l}`);
+  return [
+    goalLine('secrets-redeem-release-grpc', rate / base, GOAL),
+    benchLine({ name: 'secrets-redeem-release-grpc', value: rate, unit: 'redemptions/s', baseline: base, baselineUnit: 'raw conditional UPDATEs/s' }),
+  ];
+}
