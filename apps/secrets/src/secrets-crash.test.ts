@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, SecretsServiceClient, secretsV1 } from '@gatehouse/contracts';
@@ -14,18 +14,6 @@ const S = secretsV1;
 const LIVE = commonV1.Environment.ENVIRONMENT_LIVE;
 const MAIN = path.join(import.meta.dirname, 'main.ts');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** The secrets service as its own process (main.ts) on the harness's store and key file. */
 async function clientOn(h: SecretsHarness, port: number, cert: string): Promise<SecretsServiceClient> {
   const tls = await loadTlsMaterial(h.env['GATEHOUSE_TLS_DIR'] ?? '', cert);
   return dial(SecretsServiceClient, `127.0.0.1:${port}`, { mode: 'mtls', material: { ...tls, expectedServerName: 'secrets' } });
@@ -33,13 +21,19 @@ async function clientOn(h: SecretsHarness, port: number, cert: string): Promise<
 
 /** Starts the process and unseals it (an operator's job on every replica); returns a deployer's client. */
 async function startProcess(h: SecretsHarness): Promise<{ child: ChildProcess; client: SecretsServiceClient }> {
-  const port = await freePort();
+  // Port 0 and the ready file (as launchers do): no race for a port picked in advance.
+  const ready = path.join(h.dir, `ready-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    env: { ...process.env, ...h.env, GATEHOUSE_PORT: String(port), GATEHOUSE_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...h.env, GATEHOUSE_PORT: '0', GATEHOUSE_READY_FILE: ready, GATEHOUSE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const client = await clientOn(h, port, 'deployer');
   const deadline = Date.now() + 30_000;
+  while (!fs.existsSync(ready)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the secrets process did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const { port } = JSON.parse(fs.readFileSync(ready, 'utf8')) as { port: number };
+  const client = await clientOn(h, port, 'deployer');
   for (;;) {
     try {
       await call(client, client.sealStatus, {}, { deadlineMs: 1000 });

@@ -18,6 +18,9 @@ const MAX_UPSERT_ATTEMPTS = 3;
  * the new value (no transaction); current() is 0 until the first bump.
  */
 export class MongoChangeVersion implements ChangeVersion {
+  /** Bumps of one process run one after another: rare (entry changes), and some servers (jongodb) lose concurrent $inc. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly store: MongoStore) {}
 
   private get col() {
@@ -28,7 +31,13 @@ export class MongoChangeVersion implements ChangeVersion {
     return (await this.col.findOne({ _id: { $eq: VERSION_ID } }))?.v ?? 0;
   }
 
-  async bump(): Promise<number> {
+  bump(): Promise<number> {
+    const next = this.queue.then(() => this.bumpOnce());
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async bumpOnce(): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
         // A constant filter (no input in it), so that an upsert takes its _id from it.
