@@ -48,6 +48,18 @@ async function waitForFile(file: string, child: ChildProcess, name: string, stde
  * loopback port 0, each with its own SQLite file, mTLS from a fresh CA, and audit shipping.
  */
 export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+  // Ports are picked before the services bind them; another test process may take one in
+  // between (EADDRINUSE). Then the whole stack starts again on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(extraEnv);
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-'));
   const pkiDir = path.join(dir, 'pki');
   await ensurePki(pkiDir, {
@@ -101,6 +113,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     await Promise.all(STACK.filter((s) => !['audit', 'allowlist', 'identity'].includes(s)).map(start));
   } catch (err) {
     for (const s of Object.values(services)) s.child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return {
