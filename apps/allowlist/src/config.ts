@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { env } from '@gatehouse/service-kit';
 import { sessionConfigShape } from '@gatehouse/session';
 
@@ -17,10 +16,7 @@ export const allowlistConfigShape = {
    * Entries from configuration, always present and not removable by RPC: the bootstrap (office,
    * VPN, loopback in dev) before the officer has a FULL session. `cidr[=live|staging|all]`, comma-separated.
    */
-  GATEHOUSE_ALLOWLIST_STATIC_CIDRS: z
-    .string()
-    .regex(/^[0-9A-Fa-f:./]+(=(live|staging|all))?(,[0-9A-Fa-f:./]+(=(live|staging|all))?)*$/, { error: 'expected cidr[=live|staging|all], comma-separated' })
-    .optional(),
+  GATEHOUSE_ALLOWLIST_STATIC_CIDRS: env.list('[0-9A-Fa-f:./]+(?:=(?:live|staging|all))?', 'cidr[=live|staging|all]'),
   /** How often replicas poll the store's change version (converge within 1 s). */
   GATEHOUSE_ALLOWLIST_POLL_MS: env.int(50, 1000).default(250),
 };

@@ -10,7 +10,6 @@ import type { EntryScope } from './domain/model.js';
 import { allowlistBinding } from './rpc/allowlist-rpc.js';
 import { allowlistSchema, allowlistStores } from './store/schema.js';
 
-const list = (v: string | undefined) => (v ? v.split(',').filter(Boolean) : []);
 
 /** The allowlist service as the host runs it: config → store → domain → rpc → server. Wiring only. */
 export const allowlistService: ServiceSpec<typeof allowlistConfigShape> = {
@@ -27,7 +26,7 @@ export const allowlistService: ServiceSpec<typeof allowlistConfigShape> = {
     } catch {
       problems.push(`GATEHOUSE_ALLOWLIST_CUTOFF_TZ: ${JSON.stringify(cfg.GATEHOUSE_ALLOWLIST_CUTOFF_TZ)} is not an IANA time zone`);
     }
-    const staticEntries = list(cfg.GATEHOUSE_ALLOWLIST_STATIC_CIDRS).map((item) => {
+    const staticEntries = cfg.GATEHOUSE_ALLOWLIST_STATIC_CIDRS.map((item) => {
       const [cidr = '', scope = 'all'] = item.split('=');
       try {
         parseCidr(cidr, { minPrefixV4: 1, minPrefixV6: 1, normalize: false, field: 'GATEHOUSE_ALLOWLIST_STATIC_CIDRS' });
@@ -63,6 +62,6 @@ export const allowlistService: ServiceSpec<typeof allowlistConfigShape> = {
       identity: cfg.GATEHOUSE_SESSION_KEYS_FILE ? undefined : dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
       clock,
     });
-    return { services: [allowlistBinding({ allowlist, verifier, trustedProxies: list(cfg.GATEHOUSE_TRUSTED_PROXIES) })] };
+    return { services: [allowlistBinding({ allowlist, verifier, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES })] };
   },
 };

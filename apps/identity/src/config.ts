@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { env } from '@gatehouse/service-kit';
 import { sessionConfigShape } from '@gatehouse/session';
 
-const names = (what: string) =>
-  z.string().regex(/^[A-Za-z0-9._@-]{1,200}(,[A-Za-z0-9._@-]{1,200})*$/, { error: `expected a comma-separated list of ${what}` });
+const names = (what: string) => env.list('[A-Za-z0-9._@-]{1,200}', what);
 
 /** The identity service's own variables (on top of the base ones). README "Configuration" lists them all. */
 export const identityConfigShape = {
@@ -16,11 +15,11 @@ export const identityConfigShape = {
   GATEHOUSE_BOOTSTRAP_TOKEN_FILE: env.string().optional(),
   GATEHOUSE_BOOTSTRAP_TOKEN_TTL_H: env.int(1, 168).default(24),
   /** Gatehouse's Google OAuth client ids (`aud`); required outside dev mode. */
-  GATEHOUSE_GOOGLE_CLIENT_IDS: names('OAuth client ids').optional(),
+  GATEHOUSE_GOOGLE_CLIENT_IDS: names('OAuth client ids'),
   /** Google's JWKS (cached per Cache-Control, refetched on an unknown kid at most every 30 s). */
   GATEHOUSE_GOOGLE_JWKS_URL: z.url({ error: 'expected an https URL' }).optional(),
   /** Google Workspace domains allowed to sign in; empty = any verified Google account. */
-  GATEHOUSE_ALLOWED_HOSTED_DOMAINS: names('domains').optional(),
+  GATEHOUSE_ALLOWED_HOSTED_DOMAINS: names('domains'),
   /** Dev mode only: the local issuer's RSA key (PKCS#8 PEM, 0600). Default <data dir>/identity-dev-issuer-key.pem. */
   GATEHOUSE_DEV_ISSUER_KEY_FILE: env.string().optional(),
   /** The SMS provider's HTTPS endpoint (POST {to, text} with a bearer key); required outside dev mode. */

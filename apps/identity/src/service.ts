@@ -26,7 +26,6 @@ import { validateSmsPolicy, type SmsGateway } from './domain/sms/index.js';
 import { identityBinding } from './rpc/identity-rpc.js';
 import { identitySchema, identityStores } from './store/schema.js';
 
-const list = (v: string | undefined) => (v ? v.split(',').filter(Boolean) : []);
 
 /** The identity service as the host runs it: config → store → domain → rpc → server. Wiring only. */
 export const identityService: ServiceSpec<typeof identityConfigShape> = {
@@ -46,7 +45,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     const secrets = new IdentityKeys([Buffer.from(masterHex, 'hex')]);
 
     const problems: string[] = [];
-    const clientIds = list(cfg.GATEHOUSE_GOOGLE_CLIENT_IDS);
+    const clientIds = cfg.GATEHOUSE_GOOGLE_CLIENT_IDS;
     let devIssuer: DevIdTokenIssuer | undefined;
     if (dev) {
       const keyFile = cfg.GATEHOUSE_DEV_ISSUER_KEY_FILE ?? path.join(dataDir, 'identity-dev-issuer-key.pem');
@@ -63,7 +62,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
 
     const google = new GoogleTokenVerifier({
       clientIds: dev && clientIds.length === 0 ? [DEV_CLIENT_ID] : clientIds,
-      allowedHostedDomains: list(cfg.GATEHOUSE_ALLOWED_HOSTED_DOMAINS),
+      allowedHostedDomains: cfg.GATEHOUSE_ALLOWED_HOSTED_DOMAINS,
       clock,
       jwks: new HttpJwksSource(cfg.GATEHOUSE_GOOGLE_JWKS_URL ?? GOOGLE_JWKS_URL, {
         clock,
@@ -156,7 +155,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     }
 
     return {
-      services: [identityBinding({ flow, sessions, admin, clock, trustedProxies: list(cfg.GATEHOUSE_TRUSTED_PROXIES) })],
+      services: [identityBinding({ flow, sessions, admin, clock, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES })],
     };
   },
 };

@@ -13,8 +13,6 @@ import { Secrets, type SecretsAction } from './domain/secrets-service.js';
 import { secretsBinding } from './rpc/secrets-rpc.js';
 import { secretsSchema, secretsStores } from './store/schema.js';
 
-const list = (v: string | undefined) => (v ? v.split(',').filter(Boolean) : []);
-
 /** The secrets service as the host runs it: config → store → domain → rpc → server. Wiring only. */
 export const secretsService: ServiceSpec<typeof secretsConfigShape> = {
   name: 'secrets',
@@ -68,7 +66,7 @@ export const secretsService: ServiceSpec<typeof secretsConfigShape> = {
       identity: cfg.GATEHOUSE_SESSION_KEYS_FILE ? undefined : dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
       clock,
     });
-    return { services: [secretsBinding({ secrets, verifier, trustedProxies: list(cfg.GATEHOUSE_TRUSTED_PROXIES) })] };
+    return { services: [secretsBinding({ secrets, verifier, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES })] };
   },
 };
 

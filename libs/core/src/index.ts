@@ -17,3 +17,4 @@ export {
 export { systemClock, ManualClock, type Clock, type RandomSource } from './clock.js';
 export type { Transaction, UnitOfWork } from './transaction.js';
 export { base32Encode, base32Decode } from './base32.js';
+export { freeText } from './free-text.js';

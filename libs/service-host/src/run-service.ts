@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type * as grpc from '@grpc/grpc-js';
 import { systemClock, type Clock } from '@gatehouse/core';
 import { AuditServiceClient } from '@gatehouse/contracts';
@@ -51,10 +51,7 @@ const hostShape = {
   GATEHOUSE_SECRETS_ADDR: envVar.string().default('127.0.0.1:7103'),
   GATEHOUSE_IMPERSONATION_ADDR: envVar.string().default('127.0.0.1:7104'),
   /** Backends (certificate names) trusted to name the end user's IP (x-gatehouse-client-ip, x-forwarded-for). */
-  GATEHOUSE_TRUSTED_PROXIES: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,62}(,[a-z][a-z0-9-]{0,62})*$/, { error: 'expected backend certificate names, comma-separated' })
-    .optional(),
+  GATEHOUSE_TRUSTED_PROXIES: envVar.list('[a-z][a-z0-9-]{0,62}', 'backend certificate names'),
 };
 
 /** The validated configuration a service's wiring receives: base variables plus its own. */

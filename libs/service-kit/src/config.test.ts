@@ -44,3 +44,12 @@ test('service schemas extend the base; unknown GATEHOUSE_ variables are reported
   assert.equal(loadConfig(shape, { GATEHOUSE_SMS_CODE_TTL_S: '120' }).GATEHOUSE_SMS_CODE_TTL_S, 120);
   assert.deepEqual(unknownVariables(shape, { GATEHOUSE_SMS_CODE_TTLS: '1', PATH: '/bin' }), ['GATEHOUSE_SMS_CODE_TTLS']);
 });
+
+test('env.list: comma-separated items read as an array; absent is empty; a bad item names the variable and the form', () => {
+  const shape = { GATEHOUSE_X_NAMES: env.list('[a-z]+', 'lower-case names') };
+  assert.deepEqual(loadConfig(shape, { GATEHOUSE_X_NAMES: 'web,api' }).GATEHOUSE_X_NAMES, ['web', 'api']);
+  assert.deepEqual(loadConfig(shape, {}).GATEHOUSE_X_NAMES, []);
+  for (const bad of ['web,,api', 'web,API', ',web', 'web,']) {
+    assert.throws(() => loadConfig(shape, { GATEHOUSE_X_NAMES: bad }), (err: unknown) => err instanceof ConfigError && /GATEHOUSE_X_NAMES.*expected lower-case names, comma-separated/.test(err.message), bad);
+  }
+});

@@ -31,6 +31,13 @@ export const env = {
   string: () => z.string().min(1, { error: 'must not be empty' }),
   enum: <const T extends readonly [string, ...string[]]>(values: T) =>
     z.enum(values, { error: `expected one of ${values.join(', ')}` }),
+  /** A comma-separated list whose items each match `item` (a regex source), read as string[]; absent: []. */
+  list: (item: string, what: string) =>
+    z
+      .string()
+      .regex(new RegExp(`^(?:${item})(?:,(?:${item}))*$`), { error: `expected ${what}, comma-separated` })
+      .optional()
+      .transform((v) => (v ? v.split(',') : [])),
   /** A JSON document validated by `schema`; errors name the path inside it. */
   json: <T extends z.ZodType>(schema: T) =>
     z

@@ -18,3 +18,4 @@ export {
   type ServerLimits,
 } from './server.js';
 export { dial, call, stream, isStatus, checkHealth, CLIENT_CHANNEL_OPTIONS, type ClientSecurity, type CallOptions, type HealthReport } from './client.js';
+export { environmentFromProto, environmentToProto, type DataEnvironment } from './environment.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditSink, DomainAuditEvent } from '@gatehouse/audit-client';
 import { reachesLive } from '@gatehouse/session';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
+import { AlreadyExistsError, FailedPreconditionError, freeText, InvalidArgumentError, NotFoundError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
 import { AllowlistIndex, type CheckResult } from './allowlist-index.js';
 import { compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, type CidrWarning } from '@gatehouse/ip';
 import type { AllowlistEntry, ChangeVersion, DailyIp, DailyIpRepository, EntryRepository, EntryScope, Environment } from './model.js';
@@ -322,11 +322,7 @@ export class Allowlist {
 }
 
 function text(value: string, field: string, required: boolean): string {
-  const v = value.trim();
-  if (required && v.length === 0) throw new InvalidArgumentError(field, 'is required');
-  if (v.length > MAX_TEXT) throw new InvalidArgumentError(field, `must be at most ${MAX_TEXT} characters`);
-  if (/\p{Cc}/u.test(v)) throw new InvalidArgumentError(field, 'must not contain control characters');
-  return v;
+  return freeText(value, field, { required, max: MAX_TEXT });
 }
 
 interface Denial {

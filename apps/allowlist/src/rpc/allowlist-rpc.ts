@@ -1,6 +1,6 @@
 import { AllowlistServiceService, SERVICE_NAMES, allowlistV1, commonV1 } from '@gatehouse/contracts';
 import { InvalidArgumentError } from '@gatehouse/core';
-import { callers, clientIpOf, unary, type CallerRule, type RequestContext, type ServiceBinding } from '@gatehouse/service-kit';
+import { callers, clientIpOf, environmentFromProto, unary, type CallerRule, type RequestContext, type ServiceBinding } from '@gatehouse/service-kit';
 import { requireSession, type Role, type SessionTokenVerifier } from '@gatehouse/session';
 import type { Allowlist, SessionEmployee, Source } from '../domain/allowlist-service.js';
 import type { CheckReason } from '../domain/allowlist-index.js';
@@ -158,8 +158,7 @@ export function allowlistBinding(d: AllowlistRpcDeps): ServiceBinding {
       }),
 
       Check: unary<allowlistV1.CheckRequest, allowlistV1.CheckResponse>(async (req, ctx) => {
-        const env = req.environment === commonV1.Environment.ENVIRONMENT_LIVE ? 'live' : req.environment === commonV1.Environment.ENVIRONMENT_STAGING ? 'staging' : undefined;
-        if (!env) throw new InvalidArgumentError('environment', 'must be ENVIRONMENT_LIVE or ENVIRONMENT_STAGING');
+        const env = environmentFromProto(req.environment);
         const accountId = req.accountId !== undefined && req.accountId !== '' ? req.accountId.slice(0, 256) : undefined;
         const r = d.allowlist.check(req.ip, accountId, env, { ip: ctx.peerIp, requestId: ctx.requestId }, caller(ctx));
         return A.CheckResponse.fromPartial({

@@ -5,7 +5,7 @@ import type { AccountView } from '../domain/accounts/account-admin.js';
 import type { AccountState, Role } from '../domain/accounts/account.js';
 import type { OtpAlgorithm, OtpCredential, OtpDigits, OtpKind } from '../domain/otp/index.js';
 import type { SessionRecord, SessionStatus } from '../domain/sessions/session-record.js';
-import type { AuthorizeAction, Environment } from '../domain/sessions/session-policy.js';
+import type { AuthorizeAction } from '../domain/sessions/session-policy.js';
 import type { SignInView } from '../domain/sign-in/sign-in-flow.js';
 import type { SignInStep } from '../domain/sign-in/sign-in.js';
 
@@ -229,13 +229,6 @@ export function sessionRecordToProto(r: SessionRecord & { status: SessionStatus 
     revokedBy: r.revokedBy ? principalOf(r.revokedBy) : undefined,
     revokeReason: r.revokeReason ?? '',
   });
-}
-
-/** Authorize's environment: LIVE or STAGING, nothing else. */
-export function environmentFromProto(e: commonV1.Environment): Environment {
-  if (e === commonV1.Environment.ENVIRONMENT_LIVE) return 'live';
-  if (e === commonV1.Environment.ENVIRONMENT_STAGING) return 'staging';
-  throw new InvalidArgumentError('environment', 'must be ENVIRONMENT_LIVE or ENVIRONMENT_STAGING');
 }
 
 const ACTION: Partial<Record<number, AuthorizeAction>> = {

@@ -1,6 +1,6 @@
 import { IdentityServiceService, SERVICE_NAMES, commonV1, identityV1 } from '@gatehouse/contracts';
 import type { Clock } from '@gatehouse/core';
-import { callers, clientIpOf, unary, type CallerRule, type RequestContext, type ServiceBinding } from '@gatehouse/service-kit';
+import { callers, clientIpOf, environmentFromProto, unary, type CallerRule, type RequestContext, type ServiceBinding } from '@gatehouse/service-kit';
 import type { AccountAdmin } from '../domain/accounts/account-admin.js';
 import type { CallSource } from '../domain/identity-deps.js';
 import type { SessionService } from '../domain/sessions/session-service.js';
@@ -10,7 +10,6 @@ import {
   actionFromProto,
   credentialToProto,
   enrollmentFromProto,
-  environmentFromProto,
   pageSize,
   readPageToken,
   rolesFromProto,

@@ -4,6 +4,7 @@ import {
   AbortedError,
   AlreadyExistsError,
   FailedPreconditionError,
+  freeText,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
@@ -624,11 +625,8 @@ function stateWord(s: ReleaseState): string {
   return s === 'pending_approval' ? 'pending approval' : s;
 }
 
-/** A free-text field (reason, note): trimmed, at most 500 characters, required or not. */
+/** A reason or note: at most 500 characters, no control characters (what audit accepts). */
 function text(value: string, field: string, required: boolean): string {
-  const t = typeof value === 'string' ? value.trim() : '';
-  if (required && t === '') throw new InvalidArgumentError(field, 'is required');
-  if (t.length > MAX_REASON) throw new InvalidArgumentError(field, `must be at most ${MAX_REASON} characters`);
-  return t;
+  return freeText(value, field, { required, max: MAX_REASON });
 }
 

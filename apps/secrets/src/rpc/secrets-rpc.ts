@@ -1,8 +1,8 @@
 import { commonV1, SecretsServiceService, SERVICE_NAMES, secretsV1 } from '@gatehouse/contracts';
 import { InvalidArgumentError, PermissionDeniedError } from '@gatehouse/core';
-import { callers, clientIpOf, unary, type CallerRule, type RequestContext, type ServiceBinding } from '@gatehouse/service-kit';
+import { callers, clientIpOf, environmentFromProto as envFromProto, environmentToProto as envToProto, unary, type CallerRule, type RequestContext, type ServiceBinding } from '@gatehouse/service-kit';
 import { requireSession, type SessionTokenVerifier } from '@gatehouse/session';
-import type { Actor, Environment, ReleaseRecord, ReleaseState, SecretHead } from '../domain/model.js';
+import type { Actor, ReleaseRecord, ReleaseState, SecretHead } from '../domain/model.js';
 import type { SealStatus } from '../domain/seal/index.js';
 import type { Caller, Secrets, SecretsEmployee } from '../domain/secrets-service.js';
 
@@ -35,15 +35,7 @@ export interface SecretsRpcDeps {
 }
 
 const S = secretsV1;
-const ENV = commonV1.Environment;
 
-function envFromProto(e: commonV1.Environment, field = 'environment'): Environment {
-  if (e === ENV.ENVIRONMENT_LIVE) return 'live';
-  if (e === ENV.ENVIRONMENT_STAGING) return 'staging';
-  throw new InvalidArgumentError(field, 'must be ENVIRONMENT_LIVE or ENVIRONMENT_STAGING');
-}
-
-const envToProto = (e: Environment) => (e === 'live' ? ENV.ENVIRONMENT_LIVE : ENV.ENVIRONMENT_STAGING);
 const principal = (a: Actor | null) => (a ? commonV1.Principal.fromPartial({ accountId: a.accountId, email: a.email }) : undefined);
 
 const RELEASE_STATE: Record<ReleaseState, secretsV1.ReleaseState> = {

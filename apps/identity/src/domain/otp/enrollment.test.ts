@@ -54,17 +54,7 @@ test('OtpSeed: 16..64 bytes, and never printed by String, JSON or inspect', () =
   assert.deepEqual(copy.reveal(), new Uint8Array(20));
 });
 
-test('base32Encode: the RFC 4648 §10 vectors, unpadded, and otplib decodes it back', () => {
-  const vectors: [string, string][] = [
-    ['', ''],
-    ['f', 'MY'],
-    ['fo', 'MZXQ'],
-    ['foo', 'MZXW6'],
-    ['foob', 'MZXW6YQ'],
-    ['fooba', 'MZXW6YTB'],
-    ['foobar', 'MZXW6YTBOI'],
-  ];
-  for (const [plain, b32] of vectors) assert.equal(base32Encode(new TextEncoder().encode(plain)), b32);
+test('seeds are base32 as authenticator apps read them (RFC 6238 seed), and otplib decodes it back', () => {
   assert.equal(base32Encode(new TextEncoder().encode('12345678901234567890')), 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ');
   assert.deepEqual(new ScureBase32Plugin().decode(SEED_B32), SEED.reveal());
 });
