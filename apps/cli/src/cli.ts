@@ -5,6 +5,7 @@ import { pkiIssue, UsageError } from './commands/pki.js';
 import { alerts, auditExport, auditHash, auditKeys, auditQuery, auditTail, auditVerify } from './commands/audit.js';
 import { allowlist, ipCheck, ipRegister } from './commands/allowlist.js';
 import { accounts, devToken, login, logout, otp, sessions, whoami, type IdentityArgs, type IdentityContext } from './commands/identity.js';
+import { accessLog, anomalies, impersonate, type ImpersonationArgs } from './commands/impersonation.js';
 import { release, secrets, type SecretsArgs, type SecretsContext } from './commands/secrets.js';
 import { lineReaderPrompt, type ClosablePrompt, type Prompt } from './prompt.js';
 import { CommandFailed, describeRpcError, isRpcError } from './rpc-errors.js';
@@ -72,6 +73,35 @@ Releases (one deployment's secrets, redeemable once):
   gatehouse release redeem --token-file <file> (--out <new env file> | --json) [--expect-ref REF]
                                                   for deploy scripts: certificate only, no session; writes
                                                   NAME='value' lines to a new 0600 file, or JSON to stdout
+
+Impersonation (support and developers; every command here also takes --json; the token is a
+secret: it goes to a new 0600 file, or only into the --json answer):
+  gatehouse impersonate start --target <user-id> --domain <domain> --reason support-case|bug|incident
+                              (--justification "..." | --justification-file <file>) --ticket <ref>
+                              [--duration 30m] (--token-file <new file> | --json)
+                                                  a grant of at most 60 min; refused after a burst in one
+                                                  domain: justify the anomaly it names
+  gatehouse impersonate end <grant-id>            end your grant early; its token stops working
+  gatehouse impersonate list [--account ID] [--domain D] [--limit N] [--json]
+                                                  active grants, soonest expiry first
+  gatehouse impersonate status [--account ID] [--json]
+                                                  locked or not, blocked domains, active grants
+  gatehouse anomalies list [--state open|justified|accepted|rejected ...] [--account ID] [--domain D]
+                           [--limit N] [--json]
+                                                  newest first: id, employee, domain, state, targets
+  gatehouse anomalies justify <anomaly-id> (--justification "..." | --justification-file <file>)
+                              --ticket <ref> [--ticket <ref> ...]
+
+Security officer, for impersonation (access-log: also a manager):
+  gatehouse impersonate revoke <grant-id> --reason "..."
+  gatehouse impersonate unlock <account-id> --note "..."
+                                                  lift the lock a rejected anomaly put on an employee
+  gatehouse anomalies resolve <anomaly-id> (--accept | --reject) --note "..."
+                                                  accept lifts the domain block; reject locks the employee
+                                                  out of impersonation and revokes their grants
+  gatehouse access-log <domain> [--since T] [--until T] [--limit N] [--json]
+                                                  staff access to a customer domain as the customer sees it:
+                                                  who, when, why, and what was touched
 
 Operators:
   gatehouse pki issue --name <client> [--kind backend|operator] [--days 90] [--out DIR] [--force]
@@ -175,6 +205,13 @@ export async function run(
       cidr: { type: 'string' },
       'client-identity': { type: 'string' },
       'expect-ref': { type: 'string' },
+      target: { type: 'string' },
+      justification: { type: 'string' },
+      'justification-file': { type: 'string' },
+      ticket: { type: 'string', multiple: true },
+      duration: { type: 'string' },
+      accept: { type: 'boolean', default: false },
+      reject: { type: 'boolean', default: false },
       // Known only to be refused with the reason: secrets never come from the command line.
       value: { type: 'string' },
       passphrase: { type: 'string' },
@@ -204,6 +241,7 @@ export async function run(
     tokenFile: values['token-file'],
     expectRef: values['expect-ref'],
   };
+  const ima: ImpersonationArgs = { ...values, justificationFile: values['justification-file'], tokenFile: values['token-file'] };
   const rest = positionals.slice(2);
   if (values.help || !cmd) {
     out(USAGE);
@@ -223,6 +261,9 @@ export async function run(
     if (cmd === 'sessions') return await sessions(ictx, sub, rest, ia);
     if (cmd === 'secrets') return await secrets(sctx, sub, rest, sa);
     if (cmd === 'release') return await release(sctx, sub, rest, sa);
+    if (cmd === 'impersonate') return await impersonate(ictx, sub, rest, ima);
+    if (cmd === 'anomalies') return await anomalies(ictx, sub, rest, ima);
+    if (cmd === 'access-log') return await accessLog(ictx, positionals.slice(1), ima);
     const la = { json: values.json, account: values.account, env: values.env, scope: values.scope, label: values.label, reason: values.reason, expires: values.expires, normalize: values.normalize, contains: values.contains, expired: values.expired };
     if (cmd === 'ip' && sub === 'register') return await ipRegister(settings, env, out, la);
     if (cmd === 'ip' && sub === 'check') return await ipCheck(settings, out, arg, la);

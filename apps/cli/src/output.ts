@@ -6,6 +6,11 @@ export function enumLabel(value: string, prefix: string): string {
   return value.startsWith(prefix) ? value.slice(prefix.length).toLowerCase() : value.toLowerCase();
 }
 
+/** Who did something: the e-mail address, else the account id; "-" when nobody. */
+export function who(p: commonV1.Principal | undefined): string {
+  return p?.email || p?.accountId || '-';
+}
+
 /** ENVIRONMENT_LIVE → "LIVE". */
 export function environmentLabel(e: commonV1.Environment): string {
   return commonV1.environmentToJSON(e).replace('ENVIRONMENT_', '');

@@ -1,16 +1,13 @@
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { commonV1, secretsV1, SecretsServiceService, SERVICE_NAMES } from '@gatehouse/contracts';
+import { commonV1, secretsV1, SecretsServiceService } from '@gatehouse/contracts';
 import { FailedPreconditionError, PermissionDeniedError } from '@gatehouse/core';
-import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
-import { unary, type RunningServer } from '@gatehouse/service-kit';
-import { startFakeService, tempDir, type TempDir } from '@gatehouse/testing';
-import { run } from './cli.js';
 import type { Prompt, PromptOptions } from './prompt.js';
+import { useFakeService, type FakeRpc } from './test-support/fake-service.js';
 
 const { SealState, SealType, KeyDerivation, ReleaseState } = secretsV1;
 const { Environment } = commonV1;
@@ -27,14 +24,6 @@ const CANARIES = [SESSION_TOKEN, PASSPHRASE, VALUE, 'canary-pa$$', VALUE_2, RELE
 
 const NOW = Date.now();
 const minutes = (m: number) => new Date(NOW + m * 60_000);
-
-interface Recorded {
-  rpc: string;
-  req: unknown;
-  bearer: string | undefined;
-  authorization: unknown[];
-  caller: string | undefined;
-}
 
 const principal = (email: string) => commonV1.Principal.fromPartial({ accountId: `acc-${email.split('@')[0]}`, email });
 
@@ -81,17 +70,8 @@ const bundleOf = (over: Partial<secretsV1.RedeemReleaseResponse> = {}): secretsV
     ...over,
   });
 
-type Impl = (req: never) => unknown;
-
 describe('gatehouse secrets and release commands against a fake SecretsService (mTLS)', () => {
-  let server: RunningServer;
-  let dir: TempDir;
-  let pkiDir: string;
-  const calls: Recorded[] = [];
-  /** Per-test behaviour of each RPC; reset before each test. */
-  let impl: Record<string, Impl> = {};
-
-  const defaults = (): Record<string, Impl> => ({
+  const defaults = (): Record<string, FakeRpc> => ({
     SealStatus: () => ({ seal: sealInfo() }),
     Initialize: (req: secretsV1.InitializeRequest) =>
       req.shamir
@@ -112,88 +92,16 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
     ListReleases: () => ({ releases: [], nextPageToken: '' }),
     RedeemRelease: () => bundleOf(),
   });
-
-  const handlers = Object.fromEntries(
-    Object.keys(defaults()).map((name) => [
-      name,
-      unary<unknown, unknown>(async (req, ctx) => {
-        calls.push({
-          rpc: name,
-          req,
-          bearer: ctx.bearerToken(),
-          authorization: ctx.metadata.get('authorization'),
-          caller: ctx.caller ? `${ctx.caller.kind}:${ctx.caller.name}` : undefined,
-        });
-        const fn = impl[name];
-        assert.ok(fn, `no fake for ${name}`);
-        return fn(req as never);
-      }),
-    ]),
-  );
-
-  const rpcs = () => calls.map((c) => c.rpc);
-  const callOf = <T>(rpc: string): Recorded & { req: T } => {
-    const c = calls.find((x) => x.rpc === rpc);
-    assert.ok(c, `${rpc} was called`);
-    return c as Recorded & { req: T };
-  };
-  const env = (extra: Record<string, string | undefined> = {}): Record<string, string | undefined> => ({
-    GATEHOUSE_TLS_DIR: pkiDir,
-    GATEHOUSE_SECRETS_ADDR: `127.0.0.1:${server.port}`,
-    GATEHOUSE_CONFIG_DIR: path.join(dir.path, 'config'),
-    HOME: dir.path,
-    ...extra,
+  const bench = useFakeService({
+    service: 'secrets',
+    definition: SecretsServiceService,
+    defaults,
+    sessionToken: SESSION_TOKEN,
+    canaries: CANARIES,
+    clients: [{ name: 'deployer', kind: 'backend' }],
   });
-  const withSession = (extra: Record<string, string | undefined> = {}) => env({ GATEHOUSE_SESSION_TOKEN: SESSION_TOKEN, ...extra });
-  const capture = () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    return { out, err, o: (l: string) => out.push(l), e: (l: string) => err.push(l), all: () => [...out, ...err].join('\n') };
-  };
-  /** Runs the CLI; `prompt` answers questions, `stdin` is what --from-stdin reads. */
-  const gatehouse = async (argv: string[], e = withSession(), opts: { prompt?: Prompt; stdin?: NodeJS.ReadableStream } = {}) => {
-    const c = capture();
-    const noPrompt: Prompt = async (q) => assert.fail(`unexpected question ${JSON.stringify(q)}`);
-    const code = await run(argv, e, c.o, c.e, undefined, opts.prompt ?? noPrompt, opts.stdin ?? Readable.from([]));
-    return { code, ...c };
-  };
-  const assertNoSecrets = (text: string, except: readonly string[] = []) => {
-    for (const secret of CANARIES) if (!except.includes(secret)) assert.ok(!text.includes(secret), `output must not contain ${JSON.stringify(secret)}`);
-  };
+  const { calls, impl, rpcs, callOf, env, withSession, gatehouse, file, mode, assertNoSecrets } = bench;
   const count = (text: string, needle: string) => text.split(needle).length - 1;
-  const file = (name: string, content?: string | Buffer) => {
-    const p = path.join(dir.path, name);
-    if (content !== undefined) fs.writeFileSync(p, content, { mode: 0o600 });
-    return p;
-  };
-  const mode = (p: string) => fs.statSync(p).mode & 0o777;
-
-  before(async () => {
-    dir = await tempDir('cli-secrets');
-    pkiDir = path.join(dir.path, 'pki');
-    await ensurePki(pkiDir, {
-      services: ['secrets'],
-      clients: [
-        { name: 'cli', kind: 'operator' },
-        { name: 'deployer', kind: 'backend' },
-      ],
-    });
-    server = await startFakeService({
-      name: SERVICE_NAMES.secrets,
-      definition: SecretsServiceService,
-      security: { mode: 'mtls', material: await loadTlsMaterial(pkiDir, 'secrets') },
-      handlers,
-    });
-  });
-  after(async () => {
-    await server.shutdown();
-    await dir.cleanup();
-  });
-  beforeEach(() => {
-    calls.length = 0;
-    impl = defaults();
-    for (const entry of fs.readdirSync(dir.path)) if (entry !== 'pki') fs.rmSync(path.join(dir.path, entry), { recursive: true, force: true });
-  });
 
   // -------------------------------------------------------------------------------------------
   // init, unseal, seal, status, rotate
@@ -262,7 +170,7 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
   });
 
   test('init --shares-dir writes share-<i>.txt (0600) into a new 0700 folder and prints no share; an existing folder is refused first', async () => {
-    const sharesDir = path.join(dir.path, 'shares');
+    const sharesDir = path.join(bench.dir, 'shares');
     const r = await gatehouse(['secrets', 'init', '--shares', '3', '--threshold', '2', '--shares-dir', sharesDir], env());
     assert.equal(r.code, 0, r.all());
     assert.equal(mode(sharesDir), 0o700);
@@ -286,7 +194,7 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
     impl['Initialize'] = () => {
       throw new FailedPreconditionError('already initialised');
     };
-    const sharesDir = path.join(dir.path, 'shares');
+    const sharesDir = path.join(bench.dir, 'shares');
     const r = await gatehouse(['secrets', 'init', '--shares', '3', '--threshold', '2', '--shares-dir', sharesDir], env());
     assert.equal(r.code, 1);
     assert.match(r.err.join('\n'), /Initialize: FAILED_PRECONDITION: already initialised/);
@@ -520,7 +428,7 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
 
   test('release create --token-file writes the token to a new 0600 file and does not print it; an existing file is refused before any release is made', async () => {
     impl['CreateRelease'] = () => ({ release: releaseOf({ state: ReleaseState.RELEASE_STATE_PENDING_APPROVAL, requiredApprovals: 2 }), releaseToken: RELEASE_TOKEN });
-    const tokenFile = path.join(dir.path, 'release-token');
+    const tokenFile = path.join(bench.dir, 'release-token');
     const r = await gatehouse(['release', 'create', 'staging', 'contacts-api', '--ref', 'run-981', '--token-file', tokenFile]);
     assert.equal(r.code, 0, r.all());
     assert.equal(fs.readFileSync(tokenFile, 'utf8'), `${RELEASE_TOKEN}\n`);
@@ -543,13 +451,13 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
     impl['CreateRelease'] = () => {
       throw new PermissionDeniedError('only manager and team_lead may create releases for LIVE');
     };
-    const tokenFile = path.join(dir.path, 'release-token');
+    const tokenFile = path.join(bench.dir, 'release-token');
     const r = await gatehouse(['release', 'create', 'live', 'contacts-api', '--ref', 'x', '--token-file', tokenFile]);
     assert.equal(r.code, 1);
     assert.match(r.err.join('\n'), /CreateRelease: PERMISSION_DENIED: only manager and team_lead may create releases for LIVE/);
     assert.equal(fs.existsSync(tokenFile), false);
 
-    impl = defaults();
+    bench.restoreDefaults();
     const j = await gatehouse(['release', 'create', 'live', 'contacts-api', '--ref', 'git-4c1d2e9', '--json']);
     const parsed = JSON.parse(j.out[0] ?? '') as { release: { releaseId: string; state: string }; releaseToken?: string };
     assert.deepEqual([parsed.release.releaseId, parsed.release.state, parsed.releaseToken], ['rel-7f3a', 'RELEASE_STATE_READY', RELEASE_TOKEN]);
@@ -659,7 +567,7 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
   // release redeem
 
   test('redeem --out: token from the file (trimmed), certificate only, no authorization header even with a session configured; a 0600 env file with exact POSIX-sh quoting', async () => {
-    const out = path.join(dir.path, 'deploy.env');
+    const out = path.join(bench.dir, 'deploy.env');
     const r = await gatehouse(['release', 'redeem', '--token-file', file('token', `  ${RELEASE_TOKEN}\n\n`), '--out', out, '--expect-ref', 'git-4c1d2e9'], withSession({ GATEHOUSE_CLI_CERT: 'deployer' }));
     assert.equal(r.code, 0, r.all());
     const redeem = callOf<secretsV1.RedeemReleaseRequest>('RedeemRelease');
@@ -701,7 +609,7 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
   });
 
   test('redeem --expect-ref mismatch: exit 1, nothing written, nothing on stdout', async () => {
-    const out = path.join(dir.path, 'deploy.env');
+    const out = path.join(bench.dir, 'deploy.env');
     const r = await gatehouse(['release', 'redeem', '--token-file', file('token', RELEASE_TOKEN), '--out', out, '--expect-ref', 'git-0000000'], env());
     assert.equal(r.code, 1);
     assert.match(r.err.join('\n'), /release rel-7f3a is for deployment ref "git-4c1d2e9", not "git-0000000" \(--expect-ref\); nothing was written/);
@@ -715,7 +623,7 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
   });
 
   test('redeem refusals from the server surface with their message, exit 1, and leave no file', async () => {
-    const out = path.join(dir.path, 'deploy.env');
+    const out = path.join(bench.dir, 'deploy.env');
     impl['RedeemRelease'] = () => {
       throw new FailedPreconditionError('release rel-7f3a already redeemed');
     };
@@ -734,7 +642,7 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
   });
 
   test('redeem refuses values that are not UTF-8 or hold a NUL, naming the secret, writing and printing nothing', async () => {
-    const out = path.join(dir.path, 'deploy.env');
+    const out = path.join(bench.dir, 'deploy.env');
     for (const [value, re] of [
       [Buffer.from([0x63, 0x61, 0x6e, 0xff, 0xfe]), /the value of BINARY_KEY \(version 2\) is not valid UTF-8 text, so it is not written and not shown/],
       [Buffer.from('canary-before\0canary-after'), /the value of BINARY_KEY \(version 2\) contains a NUL byte/],
@@ -759,9 +667,9 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
       [['release', 'redeem', '--token', RELEASE_TOKEN, '--json'], /--token is refused: .*process list.*; use --token-file <file>/],
       [['release', 'redeem', '--json'], /--token-file <file> is required/],
       [['release', 'redeem', '--token-file', token], /choose --out FILE or --json/],
-      [['release', 'redeem', '--token-file', token, '--json', '--out', path.join(dir.path, 'x.env')], /choose --out FILE or --json/],
+      [['release', 'redeem', '--token-file', token, '--json', '--out', path.join(bench.dir, 'x.env')], /choose --out FILE or --json/],
       [['release', 'redeem', '--token-file', file('empty-token', ' \n'), '--json'], /is empty/],
-      [['release', 'redeem', '--token-file', path.join(dir.path, 'missing'), '--json'], /cannot read --token-file/],
+      [['release', 'redeem', '--token-file', path.join(bench.dir, 'missing'), '--json'], /cannot read --token-file/],
     ] as Array<[string[], RegExp]>) {
       const r = await gatehouse(argv, env());
       assert.equal(r.code, 2, argv.join(' '));
@@ -769,6 +677,6 @@ describe('gatehouse secrets and release commands against a fake SecretsService (
       assertNoSecrets(r.all());
     }
     assert.deepEqual(calls, []);
-    assert.equal(fs.existsSync(path.join(dir.path, 'x.env')), false);
+    assert.equal(fs.existsSync(path.join(bench.dir, 'x.env')), false);
   });
 });

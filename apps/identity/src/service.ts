@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { outboxAuditSink } from '@gatehouse/audit-client';
 import { AllowlistServiceClient } from '@gatehouse/contracts';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
@@ -8,6 +7,7 @@ import { loadOrCreateSecretFile, replaceSecretFile } from '@gatehouse/pki';
 import type { ServiceSpec } from '@gatehouse/service-host';
 import { ConfigError } from '@gatehouse/service-kit';
 import { SessionVerifier } from '@gatehouse/session';
+import { SigningKeyRing, loadOrCreateMasterKey } from '@gatehouse/signing-keys';
 import { grpcAllowlistCheck } from './adapters/allowlist-check.js';
 import { DevSmsSink, GOOGLE_JWKS_URL, HttpJwksSource, HttpSmsGateway } from './adapters/index.js';
 import { identityConfigShape } from './config.js';
@@ -17,9 +17,9 @@ import { GoogleTokenVerifier } from './domain/google/index.js';
 import type { IdentityDeps } from './domain/identity-deps.js';
 import { AccountThrottle, SeedCipher } from './domain/otp/index.js';
 import type { IdentityAudit } from './domain/ports.js';
+import { auditKeyRotation } from './domain/sessions/key-rotation-audit.js';
 import { validateLifetimes } from './domain/sessions/session-policy.js';
 import { SessionService } from './domain/sessions/session-service.js';
-import { SigningKeyRing } from './domain/sessions/signing-keys.js';
 import { SignInFlow } from './domain/sign-in/sign-in-flow.js';
 import { ThrottleGuard } from './domain/sign-in/throttle-guard.js';
 import { validateSmsPolicy, type SmsGateway } from './domain/sms/index.js';
@@ -40,9 +40,8 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     if (!emitter) throw new Error('identity ships audit events: the host must provide the outbox');
     const audit: IdentityAudit = outboxAuditSink('identity', emitter);
 
-    const masterHex = loadOrCreateSecretFile(cfg.GATEHOUSE_IDENTITY_MASTER_KEY_FILE ?? path.join(dataDir, 'identity-master.key'), () => `${randomBytes(32).toString('hex')}\n`).trim();
-    if (!/^[0-9a-f]{64}$/.test(masterHex)) throw new ConfigError(['GATEHOUSE_IDENTITY_MASTER_KEY_FILE: must hold 64 hex characters (a 256-bit key)']);
-    const secrets = new IdentityKeys([Buffer.from(masterHex, 'hex')]);
+    const masterKey = loadOrCreateMasterKey(cfg.GATEHOUSE_IDENTITY_MASTER_KEY_FILE ?? path.join(dataDir, 'identity-master.key'), 'GATEHOUSE_IDENTITY_MASTER_KEY_FILE');
+    const secrets = new IdentityKeys([masterKey]);
 
     const problems: string[] = [];
     const clientIds = cfg.GATEHOUSE_GOOGLE_CLIENT_IDS;
@@ -109,7 +108,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
       clock,
       audit,
     );
-    const keys = new SigningKeyRing(repos.signingKeys, secrets.signingKeyCipher, clock, audit, {
+    const keys = new SigningKeyRing(repos.signingKeys, secrets.signingKeyCipher, clock, auditKeyRotation(audit), {
       rotateEveryMs: cfg.GATEHOUSE_SIGNING_KEY_ROTATION_DAYS * 24 * 3600_000,
       publishAheadMs: 3600_000,
       keepRetiredMs: lifetimes.stagingAbsoluteMs + 3600_000,

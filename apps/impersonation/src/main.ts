@@ -1,13 +1,5 @@
-// The impersonation service's composition root: config → store → domain → rpc → server. Wiring only.
+// The impersonation service's entry point; the wiring is in service.ts (tests start it in-process).
 import { main } from '@gatehouse/service-host';
-import { impersonationBinding } from './rpc/impersonation-rpc.js';
-import { impersonationSchema } from './store/schema.js';
+import { impersonationService } from './service.js';
 
-main({
-  name: 'impersonation',
-  defaultPort: 7104,
-  configShape: {},
-  storage: impersonationSchema,
-  shipsAuditEvents: true,
-  wire: () => ({ services: [impersonationBinding()] }),
-});
+main(impersonationService);

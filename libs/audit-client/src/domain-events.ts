@@ -45,6 +45,8 @@ export interface DomainAuditEvent<A extends string = string> {
   customerDomain?: string;
   requestId?: string;
   details?: Record<string, string>;
+  /** Personal data (e.g. `customer_user_id`): audit keeps only a keyed hash, searchable but not readable. */
+  hashedDetails?: Record<string, string>;
 }
 
 /** The port a service's domain uses to audit: durable queueing, and fail-closed confirmation for critical actions. */
@@ -89,6 +91,7 @@ export function toAuditEventInput(service: string, e: DomainAuditEvent): AuditEv
     environment:
       e.environment === 'live' ? commonV1.Environment.ENVIRONMENT_LIVE : e.environment === 'staging' ? commonV1.Environment.ENVIRONMENT_STAGING : commonV1.Environment.ENVIRONMENT_UNSPECIFIED,
     details: e.details ?? {},
+    hashedDetails: e.hashedDetails ?? {},
   };
 }
 

@@ -19,3 +19,5 @@ export {
 } from './server.js';
 export { dial, call, stream, isStatus, checkHealth, CLIENT_CHANNEL_OPTIONS, type ClientSecurity, type CallOptions, type HealthReport } from './client.js';
 export { environmentFromProto, environmentToProto, type DataEnvironment } from './environment.js';
+export { rolesToProto, rolesFromProto } from './roles.js';
+export { allowlistChecker, type AllowlistChecker, type AllowlistCheckerOptions } from './allowlist-checker.js';

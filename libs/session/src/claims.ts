@@ -48,6 +48,11 @@ export interface SessionClaims {
   authTime: Date;
   /** Display only, never a key. */
   email: string;
+  /**
+   * `name` (OIDC Core §5.1): the account's display name, display only; absent in tokens of older
+   * identity versions. Impersonation shows it in the customer-visible access log instead of the e-mail.
+   */
+  displayName?: string;
   /** Roles held when the token was issued. */
   roles: Role[];
   /** `amr`: sign-in methods, lower case ("google", "sms", "totp", "hotp"). */
@@ -85,6 +90,7 @@ export interface SessionTokenPayload {
   exp: number;
   auth_time: number;
   email: string;
+  name?: string;
   roles: Role[];
   amr: string[];
   cip: string;
@@ -112,6 +118,7 @@ export function payloadOf(claims: SessionClaims): SessionTokenPayload {
     exp: toNumericDate(claims.expiresAt),
     auth_time: toNumericDate(claims.authTime),
     email: claims.email,
+    ...(claims.displayName ? { name: claims.displayName } : {}),
     roles: [...claims.roles],
     amr: [...claims.amr],
     cip: claims.pinnedIp,
@@ -180,6 +187,7 @@ export function claimsOfPayload(payload: unknown): SessionClaims & { notBefore?:
   if (exp <= iat) malformed('claim exp must be after iat');
   if (authTime > iat) malformed('claim auth_time must not be after iat');
   const email = str(payload, 'email', 320, true);
+  const displayName = own(payload, 'name') === undefined ? undefined : str(payload, 'name', 200, true);
   const roles = [...new Set(stringArray(payload, 'roles', 32).filter(isRole))];
   const amr = stringArray(payload, 'amr', 16);
   const cipRaw = str(payload, 'cip', 64);
@@ -203,6 +211,7 @@ export function claimsOfPayload(payload: unknown): SessionClaims & { notBefore?:
     expiresAt: new Date(exp * 1000),
     authTime: new Date(authTime * 1000),
     email,
+    ...(displayName ? { displayName } : {}),
     roles,
     amr: [...amr],
     pinnedIp,

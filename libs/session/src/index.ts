@@ -1,6 +1,7 @@
 export { ROLES, LIVE_ROLES, reachesLive, employeeOf, isRole, type Role, type SessionScope, type SessionClaims, type Employee, type EnvironmentExpiry } from './claims.js';
 export { InvalidSessionError, type SessionRejection } from './errors.js';
 export { normalizeIp } from './ip.js';
+export { parseSessionJws, signCompactJws, jsonOf, KEY_ID_RE, type ParsedJws } from './jws.js';
 export { signSessionToken, DEFAULT_MAX_TOKEN_BYTES, type SessionSigningKey } from './sign.js';
 export { SessionVerifier, type SessionVerifierOptions, type VerifyOptions, type SessionTokenVerifier } from './verifier.js';
 export {

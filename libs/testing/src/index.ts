@@ -31,4 +31,4 @@ export { startAuditDouble, type AuditDouble } from './audit-double.js';
 export { LoadDriver, loadClient, serveLoadCommands, envNumber, percentile, latencyText, pool, goalLine, pct } from './load-driver.js';
 export { refused } from './rpc-refusal.js';
 export { drainOutbox } from './drain-outbox.js';
-export { startServiceHarness, type ServiceHarness, type ServiceHarnessOptions } from './service-harness.js';
+export { startServiceHarness, backendEnv, STORAGE_BACKENDS, type ServiceHarness, type ServiceHarnessOptions } from './service-harness.js';

@@ -9,6 +9,8 @@ import { runService, type HostedService, type ServiceSpec } from '@gatehouse/ser
 import { dial } from '@gatehouse/service-kit';
 import { startAuditDouble, type AuditDouble } from './audit-double.js';
 import { drainOutbox } from './drain-outbox.js';
+import { findMongo } from './find-mongo.js';
+import { uniqueDbName } from './unique-db-name.js';
 import { testSessionIssuer, type TestSessionIssuer } from './sessions.js';
 
 type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ChannelOptions>) => C;
@@ -126,4 +128,22 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
     },
   };
   return h;
+}
+
+/** The storage backends every service suite runs on. */
+export const STORAGE_BACKENDS = ['sqlite', 'mongodb'] as const;
+
+/**
+ * The variables selecting `backend` for a service's harness (a fresh database per call on
+ * MongoDB), or undefined after marking the test skipped with the reason when no MongoDB is
+ * reachable on loopback.
+ */
+export async function backendEnv(service: string, backend: (typeof STORAGE_BACKENDS)[number], skip: (why: string) => void): Promise<Record<string, string> | undefined> {
+  if (backend === 'sqlite') return {};
+  const mongo = await findMongo();
+  if ('skipped' in mongo) {
+    skip(`no MongoDB: ${mongo.skipped}`);
+    return undefined;
+  }
+  return { GATEHOUSE_STORE: 'mongodb', MONGO_URL: mongo.url, GATEHOUSE_MONGO_DB: uniqueDbName(service) };
 }

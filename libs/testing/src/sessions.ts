@@ -8,7 +8,7 @@ export interface TestSessionIssuer {
   /** A JWK Set file for GATEHOUSE_SESSION_KEYS_FILE. */
   keysFile: string;
   /** A signed token for an employee with these roles, pinned to `ip` (default 127.0.0.1). */
-  token(opts: { roles: Role[]; accountId?: string; email?: string; ip?: string; scope?: 'full' | 'register-ip'; ttlMs?: number; now?: Date; env?: EnvironmentExpiry }): string;
+  token(opts: { roles: Role[]; accountId?: string; email?: string; displayName?: string; ip?: string; scope?: 'full' | 'register-ip'; ttlMs?: number; now?: Date; env?: EnvironmentExpiry }): string;
 }
 
 /**
@@ -37,6 +37,7 @@ export function testSessionIssuer(dir: string): TestSessionIssuer {
           expiresAt: new Date(now + ttl),
           authTime: new Date(now - 1000),
           email: o.email ?? `${o.roles[0] ?? 'someone'}@example.com`,
+          ...(o.displayName ? { displayName: o.displayName } : {}),
           roles: o.roles,
           amr: ['google', 'sms', 'totp'],
           pinnedIp: o.ip ?? '127.0.0.1',

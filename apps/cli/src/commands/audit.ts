@@ -4,6 +4,7 @@ import { AuditServiceClient, auditEventV1, auditV1, commonV1 } from '@gatehouse/
 import { exportLine, verifyExportChunks, type TrustedKey } from '@gatehouse/audit-verify';
 import { keyIdOf } from '@gatehouse/merkle';
 import { call, dial, stream } from '@gatehouse/service-kit';
+import { parseTime } from '../args.js';
 import { securityFor, type CliSettings } from '../settings.js';
 import { sessionToken } from '../session.js';
 import { UsageError } from './pki.js';
@@ -42,10 +43,7 @@ function int(name: string, v: string | undefined): number | undefined {
 }
 
 function date(name: string, v: string | undefined): Date | undefined {
-  if (v === undefined) return undefined;
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--${name} must be a date/time (ISO 8601), e.g. 2026-11-27T10:00:00Z`);
-  return d;
+  return v === undefined ? undefined : parseTime('audit query', `--${name}`, v);
 }
 
 /** Accepts full enum names (ACTION_IDENTITY_OTP_VERIFY) or their tail (identity_otp_verify). */

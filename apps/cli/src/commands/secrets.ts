@@ -5,9 +5,10 @@ import { SecretsServiceClient, commonV1, secretsV1 } from '@gatehouse/contracts'
 import { systemClock, type Clock } from '@gatehouse/core';
 import { isCallerKind, isCallerName } from '@gatehouse/pki';
 import { call, dial } from '@gatehouse/service-kit';
-import { requireArg, requireText } from '../args.js';
+import { namedValues, parseDuration, requireArg, requireText, wholeNumber } from '../args.js';
 import type { CommandContext } from '../context.js';
-import { at, enumLabel, environmentLabel, fields, table } from '../output.js';
+import { at, enumLabel, environmentLabel, fields, table, who } from '../output.js';
+import { allPages } from '../pages.js';
 import { createPrivateDir, createPrivateFile, readSecretFile, type PrivateFile } from '../private-files.js';
 import type { Prompt } from '../prompt.js';
 import { CommandFailed, rpc } from '../rpc-errors.js';
@@ -71,7 +72,6 @@ const NAME_RE = /^[A-Z][A-Z0-9_]{0,127}$/;
 const SHELL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_VALUE_BYTES = 64 * 1024;
 const MIN_PASSPHRASE_CHARS = 16;
-const MAX_PAGES = 200;
 
 const ON_ARGV = 'anything on the command line is visible to every user of this machine in the process list and stays in your shell history';
 
@@ -128,30 +128,8 @@ function secretNameOf(cmd: string, value: string): string {
   return value;
 }
 
-function wholeNumber(cmd: string, flag: string, value: string | undefined, min: number, max: number): number {
-  const n = value === undefined ? NaN : Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${cmd}: ${flag} must be a whole number from ${min} to ${max}`);
-  return n;
-}
-
-/** "15m", "1h", "90s", "1h30m" → seconds. */
-export function parseTtl(cmd: string, value: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value.trim());
-  const seconds = m ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : 0;
-  if (!m || seconds <= 0) throw new UsageError(`${cmd}: --ttl must be a duration such as 15m, 1h or 90s`);
-  return seconds;
-}
-
 function releaseStatesOf(cmd: string, values: readonly string[]): secretsV1.ReleaseState[] {
-  const states: secretsV1.ReleaseState[] = [];
-  for (const raw of values.flatMap((v) => v.split(','))) {
-    const name = raw.trim().toLowerCase().replace(/-/g, '_');
-    if (!name) continue;
-    const s = RELEASE_STATES[name];
-    if (s === undefined) throw new UsageError(`${cmd}: --state must be pending, ready, redeemed, expired or revoked, got ${JSON.stringify(raw.trim())}`);
-    if (!states.includes(s)) states.push(s);
-  }
-  return states;
+  return namedValues(cmd, '--state', values, RELEASE_STATES, 'pending, ready, redeemed, expired or revoked');
 }
 
 /** A passphrase read from a file: the file's text without its final line break. */
@@ -197,7 +175,6 @@ async function readStdin(cmd: string, stdin: NodeJS.ReadableStream): Promise<Buf
 const sealStateName = (s: secretsV1.SealState): string => enumLabel(secretsV1.sealStateToJSON(s), 'SEAL_STATE_').toUpperCase();
 const releaseStateName = (s: secretsV1.ReleaseState): string => enumLabel(secretsV1.releaseStateToJSON(s), 'RELEASE_STATE_').toUpperCase();
 const envKey = (e: commonV1.Environment): string => environmentLabel(e).toLowerCase();
-const who = (p: commonV1.Principal | undefined): string => p?.email || p?.accountId || '-';
 
 function sealTypeName(s: secretsV1.SealInfo): string {
   if (s.sealType === SealType.SEAL_TYPE_SHAMIR) return 'shamir';
@@ -526,19 +503,6 @@ async function put(ctx: SecretsContext, rest: string[], a: SecretsArgs): Promise
   }
 }
 
-/** Follows next_page_token to the end (at most MAX_PAGES pages). */
-async function allPages<T>(fetch: (pageToken: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> {
-  const all: T[] = [];
-  let pageToken = '';
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const { items, next } = await fetch(pageToken);
-    all.push(...items);
-    if (!next) return all;
-    pageToken = next;
-  }
-  throw new CommandFailed(`more than ${MAX_PAGES} pages: narrow the list with --env or --app`);
-}
-
 /** `gatehouse secrets list [--env E] [--app A] [--include-deleted] [--json]`: metadata, never values. */
 async function listSecrets(ctx: SecretsContext, a: SecretsArgs): Promise<number> {
   const cmd = 'secrets list';
@@ -550,7 +514,7 @@ async function listSecrets(ctx: SecretsContext, a: SecretsArgs): Promise<number>
       const req = secretsV1.ListSecretsRequest.fromPartial({ environment, app, includeDeleted: a.includeDeleted ?? false, pageSize: 1000, pageToken });
       const r = await rpc('ListSecrets', call(c, c.listSecrets, req, { bearer }), dataHint);
       return { items: r.secrets, next: r.nextPageToken };
-    });
+    }, 'with --env or --app');
     if (a.json) {
       ctx.out(
         JSON.stringify(
@@ -643,7 +607,7 @@ async function createRelease(ctx: SecretsContext, rest: string[], a: SecretsArgs
   const environment = environmentOf(cmd, requireArg(cmd, rest[0], usage));
   const app = appOf(cmd, requireArg(cmd, rest[1], usage));
   const deploymentRef = requireText(cmd, '--ref', a.ref, 'the deployment the release is for: a commit, pipeline run or change id');
-  const ttl = a.ttl === undefined ? undefined : { seconds: parseTtl(cmd, a.ttl), nanos: 0 };
+  const ttl = a.ttl === undefined ? undefined : { seconds: parseDuration(cmd, '--ttl', a.ttl), nanos: 0 };
   const boundCidr = a.cidr === undefined ? undefined : requireText(cmd, '--cidr', a.cidr, 'the CIDR redemption must come from');
   let boundClientIdentity: string | undefined;
   if (a.clientIdentity !== undefined) {
@@ -719,7 +683,7 @@ async function listReleases(ctx: SecretsContext, a: SecretsArgs): Promise<number
       const req = secretsV1.ListReleasesRequest.fromPartial({ environment, app, deploymentRef: a.ref, states, pageSize: 500, pageToken });
       const r = await rpc('ListReleases', call(c, c.listReleases, req, { bearer }), dataHint);
       return { items: r.releases, next: r.nextPageToken };
-    });
+    }, 'with --env, --app, --ref or --state');
     if (a.json) {
       ctx.out(JSON.stringify(list.map((r) => secretsV1.Release.toJSON(r))));
       return 0;

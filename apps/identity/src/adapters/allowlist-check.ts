@@ -1,6 +1,5 @@
-import { commonV1, allowlistV1, type AllowlistServiceClient } from '@gatehouse/contracts';
-import { call } from '@gatehouse/service-kit';
-import type { Logger } from '@gatehouse/service-kit';
+import type { AllowlistServiceClient } from '@gatehouse/contracts';
+import { allowlistChecker, type Logger } from '@gatehouse/service-kit';
 import type { AllowlistCheck } from '../domain/ports.js';
 
 /**
@@ -9,17 +8,15 @@ import type { AllowlistCheck } from '../domain/ports.js';
  * with the register-ip scope, which RefreshSession widens once the allowlist answers ALLOW.
  */
 export function grpcAllowlistCheck(client: AllowlistServiceClient, log: Logger, deadlineMs = 2_000): AllowlistCheck {
+  const checker = allowlistChecker(client, { deadlineMs });
   return {
     async isAllowlisted(ip, accountId) {
       try {
-        // Allowlisted for either environment: the session's environment access is decided by roles.
-        for (const environment of [commonV1.Environment.ENVIRONMENT_STAGING, commonV1.Environment.ENVIRONMENT_LIVE]) {
-          const res = await call<allowlistV1.CheckRequest, allowlistV1.CheckResponse>(client, client.check, { ip, accountId, environment }, { deadlineMs });
-          if (res.decision === allowlistV1.CheckDecision.CHECK_DECISION_ALLOW) return true;
-        }
-        return false;
+        return await checker.isAllowlisted(ip, accountId);
       } catch (err) {
-        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'allowlist check failed: issuing a register-ip session');
+        // The gRPC error the checker wrapped says why (status and detail), for the operator.
+        const why = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+        log.warn({ err: why instanceof Error ? why.message : String(why) }, 'allowlist check failed: issuing a register-ip session');
         return false;
       }
     },

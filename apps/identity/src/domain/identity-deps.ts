@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '@gatehouse/core';
 import type { SessionClaims } from '@gatehouse/session';
+import type { SigningKeyRing } from '@gatehouse/signing-keys';
 import type { AccountRepository } from './accounts/account.js';
 import type { IdentityKeys } from './crypto/master-key.js';
 import type { VerifiedGoogleIdentity } from './google/index.js';
@@ -8,8 +9,7 @@ import type { OtpCredentialRepository, SeedCipher } from './otp/index.js';
 import type { AllowlistCheck, IdentityAudit } from './ports.js';
 import type { SessionLifetimes } from './sessions/session-policy.js';
 import type { SessionRepository } from './sessions/session-record.js';
-import type { BootstrapTokenRepository } from './sessions/signing-key.js';
-import type { SigningKeyRing } from './sessions/signing-keys.js';
+import type { BootstrapTokenRepository } from './sessions/bootstrap-token.js';
 import type { SignInRepository } from './sign-in/sign-in.js';
 import type { ThrottleGuard } from './sign-in/throttle-guard.js';
 import type { SmsGateway, SmsPolicy } from './sms/index.js';

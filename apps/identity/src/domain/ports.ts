@@ -44,11 +44,4 @@ export interface AllowlistCheck {
   isAllowlisted(ip: string, accountId: string): Promise<boolean>;
 }
 
-/** Encrypts short texts at rest (phone numbers, signing keys) with AAD binding them to their row. */
-export interface TextCipher {
-  encrypt(plain: string, aad: string): string;
-  /** Throws when the ciphertext is not authentic for `aad`. */
-  decrypt(ciphertext: string, aad: string): string;
-}
-
 export { LIVE_ROLES, reachesLive } from '@gatehouse/session';

@@ -1,19 +1,25 @@
+import {
+  MongoSigningKeyRepository,
+  SqliteSigningKeyRepository,
+  signingKeyMongoIndexes,
+  type SigningKeyRepository,
+} from '@gatehouse/signing-keys';
 import type { MongoIndexSpec, MongoMigration, OpenedStore, SqliteMigration } from '@gatehouse/storage';
 import type { AccountRepository } from '../domain/accounts/account.js';
 import type { OtpCredentialRepository, ThrottleCasStore } from '../domain/otp/index.js';
 import type { SessionRepository } from '../domain/sessions/session-record.js';
-import type { BootstrapTokenRepository, SigningKeyRepository } from '../domain/sessions/signing-key.js';
+import type { BootstrapTokenRepository } from '../domain/sessions/bootstrap-token.js';
 import type { SignInRepository } from '../domain/sign-in/sign-in.js';
 import { MongoAccountRepository } from './mongo-account-repository.js';
 import { MongoOtpCredentialRepository, MongoThrottleRepository } from './mongo-otp-repository.js';
 import { MongoSessionRepository } from './mongo-session-repository.js';
 import { MongoSignInRepository } from './mongo-sign-in-repository.js';
-import { MongoBootstrapTokenRepository, MongoSigningKeyRepository } from './mongo-signing-key-repository.js';
+import { MongoBootstrapTokenRepository } from './mongo-bootstrap-token-repository.js';
 import { SqliteAccountRepository } from './sqlite-account-repository.js';
 import { SqliteOtpCredentialRepository, SqliteThrottleRepository } from './sqlite-otp-repository.js';
 import { SqliteSessionRepository } from './sqlite-session-repository.js';
 import { SqliteSignInRepository } from './sqlite-sign-in-repository.js';
-import { SqliteBootstrapTokenRepository, SqliteSigningKeyRepository } from './sqlite-signing-key-repository.js';
+import { SqliteBootstrapTokenRepository } from './sqlite-bootstrap-token-repository.js';
 import { accountMongoIndexes } from './mongo-account-repository.js';
 import { accountSqliteMigrations } from './sqlite-account-repository.js';
 import { otpMongoIndexes } from './mongo-otp-repository.js';
@@ -22,8 +28,7 @@ import { signInMongoIndexes } from './mongo-sign-in-repository.js';
 import { signInSqliteMigrations } from './sqlite-sign-in-repository.js';
 import { sessionMongoIndexes } from './mongo-session-repository.js';
 import { sessionSqliteMigrations } from './sqlite-session-repository.js';
-import { signingKeyMongoIndexes } from './mongo-signing-key-repository.js';
-import { signingKeySqliteMigrations } from './sqlite-signing-key-repository.js';
+import { signingKeyBootstrapSqliteMigrations } from './sqlite-bootstrap-token-repository.js';
 
 /**
  * The identity service's own schema, in the order it was introduced (the audit outbox's tables
@@ -36,7 +41,7 @@ export const identitySchema: {
   mongoMigrations: readonly MongoMigration[];
   mongoIndexes: readonly MongoIndexSpec[];
 } = {
-  sqliteMigrations: [...accountSqliteMigrations, ...otpSqliteMigrations, ...signInSqliteMigrations, ...sessionSqliteMigrations, ...signingKeySqliteMigrations],
+  sqliteMigrations: [...accountSqliteMigrations, ...otpSqliteMigrations, ...signInSqliteMigrations, ...sessionSqliteMigrations, ...signingKeyBootstrapSqliteMigrations],
   mongoMigrations: [],
   mongoIndexes: [...accountMongoIndexes, ...otpMongoIndexes, ...signInMongoIndexes, ...sessionMongoIndexes, ...signingKeyMongoIndexes],
 };

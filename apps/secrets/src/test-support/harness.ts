@@ -1,5 +1,5 @@
 import { SecretsServiceClient } from '@gatehouse/contracts';
-import { findMongo, startServiceHarness, uniqueDbName, type ServiceHarness } from '@gatehouse/testing';
+import { backendEnv as backendEnvOf, startServiceHarness, STORAGE_BACKENDS, type ServiceHarness } from '@gatehouse/testing';
 import { secretsService } from '../service.js';
 
 /** Secrets replicas in-process on one store. Clients: cli (operator), deployer + other-deployer (backends), web (trusted proxy), impersonation (a service). */
@@ -31,18 +31,7 @@ export async function startSecrets(env: Record<string, string> = {}, start = Dat
 }
 
 /** The storage backends every suite runs on. */
-export const BACKENDS = ['sqlite', 'mongodb'] as const;
+export const BACKENDS = STORAGE_BACKENDS;
 
-/**
- * The variables selecting `backend`, or undefined (after marking the test skipped with the
- * reason) when no MongoDB is reachable on loopback.
- */
-export async function backendEnv(backend: (typeof BACKENDS)[number], skip: (why: string) => void): Promise<Record<string, string> | undefined> {
-  if (backend === 'sqlite') return {};
-  const mongo = await findMongo();
-  if ('skipped' in mongo) {
-    skip(`no MongoDB: ${mongo.skipped}`);
-    return undefined;
-  }
-  return { GATEHOUSE_STORE: 'mongodb', MONGO_URL: mongo.url, GATEHOUSE_MONGO_DB: uniqueDbName('secrets') };
-}
+/** The variables selecting `backend` for the secrets service (see libs/testing backendEnv). */
+export const backendEnv = (backend: (typeof STORAGE_BACKENDS)[number], skip: (why: string) => void) => backendEnvOf('secrets', backend, skip);

@@ -1,5 +1,5 @@
 import type { RandomSource } from '@gatehouse/core';
-import { SealedBox, SealedBoxError, type Keyring, type SealingKey } from '../crypto/sealed-box.js';
+import { SealedBox, SealedBoxError, type Keyring, type SealingKey } from '@gatehouse/signing-keys';
 import { OtpSeed, cryptoRandom } from './otp-seed.js';
 
 /** A seed-encryption key (the generic sealing key). */

@@ -1,11 +1,11 @@
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@gatehouse/core';
 import { InvalidSessionError, signSessionToken, type SessionClaims, type SessionRejection } from '@gatehouse/session';
+import type { PublishedKey } from '@gatehouse/signing-keys';
 import type { Account, Actor, Role } from '../accounts/account.js';
 import { newId, wholeSeconds, type CallSource, type IdentityDeps } from '../identity-deps.js';
 import type { IdentityEvent } from '../ports.js';
 import { authorize, sessionTimes, type AuthorizeAction, type AuthorizeDecision, type Environment } from './session-policy.js';
 import { sessionStatus, type SessionRecord, type SessionStatus } from './session-record.js';
-import type { PublishedKey } from './signing-keys.js';
 
 /** A session token (shown once to its holder, never stored) and its record. */
 export interface IssuedSession {

@@ -1,14 +1,15 @@
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
-import type { BootstrapTokenRepository, SigningKeyRecord, SigningKeyRepository } from '../domain/sessions/signing-key.js';
+import type { SigningKeyRecord, SigningKeyRepository } from './signing-key.js';
 
 /**
- * Signing keys (JSON document, public key as base64, plus the activation time the listing
- * orders by) and the one bootstrap token row. Every field of the token is a compare-and-set
- * column, so that table has no document (like account_throttle).
+ * The signing_keys table for a service that adds signing keys to its schema (append it to the
+ * service's own migrations): a JSON document, plus the activation time the listing orders by.
+ * Identity created the same table and index inside its own `identity-0005-signing-keys-bootstrap`
+ * and must not run this one as well.
  */
-export const signingKeySqliteMigrations: SqliteMigration[] = [
+export const signingKeySqliteMigrations: readonly SqliteMigration[] = [
   {
-    id: 'identity-0005-signing-keys-bootstrap',
+    id: 'signing-keys/0001-create',
     up: (db) => {
       db.exec(`
         CREATE TABLE signing_keys (
@@ -17,13 +18,6 @@ export const signingKeySqliteMigrations: SqliteMigration[] = [
           doc TEXT NOT NULL
         );
         CREATE INDEX signing_keys_activation ON signing_keys (activates_at, key_id);
-        CREATE TABLE bootstrap_token (
-          id INTEGER PRIMARY KEY CHECK (id = 1),
-          token_hash TEXT NOT NULL,
-          created_at INTEGER NOT NULL,
-          expires_at INTEGER NOT NULL,
-          used_at INTEGER
-        );
       `);
     },
   },
@@ -48,7 +42,7 @@ function signingKeyToJson(k: SigningKeyRecord): string {
 }
 
 /** A key document with its dates revived and its public key back as a plain Uint8Array. */
-export function signingKeyFromJson(json: string): SigningKeyRecord {
+function signingKeyFromJson(json: string): SigningKeyRecord {
   const raw = JSON.parse(json) as SigningKeyJson;
   return {
     keyId: raw.keyId,
@@ -59,7 +53,7 @@ export function signingKeyFromJson(json: string): SigningKeyRecord {
   };
 }
 
-/** Signing keys on SQLite: insert, list by activation, delete. */
+/** Signing keys on SQLite (the signing_keys table): insert, list by activation, delete. */
 export class SqliteSigningKeyRepository implements SigningKeyRepository {
   constructor(private readonly store: SqliteStore) {}
 
@@ -82,36 +76,5 @@ export class SqliteSigningKeyRepository implements SigningKeyRepository {
   delete(keyIds: string[]): Promise<number> {
     if (keyIds.length === 0) return Promise.resolve(0);
     return this.store.exec(undefined, (db) => db.prepare(`DELETE FROM signing_keys WHERE key_id IN (${keyIds.map(() => '?').join(', ')})`).run(...keyIds).changes);
-  }
-}
-
-/**
- * The bootstrap token on SQLite: one row (id = 1). consume() is a single UPDATE whose WHERE is
- * the whole condition (right hash, unused, unexpired), so exactly one caller sees a change.
- */
-export class SqliteBootstrapTokenRepository implements BootstrapTokenRepository {
-  constructor(private readonly store: SqliteStore) {}
-
-  async put(tokenHash: string, createdAt: Date, expiresAt: Date): Promise<void> {
-    await this.store.exec(undefined, (db) =>
-      db
-        .prepare(
-          `INSERT INTO bootstrap_token (id, token_hash, created_at, expires_at, used_at) VALUES (1, ?, ?, ?, NULL)
-           ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = NULL`,
-        )
-        .run(tokenHash, createdAt.getTime(), expiresAt.getTime()),
-    );
-  }
-
-  consume(tokenHash: string, now: Date): Promise<boolean> {
-    return this.store.exec(
-      undefined,
-      (db) =>
-        db.prepare('UPDATE bootstrap_token SET used_at = ? WHERE id = 1 AND token_hash = ? AND used_at IS NULL AND expires_at > ?').run(now.getTime(), tokenHash, now.getTime()).changes === 1,
-    );
-  }
-
-  pending(now: Date): Promise<boolean> {
-    return this.store.exec(undefined, (db) => db.prepare('SELECT 1 FROM bootstrap_token WHERE id = 1 AND used_at IS NULL AND expires_at > ?').get(now.getTime()) !== undefined);
   }
 }

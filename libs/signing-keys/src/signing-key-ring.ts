@@ -1,10 +1,10 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { AlreadyExistsError, type Clock } from '@gatehouse/core';
 import { ed25519PublicKey, rawEd25519PublicKey, type KeyValidity, type SessionKeySource, type SessionSigningKey } from '@gatehouse/session';
-import type { IdentityAudit, TextCipher } from '../ports.js';
+import type { TextCipher } from './master-key.js';
 import type { SigningKeyRecord, SigningKeyRepository } from './signing-key.js';
 
-/** When keys rotate (DESIGN.md §3: GetSigningKeys with key ids and rotation). */
+/** When keys rotate (DESIGN.md §3: GetSigningKeys with key ids and rotation), so verifiers' caches always hold the signing key. */
 export interface KeyRotationPolicy {
   /** A key signs for this long before its successor takes over. Default 30 days. */
   rotateEveryMs: number;
@@ -21,7 +21,7 @@ export const DEFAULT_KEY_ROTATION: Readonly<KeyRotationPolicy> = Object.freeze({
   keepRetiredMs: 24 * 3600_000,
 });
 
-/** A key as GetSigningKeys publishes it. */
+/** A key as GetSigningKeys publishes it: what a verifier needs, never the private key. */
 export interface PublishedKey {
   keyId: string;
   publicKey: Uint8Array;
@@ -41,26 +41,48 @@ interface LoadedKey {
 const RELOAD_MS = 30_000;
 
 /**
- * The Ed25519 keys that sign session tokens, shared by every replica through the store (private
- * keys encrypted under the master key, bound to their key id). It rotates on schedule: a new
- * key is published `publishAheadMs` before it signs, and a retired key stays published until
- * no token it signed can still be valid. It is also the verifier's key source, so identity
- * verifies its own tokens with exactly what it publishes.
+ * Called once for each key this replica created (the replica whose insert won), after it is
+ * stored: the service audits the rotation in its own words. A rejection fails the reload.
+ */
+export type KeyCreatedHook = (keyId: string, activatesAt: Date) => Promise<void>;
+
+/** How a service names its keys, so that a token's `kid` says which service signed it. */
+export interface SigningKeyRingOptions {
+  /** Prefix of new key ids: 1-32 characters of A-Z a-z 0-9 . _ : - (identity `sk-`, impersonation `ik-`). Default `sk-`. */
+  keyIdPrefix?: string;
+}
+
+/** The key-id prefix identity has always used (the default). */
+const DEFAULT_KEY_ID_PREFIX = 'sk-';
+
+const KEY_ID_PREFIX_RE = /^[A-Za-z0-9._:-]{1,32}$/;
+
+/**
+ * The Ed25519 keys that sign a service's tokens, shared by every replica through the store
+ * (private keys encrypted under the master key, bound to their key id). It rotates on schedule:
+ * a new key is published `publishAheadMs` before it signs, and a retired key stays published
+ * until no token it signed can still be valid. It is also the verifier's key source, so the
+ * service verifies its own tokens with exactly what it publishes.
  */
 export class SigningKeyRing implements SessionKeySource {
   private loaded: LoadedKey[] = [];
   private active: { key: SessionSigningKey; record: SigningKeyRecord } | undefined;
   private loadedAt = -Infinity;
   private loading: Promise<void> | undefined;
+  /** The prefix of the key ids this ring creates. */
+  readonly keyIdPrefix: string;
 
   constructor(
     private readonly repo: SigningKeyRepository,
     private readonly cipher: TextCipher,
     private readonly clock: Clock,
-    private readonly audit: IdentityAudit,
+    private readonly onKeyCreated: KeyCreatedHook,
     readonly policy: KeyRotationPolicy = DEFAULT_KEY_ROTATION,
+    options: SigningKeyRingOptions = {},
   ) {
     if (policy.publishAheadMs >= policy.rotateEveryMs) throw new RangeError('publishAheadMs must be shorter than rotateEveryMs');
+    this.keyIdPrefix = options.keyIdPrefix ?? DEFAULT_KEY_ID_PREFIX;
+    if (!KEY_ID_PREFIX_RE.test(this.keyIdPrefix)) throw new RangeError('keyIdPrefix must be 1-32 characters of A-Z a-z 0-9 . _ : -');
   }
 
   /** The key new tokens are signed with (rotating first when due). */
@@ -82,6 +104,7 @@ export class SigningKeyRing implements SessionKeySource {
     }));
   }
 
+  /** The public key for a token's `kid` (SessionKeySource), reading the store once more for an unknown one. */
   async key(keyId: string): Promise<KeyObject | undefined> {
     await this.fresh();
     let k = this.loaded.find((x) => x.record.keyId === keyId);
@@ -93,7 +116,8 @@ export class SigningKeyRing implements SessionKeySource {
     return k?.publicKey;
   }
 
-  validity(keyId: string): KeyValidity | undefined {
+  /** When a key may verify (SessionKeySource): a token dated outside its key's window is refused. A ring's key always has a start. */
+  validity(keyId: string): (KeyValidity & { notBefore: Date }) | undefined {
     const k = this.loaded.find((x) => x.record.keyId === keyId);
     if (!k) return undefined;
     return k.notAfter ? { notBefore: k.record.activatesAt, notAfter: k.notAfter } : { notBefore: k.record.activatesAt };
@@ -150,7 +174,7 @@ export class SigningKeyRing implements SessionKeySource {
 
   private async createKey(activatesAt: Date): Promise<void> {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const keyId = `sk-${randomBytes(9).toString('base64url')}`;
+    const keyId = `${this.keyIdPrefix}${randomBytes(9).toString('base64url')}`;
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const record: SigningKeyRecord = {
       keyId,
@@ -165,12 +189,6 @@ export class SigningKeyRing implements SessionKeySource {
       if (!(err instanceof AlreadyExistsError)) throw err;
       return;
     }
-    await this.audit.record({
-      action: 'signing_key_rotate',
-      outcome: 'success',
-      actor: { kind: 'system', id: 'identity' },
-      subject: { kind: 'signing_key', id: keyId },
-      details: { activates_at: activatesAt.toISOString() },
-    });
+    await this.onKeyCreated(keyId, activatesAt);
   }
 }
