@@ -110,6 +110,10 @@ describe('identity: accounts, sign-in, sessions and roles over gRPC', () => {
     assert.equal(moved.valid, false);
     assert.equal(moved.reason, identityV1.SessionInvalidReason.SESSION_INVALID_REASON_IP_MISMATCH);
     const [head, payload, sig] = officer.token.split('.') as [string, string, string];
+    // The token names the account's display name (`name`), so services can show it without the e-mail.
+    const account = await call(cli, cli.getAccount, { accountId: officer.session.principal?.accountId ?? '' }, { bearer: officer.token });
+    assert.ok(account.account?.principal?.displayName);
+    assert.equal((JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { name?: string }).name, account.account?.principal?.displayName);
     const forged = `${head}.${payload}.${sig.slice(0, -4)}AAAA`;
     assert.equal((await call(svc, svc.verifySession, { sessionToken: forged, clientIp: '127.0.0.1' })).reason, identityV1.SessionInvalidReason.SESSION_INVALID_REASON_BAD_SIGNATURE);
     assert.equal((await call(svc, svc.verifySession, { sessionToken: '$ne', clientIp: '127.0.0.1' })).reason, identityV1.SessionInvalidReason.SESSION_INVALID_REASON_MALFORMED);

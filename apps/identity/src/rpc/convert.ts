@@ -1,5 +1,6 @@
 import { commonV1, identityV1 } from '@gatehouse/contracts';
 import { InvalidArgumentError } from '@gatehouse/core';
+import { rolesFromProto as kitRolesFromProto, rolesToProto as kitRolesToProto } from '@gatehouse/service-kit';
 import type { SessionClaims } from '@gatehouse/session';
 import type { AccountView } from '../domain/accounts/account-admin.js';
 import type { AccountState, Role } from '../domain/accounts/account.js';
@@ -10,28 +11,15 @@ import type { SignInView } from '../domain/sign-in/sign-in-flow.js';
 import type { SignInStep } from '../domain/sign-in/sign-in.js';
 
 const I = identityV1;
-const R = commonV1.Role;
 
-const ROLE_TO_PROTO: Record<Role, commonV1.Role> = {
-  security_officer: R.ROLE_SECURITY_OFFICER,
-  manager: R.ROLE_MANAGER,
-  team_lead: R.ROLE_TEAM_LEAD,
-  developer: R.ROLE_DEVELOPER,
-  support: R.ROLE_SUPPORT,
-};
-
-/** Roles as the proto spells them. */
+/** Roles as the proto spells them (the table lives in service-kit, shared by every service). */
 export function rolesToProto(roles: readonly Role[]): commonV1.Role[] {
-  return roles.map((r) => ROLE_TO_PROTO[r]);
+  return kitRolesToProto(roles);
 }
 
 /** Roles from a request: unspecified or unknown values are INVALID_ARGUMENT naming the field. */
 export function rolesFromProto(roles: readonly commonV1.Role[], field = 'roles'): Role[] {
-  return roles.map((p) => {
-    const found = (Object.keys(ROLE_TO_PROTO) as Role[]).find((r) => ROLE_TO_PROTO[r] === p);
-    if (!found) throw new InvalidArgumentError(field, `${commonV1.roleToJSON(p)} is not a role that can be granted`);
-    return found;
-  });
+  return kitRolesFromProto(roles, field) as Role[];
 }
 
 const STATE_TO_PROTO: Record<AccountState, identityV1.AccountState> = {

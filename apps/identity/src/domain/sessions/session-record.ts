@@ -14,6 +14,8 @@ export interface SessionRecord {
   sessionId: string;
   accountId: string;
   email: string;
+  /** The account's display name when the session was issued (the token's `name`); absent in older records. */
+  displayName?: string;
   roles: Role[];
   scope: SessionScope;
   /** Sign-in methods, lower case: google, sms, totp, hotp. */
