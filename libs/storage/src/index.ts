@@ -11,6 +11,7 @@ export {
 } from './mongo-store.js';
 export { openStore, type OpenStoreOptions, type OpenedStore } from './open-store.js';
 export { boundedMaxTimeMS } from './max-time.js';
+export { inTurn } from './mutex.js';
 export {
   StorageError,
   DuplicateKeyError,

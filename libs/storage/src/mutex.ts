@@ -34,3 +34,24 @@ export class Mutex {
     }
   }
 }
+
+const turns = new Map<string, { mutex: Mutex; users: number }>();
+
+/**
+ * Runs `fn` after every earlier call with the same key in this process has finished. Adapters
+ * wrap single-document compare-and-sets in it: a real MongoDB replica set makes each such update
+ * atomic across processes, but the jongodb fallback the tests use does not (two concurrent
+ * conditional updates of one document could both match), so within one process they are
+ * queued per document. Costs nothing measurable: writers of one document conflict anyway.
+ */
+export async function inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  let entry = turns.get(key);
+  if (!entry) turns.set(key, (entry = { mutex: new Mutex(), users: 0 }));
+  entry.users += 1;
+  try {
+    return await entry.mutex.withLock(fn);
+  } finally {
+    entry.users -= 1;
+    if (entry.users === 0) turns.delete(key);
+  }
+}

@@ -1,4 +1,4 @@
-import { insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { inTurn, insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter } from 'mongodb';
 import type {
   AccessReport,
@@ -81,6 +81,11 @@ export class MongoGrantRepository implements GrantRepository {
     return this.store.db.collection<GrantDoc>(GRANTS);
   }
 
+  /** The in-process turn of one grant's conditional updates (see inTurn). */
+  private turn(grantId: string): string {
+    return `${this.store.db.databaseName}/${GRANTS}/${text(grantId)}`;
+  }
+
   async create(g: GrantRecord): Promise<void> {
     await insertOrAlreadyExists(() => this.col.insertOne(grantDoc(g)), 'a grant with this id already exists');
   }
@@ -96,11 +101,11 @@ export class MongoGrantRepository implements GrantRepository {
 
   async close(grantId: string, now: Date, to: { state: 'ended' | 'revoked'; revokedBy?: Actor; revokeReason?: string }): Promise<GrantRecord | undefined> {
     const at = date(now);
-    const d = await this.col.findOneAndUpdate(
+    const d = await inTurn(this.turn(grantId), () => this.col.findOneAndUpdate(
       { _id: { $eq: text(grantId) }, state: { $eq: 'active' }, expiresAt: { $gt: at } },
       { $set: { state: to.state === 'ended' ? 'ended' : 'revoked', endedAt: at, revokedBy: to.revokedBy ? actor(to.revokedBy) : null, revokeReason: to.revokeReason === undefined ? null : text(to.revokeReason) } },
       { returnDocument: 'after' },
-    );
+    ));
     return d ? grantOf(d) : undefined;
   }
 
@@ -110,10 +115,8 @@ export class MongoGrantRepository implements GrantRepository {
     const due = await this.col.find({ state: { $eq: 'active' }, expiresAt: { $lte: at } }).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray();
     const out: GrantRecord[] = [];
     for (const g of due) {
-      const d = await this.col.findOneAndUpdate(
-        { _id: { $eq: g._id }, state: { $eq: 'active' }, expiresAt: { $lte: at } },
-        { $set: { state: 'expired', endedAt: g.expiresAt } },
-        { returnDocument: 'after' },
+      const d = await inTurn(this.turn(g._id), () =>
+        this.col.findOneAndUpdate({ _id: { $eq: g._id }, state: { $eq: 'active' }, expiresAt: { $lte: at } }, { $set: { state: 'expired', endedAt: g.expiresAt } }, { returnDocument: 'after' }),
       );
       if (d) out.push(grantOf(d));
     }
@@ -174,7 +177,11 @@ const burstKey = (accountId: string, customerDomain: string) => `${text(accountI
  * Compare-and-set on a versioned document: version 1 is an insert (a racing insert loses on
  * `_id`), later versions a replace filtered on the previous version. True if this write won.
  */
-async function versionedWrite<D extends { _id: string; version: number }>(store: MongoStore, collection: string, doc: D): Promise<boolean> {
+function versionedWrite<D extends { _id: string; version: number }>(store: MongoStore, collection: string, doc: D): Promise<boolean> {
+  return inTurn(`${store.db.databaseName}/${collection}/${doc._id}`, () => versionedWriteNow(store, collection, doc));
+}
+
+async function versionedWriteNow<D extends { _id: string; version: number }>(store: MongoStore, collection: string, doc: D): Promise<boolean> {
   const col = store.db.collection<D>(collection);
   if (doc.version === 1) {
     try {

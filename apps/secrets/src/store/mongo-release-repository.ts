@@ -1,4 +1,4 @@
-import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { inTurn, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter } from 'mongodb';
 import type { Environment, ReleaseFilter, ReleaseRecord, ReleaseRepository, ReleaseState } from '../domain/model.js';
 import { actor, date, emptyPage, nullableActor, nullableDate, nullableText, text } from './typed-values.js';
@@ -79,17 +79,18 @@ export class MongoReleaseRepository implements ReleaseRepository {
 
   async redeem(tokenHash: string, now: Date, by: { identity: string; ip: string }): Promise<ReleaseRecord | undefined> {
     const at = date(now);
-    const d = await this.col.findOneAndUpdate(
+    // One redemption at a time per token in this process (jongodb's conditional updates are not atomic; see inTurn).
+    const d = await inTurn(`${this.store.db.databaseName}/release-token/${String(tokenHash)}`, () => this.col.findOneAndUpdate(
       { tokenHash: { $eq: String(tokenHash) }, state: { $eq: 'ready' }, expiresAt: { $gt: at } },
       { $set: { state: 'redeemed', redeemedAt: at, redeemedByIdentity: text(by.identity), redeemedFromIp: text(by.ip) }, $inc: { version: 1 } },
       { returnDocument: 'after' },
-    );
+    ));
     return d ? toRecord(d) : undefined;
   }
 
   async update(r: ReleaseRecord): Promise<boolean> {
     const { _id, refusedRedemptionCount: _count, ...fields } = toDoc(r);
-    const res = await this.col.updateOne({ _id: { $eq: _id }, version: { $eq: Number(r.version) - 1 } }, { $set: fields });
+    const res = await inTurn(`${this.store.db.databaseName}/release/${_id}`, () => this.col.updateOne({ _id: { $eq: _id }, version: { $eq: Number(r.version) - 1 } }, { $set: fields }));
     return res.modifiedCount === 1;
   }
 

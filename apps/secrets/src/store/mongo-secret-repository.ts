@@ -1,4 +1,4 @@
-import { insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { inTurn, insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter, ObjectId } from 'mongodb';
 import type { Actor, Environment, SecretHead, SecretRepository, SecretVersion } from '../domain/model.js';
 import { actor, assertHeadOf, date, emptyPage, nullableActor, nullableDate, text } from './typed-values.js';
@@ -161,10 +161,9 @@ export class MongoSecretRepository implements SecretRepository {
 
   async delete(environment: Environment, app: string, name: string, at: Date, by: Actor): Promise<boolean> {
     const when = date(at);
-    const marked = await this.heads.findOneAndUpdate(
-      { ...secretKey(environment, app, name), deletedAt: { $eq: null } },
-      { $set: { deletedAt: when, deletedBy: actor(by) } },
-      { returnDocument: 'after' },
+    // One delete at a time per secret in this process (jongodb's conditional updates are not atomic; see inTurn).
+    const marked = await inTurn(`${this.store.db.databaseName}/secret/${text(environment)}/${text(app)}/${text(name)}`, () =>
+      this.heads.findOneAndUpdate({ ...secretKey(environment, app, name), deletedAt: { $eq: null } }, { $set: { deletedAt: when, deletedBy: actor(by) } }, { returnDocument: 'after' }),
     );
     const head = marked ?? (await this.heads.findOne(secretKey(environment, app, name)));
     if (head && head.deletedAt !== null) {
