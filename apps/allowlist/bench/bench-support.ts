@@ -1,8 +1,8 @@
 // Shared pieces of the allowlist benchmarks: the forked load driver (load.ts) and its protocol,
-// sizes from the environment, latency percentiles and the goal line.
+// and the helpers of @gatehouse/testing (sizes from the environment, latency percentiles, the goal
+// line, fsync-free seeding).
 import path from 'node:path';
-import type { LoadDriver } from '@gatehouse/testing';
-import { LoadDriver as Driver } from '@gatehouse/testing';
+import { LoadDriver, type ClosedLoopSpec, type LoadRun, type LoadTarget } from '@gatehouse/testing';
 
 /** One Check request as the load driver sends it (encoded there, before the timed section). */
 export interface CheckCall {
@@ -13,37 +13,13 @@ export interface CheckCall {
 }
 
 /** A command to a load driver process. */
-export type DriverCommand =
-  | {
-      kind: 'check';
-      address: string;
-      pkiDir: string;
-      certName: string;
-      calls: CheckCall[];
-      /** Where in `calls` this driver starts (so drivers do not send the same sequence in lockstep). */
-      offset: number;
-      seconds: number;
-      /** Epoch ms at which every driver starts its timed section. */
-      startAt: number;
-      inFlight: number;
-    }
-  | { kind: 'stop' };
+export type DriverCommand = ({ kind: 'check'; calls: CheckCall[] } & LoadTarget & ClosedLoopSpec) | { kind: 'stop' };
 
 /** What a load driver answers. */
-export interface DriverResult {
+export interface DriverResult extends LoadRun {
   kind: 'check';
-  /** Successful calls. */
-  calls: number;
   /** Successful calls answered DENY. */
   denies: number;
-  elapsedMs: number;
-  /** Per-call latency in ms. */
-  latencies: number[];
-  /** The first few error messages. */
-  errors: string[];
-  errorCount: number;
-  /** CPU time of the driver process during the command. */
-  cpuMs: number;
 }
 
 /** The forked load process of this bench, speaking the protocol above. */
@@ -51,7 +27,7 @@ export type BenchLoadDriver = LoadDriver<DriverCommand, DriverResult>;
 
 /** Forks this bench's load.ts. */
 export function startLoadDriver(): Promise<BenchLoadDriver> {
-  return Driver.start<DriverCommand, DriverResult>(path.join(import.meta.dirname, 'load.ts'));
+  return LoadDriver.start<DriverCommand, DriverResult>(path.join(import.meta.dirname, 'load.ts'));
 }
 
-export { envNumber, goalLine, latencyText, pct, percentile, pool } from '@gatehouse/testing';
+export { envNumber, goalLine, latencyText, pct, percentile, pool, unsynced } from '@gatehouse/testing';

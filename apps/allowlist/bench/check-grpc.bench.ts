@@ -2,16 +2,15 @@
 // processes against the real service holding the bench data, and against a bare RPC on the same
 // server setup answering the same bytes from a map, driven the same way in the same run (bare,
 // allowlist, allowlist, bare). See run.ts for why this baseline.
-import { AllowlistServiceService, SERVICE_NAMES, allowlistV1, auditEventV1, commonV1, descriptorSet, type AllowlistServiceClient } from '@gatehouse/contracts';
-import { loadTlsMaterial } from '@gatehouse/pki';
-import { call, createLogger, startServer, unary } from '@gatehouse/service-kit';
-import { benchLine } from '@gatehouse/testing';
+import { AllowlistServiceService, SERVICE_NAMES, allowlistV1, auditEventV1, commonV1, type AllowlistServiceClient } from '@gatehouse/contracts';
+import { call, unary } from '@gatehouse/service-kit';
+import { benchLine, figureText, harnessTarget, loadPhase, mergePhases, serverCpuRatioText, startBareRpc, type LoadPhase } from '@gatehouse/testing';
 import { AllowlistIndex } from '../src/domain/allowlist-index.js';
 import { allowlistPolicy } from '../src/rpc/allowlist-rpc.js';
 import { allowlistStores } from '../src/store/schema.js';
 import type { HostedService } from '@gatehouse/service-host';
 import type { AllowlistHarness } from '../src/test-support/harness.js';
-import { envNumber, goalLine, latencyText, pct, pool, type CheckCall, type DriverResult, type BenchLoadDriver } from './bench-support.js';
+import { envNumber, goalLine, latencyText, pct, pool, unsynced, type CheckCall, type DriverResult, type BenchLoadDriver } from './bench-support.js';
 import type { BenchData } from './data.js';
 
 const SECONDS = envNumber('BENCH_SECONDS', 6);
@@ -20,75 +19,33 @@ const IN_FLIGHT = Math.trunc(envNumber('BENCH_CHECK_IN_FLIGHT', 16));
 /** Seeding and recording run this many at once. */
 const PREPARE_CONCURRENCY = 32;
 const GOAL = 0.8;
-/** The rate limits the allowlist harness configures, so neither server throttles the load. */
-const RATE_LIMITS = { perCaller: { ratePerSec: 100000, burst: 100000 }, perIp: { ratePerSec: 100000, burst: 100000 } };
 const ENV = { live: commonV1.Environment.ENVIRONMENT_LIVE, staging: commonV1.Environment.ENVIRONMENT_STAGING } as const;
-
-interface Phase {
-  /** Calls per second, summed over the load processes. */
-  rate: number;
-  calls: number;
-  denies: number;
-  latencies: number[];
-  serverCpuMs: number;
-  clientCpuMs: number;
-}
 
 const keyOf = (ip: string, accountId: string | undefined, environment: number) => `${ip}\u0000${accountId ?? ''}\u0000${environment}`;
 
 /** Every load process runs Check against `address` for `seconds`, from one common instant. */
-async function phase(drivers: BenchLoadDriver[], address: string, pkiDir: string, calls: CheckCall[], seconds: number): Promise<Phase> {
-  const startAt = Date.now() + 1500;
-  let cpu0 = process.cpuUsage();
-  const mark = setTimeout(() => (cpu0 = process.cpuUsage()), startAt - Date.now());
-  const stride = Math.floor(calls.length / drivers.length);
-  const results: DriverResult[] = await Promise.all(
-    drivers.map((d, i) => d.run({ kind: 'check', address, pkiDir, certName: 'other-backend', calls, offset: i * stride, seconds, startAt, inFlight: IN_FLIGHT })),
-  );
-  clearTimeout(mark);
-  const cpu = process.cpuUsage(cpu0);
-  for (const r of results) if (r.errorCount > 0) throw new Error(`Check failed against ${address} (${r.errorCount} calls): ${r.errors.join('; ')}`);
-  return {
-    rate: results.reduce((a, r) => a + r.calls / (r.elapsedMs / 1000), 0),
-    calls: results.reduce((a, r) => a + r.calls, 0),
-    denies: results.reduce((a, r) => a + r.denies, 0),
-    latencies: results.flatMap((r) => r.latencies),
-    serverCpuMs: (cpu.user + cpu.system) / 1000,
-    clientCpuMs: results.reduce((a, r) => a + r.cpuMs, 0),
-  };
+function phase(drivers: BenchLoadDriver[], address: string, pkiDir: string, calls: CheckCall[], seconds: number): Promise<LoadPhase<DriverResult>> {
+  const timing = { leadMs: 1500, seconds, inFlight: IN_FLIGHT, requests: calls.length };
+  return loadPhase(drivers, timing, (d, loop) => d.run({ kind: 'check', address, pkiDir, certName: 'other-backend', calls, ...loop }), `Check failed against ${address}`);
 }
 
-/** Two phases of the same target as one figure (mean rate, pooled latencies and CPU). */
-function merge(a: Phase, b: Phase) {
-  const calls = a.calls + b.calls;
-  return {
-    rate: (a.rate + b.rate) / 2,
-    calls,
-    denies: a.denies + b.denies,
-    latencies: [...a.latencies, ...b.latencies],
-    serverCpuPerCallMs: (a.serverCpuMs + b.serverCpuMs) / calls,
-    clientCpuPerCallMs: (a.clientCpuMs + b.clientCpuMs) / calls,
-  };
-}
+/** Successful calls answered DENY, over the phases. */
+const deniesOf = (...phases: Array<LoadPhase<DriverResult>>) => phases.reduce((a, p) => a + p.results.reduce((b, r) => b + r.denies, 0), 0);
 
 /** Loads the bench data into the running service's store through its own repositories, then makes it reload. */
 async function seed(h: AllowlistHarness, data: BenchData, cli: AllowlistServiceClient, log: (line: string) => void): Promise<void> {
   const opened = (h.replicas[0] as HostedService).store;
   const stores = allowlistStores(opened);
   const t0 = performance.now();
-  // Seeding only: one commit per repository call, so fsync is switched off meanwhile and restored before anything is timed.
-  const sqlite = opened.backend === 'sqlite' ? opened.store : undefined;
-  const sync = sqlite?.db.pragma('synchronous', { simple: true });
-  sqlite?.db.pragma('synchronous = OFF');
-  try {
+  const fill = async () => {
     await pool(data.entries.length, PREPARE_CONCURRENCY, (i) => stores.entries.create(data.entries[i] as BenchData['entries'][number]));
     await pool(data.dailies.length, PREPARE_CONCURRENCY, async (i) => {
       const r = await stores.dailyIps.create(data.dailies[i] as BenchData['dailies'][number]);
       if (r !== 'created') throw new Error(`daily IP ${i} not created: ${r}`);
     });
-  } finally {
-    if (sqlite) sqlite.db.pragma(`synchronous = ${String(sync)}`);
-  }
+  };
+  // Seeding only: one commit per repository call, so fsync is switched off meanwhile and restored before anything is timed.
+  await (opened.backend === 'sqlite' ? unsynced(opened.store, fill) : fill());
   await stores.version.bump();
   const seeded = performance.now();
   // The replica polls the change version every 250 ms: wait until a daily IP allows.
@@ -116,7 +73,7 @@ async function seed(h: AllowlistHarness, data: BenchData, cli: AllowlistServiceC
 }
 
 export async function grpcBench(h: AllowlistHarness, drivers: BenchLoadDriver[], data: BenchData, log: (line: string) => void): Promise<string[]> {
-  const pkiDir = `${h.dir}/pki`;
+  const { address: realAddress, pkiDir } = harnessTarget(h);
   const cli = await h.client('other-backend');
   await seed(h, data, cli, log);
 
@@ -143,36 +100,26 @@ export async function grpcBench(h: AllowlistHarness, drivers: BenchLoadDriver[],
   );
   await h.drainAudit();
 
-  // The bare RPC: a kit server like the allowlist's (mTLS with the allowlist certificate,
-  // gatekeeper with the same caller policy, same rate limits, the one unary adapter) whose Check
-  // returns the recorded answer for the request: one Map.get, no parsing, no audit.
-  const echo = await startServer({
+  // The bare RPC: a kit server like the allowlist's (the same caller policy) whose Check returns
+  // the recorded answer for the request: one Map.get, no parsing, no audit.
+  const echo = await startBareRpc({
     service: 'allowlist',
-    version: 'bench',
-    host: '127.0.0.1',
-    port: 0,
-    security: { mode: 'mtls', material: await loadTlsMaterial(pkiDir, 'allowlist') },
-    services: [
-      {
-        name: SERVICE_NAMES.allowlist,
-        definition: AllowlistServiceService,
-        policy: allowlistPolicy,
-        handlers: {
-          Check: unary<allowlistV1.CheckRequest, allowlistV1.CheckResponse>(async (req) => {
-            const a = answers.get(keyOf(req.ip, req.accountId, req.environment));
-            if (!a) throw new Error('the bare RPC has no recorded answer for this request');
-            return a;
-          }),
-        },
+    pkiDir,
+    binding: {
+      name: SERVICE_NAMES.allowlist,
+      definition: AllowlistServiceService,
+      policy: allowlistPolicy,
+      handlers: {
+        Check: unary<allowlistV1.CheckRequest, allowlistV1.CheckResponse>(async (req) => {
+          const a = answers.get(keyOf(req.ip, req.accountId, req.environment));
+          if (!a) throw new Error('the bare RPC has no recorded answer for this request');
+          return a;
+        }),
       },
-    ],
-    descriptorSet: descriptorSet(),
-    log: createLogger({ service: 'bench-echo', level: 'silent' }),
-    rateLimits: RATE_LIMITS,
+    },
   });
   try {
     const bareAddress = `127.0.0.1:${echo.port}`;
-    const realAddress = `127.0.0.1:${(h.replicas[0] as HostedService).server.port}`;
     const half = SECONDS / 2;
     const b1 = await phase(drivers, bareAddress, pkiDir, calls, half);
     await h.drainAudit();
@@ -185,12 +132,12 @@ export async function grpcBench(h: AllowlistHarness, drivers: BenchLoadDriver[],
     // Diagnostic (not part of the ratio): the real service with only the requests it allows, so no denial audit at all.
     const allowOnly = calls.filter((c) => answers.get(keyOf(c.ip, c.accountId, c.environment))?.decision === allowlistV1.CheckDecision.CHECK_DECISION_ALLOW);
     const a = await phase(drivers, realAddress, pkiDir, allowOnly, half);
-    const base = merge(b1, b2);
-    const real = merge(r1, r2);
+    const base = { ...mergePhases([b1, b2]), denies: deniesOf(b1, b2) };
+    const real = { ...mergePhases([r1, r2]), denies: deniesOf(r1, r2) };
     const where = `${drivers.length} load processes x ${IN_FLIGHT} in flight, ${calls.length} distinct requests, ${SECONDS} s each in two halves`;
     log(`  Check over gRPC (${where}):`);
-    log(`    allowlist ${real.rate.toFixed(0)} calls/s; latency ${latencyText(real.latencies)}; server CPU ${real.serverCpuPerCallMs.toFixed(3)} ms/call, load CPU ${real.clientCpuPerCallMs.toFixed(3)} ms/call`);
-    log(`    bare RPC  ${base.rate.toFixed(0)} calls/s; latency ${latencyText(base.latencies)}; server CPU ${base.serverCpuPerCallMs.toFixed(3)} ms/call, load CPU ${base.clientCpuPerCallMs.toFixed(3)} ms/call`);
+    log(`    ${figureText('allowlist', real)}`);
+    log(`    ${figureText('bare RPC ', base)}`);
     log(`    phases in order: bare ${b1.rate.toFixed(0)}, allowlist ${r1.rate.toFixed(0)}, allowlist ${r2.rate.toFixed(0)}, bare ${b2.rate.toFixed(0)} calls/s`);
     const identified = auditEvents.filter((e) => e.actor?.id).length;
     // The drivers' warm-up calls (50 per driver and phase) are not in the counts but are audited too.
@@ -204,9 +151,7 @@ export async function grpcBench(h: AllowlistHarness, drivers: BenchLoadDriver[],
       `    diagnostic, allowlist with only the ${allowOnly.length} requests it allows (no denial audit): ${a.rate.toFixed(0)} calls/s; latency ${latencyText(a.latencies)}; ` +
         `server CPU ${(a.serverCpuMs / a.calls).toFixed(3)} ms/call (after bare ${b2.rate.toFixed(0)} calls/s)`,
     );
-    // On 2 cores the load processes take about as much CPU as the server, so the throughput ratio
-    // is partly client-bound; the CPU the server spends per call says what a saturated server would do.
-    log(`    server CPU per call, bare / allowlist: ${(base.serverCpuPerCallMs / real.serverCpuPerCallMs).toFixed(2)} (the ratio a CPU-bound server would show)`);
+    log(`    ${serverCpuRatioText('allowlist', base, real)}`);
     return [
       goalLine('allowlist-check-grpc', real.rate / base.rate, GOAL),
       benchLine({ name: 'allowlist-check-grpc', value: real.rate, unit: 'Check/s', baseline: base.rate, baselineUnit: 'bare RPCs/s' }),

@@ -1,49 +1,30 @@
 // Shared pieces of the identity benchmarks: the forked load driver (load.ts) and its protocol,
-// sizes from the environment, latency percentiles and a small concurrency pool.
+// and the helpers of @gatehouse/testing (sizes from the environment, latency percentiles, a small
+// concurrency pool, the goal line).
 import path from 'node:path';
-import type { LoadDriver } from '@gatehouse/testing';
-import { LoadDriver as Driver } from '@gatehouse/testing';
+import { LoadDriver, type ClosedLoopSpec, type LoadRun, type LoadTarget } from '@gatehouse/testing';
 
 /** A command to a load driver process. */
 export type DriverCommand =
-  | {
+  | ({
       kind: 'otp';
-      address: string;
-      pkiDir: string;
-      certName: string;
       calls: Array<{ signInId: string; code: string }>;
       concurrency: number;
       wantTokens: boolean;
-    }
-  | {
+    } & LoadTarget)
+  | ({
       kind: 'session';
-      address: string;
-      pkiDir: string;
-      certName: string;
       tokens: string[];
       clientIp: string;
-      seconds: number;
-      startAt: number;
-      inFlight: number;
-    }
+    } & LoadTarget &
+      ClosedLoopSpec)
   | { kind: 'stop' };
 
-/** What a load driver answers. */
-export interface DriverResult {
+/** What a load driver answers (for VerifySession, an answer that said invalid is an error). */
+export interface DriverResult extends LoadRun {
   kind: 'otp' | 'session';
-  /** Successful calls. */
-  calls: number;
-  elapsedMs: number;
-  /** Per-call latency in ms. */
-  latencies: number[];
-  /** The first few error messages. */
-  errors: string[];
-  /** Failed calls (and, for VerifySession, answers that said invalid). */
-  errorCount: number;
   /** Session tokens VerifyOtp returned (when asked for). */
   tokens: string[];
-  /** CPU time of the driver process during the command. */
-  cpuMs: number;
 }
 
 /** The forked load process of this bench, speaking the protocol above. */
@@ -51,7 +32,7 @@ export type BenchLoadDriver = LoadDriver<DriverCommand, DriverResult>;
 
 /** Forks this bench's load.ts. */
 export function startLoadDriver(): Promise<BenchLoadDriver> {
-  return Driver.start<DriverCommand, DriverResult>(path.join(import.meta.dirname, 'load.ts'));
+  return LoadDriver.start<DriverCommand, DriverResult>(path.join(import.meta.dirname, 'load.ts'));
 }
 
-export { envNumber, goalLine, latencyText, pct, percentile, pool } from '@gatehouse/testing';
+export { closedLoop, envNumber, goalLine, latencyText, pct, percentile, pool, probeStore } from '@gatehouse/testing';

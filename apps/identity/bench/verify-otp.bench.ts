@@ -6,13 +6,13 @@ import * as grpc from '@grpc/grpc-js';
 import { commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { call, isStatus } from '@gatehouse/service-kit';
 import type { SqliteStore } from '@gatehouse/storage';
-import { benchLine } from '@gatehouse/testing';
+import { benchLine, catchThis, timePorts, type StoreCounts } from '@gatehouse/testing';
 import type { IdentityDeps } from '../src/domain/identity-deps.js';
 import type { SessionService } from '../src/domain/sessions/session-service.js';
 import { SignInFlow } from '../src/domain/sign-in/sign-in-flow.js';
 import { identityStores } from '../src/store/schema.js';
 import { deviceOf, type Device, type IdentityHarness } from '../src/test-support/harness.js';
-import { envNumber, goalLine, latencyText, pool, type BenchLoadDriver } from './bench-support.js';
+import { closedLoop, envNumber, goalLine, latencyText, pool, probeStore, type BenchLoadDriver } from './bench-support.js';
 
 const SECONDS = envNumber('BENCH_SECONDS', 4);
 /** Accounts, each with an active TOTP credential: one VerifyOtp per account per round. */
@@ -39,23 +39,6 @@ export interface OtpBenchResult {
   benchLines: string[];
   /** Session tokens issued by the last gRPC round, for the VerifySession benchmark. */
   tokens: string[];
-}
-
-/** Grabs the running service's SignInFlow: the harness does not expose it, so catch `this` on its next view(). */
-function catchFlow(): { flow: () => SignInFlow | undefined; release: () => void } {
-  const proto = SignInFlow.prototype;
-  const original = Object.getOwnPropertyDescriptor(proto, 'view') as PropertyDescriptor;
-  let caught: SignInFlow | undefined;
-  const view = original.value as SignInFlow['view'];
-  Object.defineProperty(proto, 'view', {
-    ...original,
-    value: function (this: SignInFlow, ...args: Parameters<SignInFlow['view']>) {
-      // eslint-disable-next-line @typescript-eslint/no-this-alias -- catching the service's own instance is the point
-      caught ??= this;
-      return view.apply(this, args);
-    },
-  });
-  return { flow: () => caught, release: () => Object.defineProperty(proto, 'view', original) };
 }
 
 /**
@@ -95,7 +78,8 @@ export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver
   const store: SqliteStore = opened.store;
   const pkiDir = `${h.dir}/pki`;
   const cli: IdentityServiceClient = await h.client('cli');
-  const catcher = catchFlow();
+  // The harness does not expose the running service's SignInFlow: catch `this` on its next view().
+  const catcher = catchThis(SignInFlow, 'view');
 
   // --- Setup (untimed): the officer, then ACCOUNTS approved accounts with a confirmed TOTP credential.
   const t0 = performance.now();
@@ -113,7 +97,7 @@ export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver
     accounts[i] = { email, phone, device, credentialId: enrolled.credentialId, signInId };
   });
   catcher.release();
-  const flow = catcher.flow();
+  const flow = catcher.caught();
   log(`  setup: ${ACCOUNTS} accounts approved and enrolled (TOTP) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   // --- Rounds: prepare one sign-in per account (untimed), move the clock one TOTP step so every
@@ -197,18 +181,10 @@ export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver
   );
   let lost = 0;
   const timedPool = async (ms: number, fn: (i: number) => Promise<boolean>) => {
-    let next = 0;
-    let done = 0;
-    const s0 = performance.now();
-    const until = s0 + ms;
-    const worker = async () => {
-      while (performance.now() < until) {
-        if (!(await fn(next++))) lost++;
-        done++;
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    return done / ((performance.now() - s0) / 1000);
+    const r = await closedLoop(ms / 1000, CONCURRENCY, async (i) => {
+      if (!(await fn(i))) lost++;
+    });
+    return r.calls / (r.ms / 1000);
   };
   const baseline = await timedPool(target, (i) => {
     const r = rows[i % rows.length] as (typeof rows)[number];
@@ -235,11 +211,6 @@ export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver
   return { benchLines: lines, tokens };
 }
 
-interface Stat {
-  calls: number;
-  ms: number;
-}
-
 /**
  * Runs the calls one at a time with the flow's ports wrapped in timing proxies and the store's
  * exec/run/prepare counted, and returns the per-call breakdown as text lines.
@@ -247,31 +218,8 @@ interface Stat {
 async function breakdown(flow: SignInFlow, store: SqliteStore, calls: Array<{ signInId: string; code: string }>): Promise<string[]> {
   const deps = (flow as unknown as { d: IdentityDeps }).d;
   const sessions = (flow as unknown as { sessions: SessionService }).sessions;
-  const stats = new Map<string, Stat>();
   let inIssue = false;
-  const add = (name: string, ms: number) => {
-    const key = inIssue && name !== 'session.issue' ? `  ${name} (in issue)` : name;
-    const s = stats.get(key) ?? { calls: 0, ms: 0 };
-    s.calls += 1;
-    s.ms += ms;
-    stats.set(key, s);
-  };
-  const timed = <T extends object>(name: string, target: T): T =>
-    new Proxy(target, {
-      get(t, p) {
-        const v = Reflect.get(t, p, t) as unknown;
-        if (typeof v !== 'function') return v;
-        return (...args: unknown[]) => {
-          const s = performance.now();
-          const out = (v as (...a: unknown[]) => unknown).apply(t, args);
-          if (out instanceof Promise) return out.finally(() => add(`${name}.${String(p)}`, performance.now() - s));
-          add(`${name}.${String(p)}`, performance.now() - s);
-          return out;
-        };
-      },
-    });
   const ports = ['credentials', 'signIns', 'accounts', 'sessions', 'throttle', 'allowlist', 'audit', 'keys', 'seedCipher'] as const;
-  const saved = Object.fromEntries(ports.map((p) => [p, deps[p]])) as Pick<IdentityDeps, (typeof ports)[number]>;
   const portName: Record<(typeof ports)[number], string> = {
     credentials: 'credentials',
     signIns: 'signIns',
@@ -283,8 +231,11 @@ async function breakdown(flow: SignInFlow, store: SqliteStore, calls: Array<{ si
     keys: 'signingKeys',
     seedCipher: 'seedCipher',
   };
-  const d = deps as unknown as Record<string, object>;
-  for (const p of ports) d[p] = timed(portName[p], saved[p] as object);
+  const timers = timePorts(deps as unknown as Record<(typeof ports)[number], object>, ports, {
+    label: (p) => portName[p],
+    keyOf: (name) => (inIssue && name !== 'session.issue' ? `  ${name} (in issue)` : name),
+  });
+  const stats = timers.stats;
   const issue = sessions.issue.bind(sessions);
   sessions.issue = async (...args) => {
     inIssue = true;
@@ -293,45 +244,20 @@ async function breakdown(flow: SignInFlow, store: SqliteStore, calls: Array<{ si
       return await issue(...args);
     } finally {
       inIssue = false;
-      add('session.issue', performance.now() - s);
+      timers.add('session.issue', performance.now() - s);
     }
   };
   // Store: round trips, commits, statements prepared. The relay's own work (shipping the events
   // these calls wrote) is counted apart: it runs concurrently and shares the store's lock.
-  const counts = { reads: 0, writes: 0, transactions: 0, relay: 0, relayWrites: 0, prepares: 0, prepareMs: 0, lockedMs: 0 };
+  const probe = probeStore(store, (kind) => (kind === 'run' ? 'transaction' : (new Error().stack ?? '').includes('outbox-sqlite-repository') ? 'relay' : 'own'));
+  const prepares = { count: 0, ms: 0 };
   const db = store.db;
-  const totalChanges = db.prepare('SELECT total_changes() AS n');
-  const changes = () => (totalChanges.get() as { n: number }).n;
-  const exec = store.exec.bind(store);
-  const run = store.run.bind(store);
   const prepare = db.prepare.bind(db);
-  const s = store as unknown as { exec: SqliteStore['exec']; run: SqliteStore['run'] };
-  s.exec = (tx, fn) => {
-    if (tx !== undefined) return exec(tx, fn);
-    const relay = (new Error().stack ?? '').includes('outbox-sqlite-repository');
-    return exec(undefined, (conn) => {
-      const before = changes();
-      const l0 = performance.now();
-      const out = fn(conn);
-      counts.lockedMs += performance.now() - l0;
-      const wrote = changes() > before;
-      if (relay) {
-        counts.relay++;
-        if (wrote) counts.relayWrites++;
-      } else if (wrote) counts.writes++;
-      else counts.reads++;
-      return out;
-    });
-  };
-  s.run = (fn) => {
-    counts.transactions++;
-    return run(fn);
-  };
   (db as unknown as { prepare: typeof db.prepare }).prepare = ((source: string) => {
     const p0 = performance.now();
     const stmt = prepare(source);
-    counts.prepares++;
-    counts.prepareMs += performance.now() - p0;
+    prepares.count++;
+    prepares.ms += performance.now() - p0;
     return stmt;
   }) as typeof db.prepare;
 
@@ -343,12 +269,15 @@ async function breakdown(flow: SignInFlow, store: SqliteStore, calls: Array<{ si
       wall += performance.now() - s0;
     }
   } finally {
-    for (const p of ports) d[p] = saved[p] as object;
+    timers.restore();
     delete (sessions as unknown as Record<string, unknown>)['issue'];
-    delete (store as unknown as Record<string, unknown>)['exec'];
-    delete (store as unknown as Record<string, unknown>)['run'];
+    probe.detach();
     delete (db as unknown as Record<string, unknown>)['prepare'];
   }
+  const none: StoreCounts = { calls: 0, commits: 0, heldMs: 0, waitedMs: 0 };
+  const own = probe.byClass.get('own') ?? none;
+  const relay = probe.byClass.get('relay') ?? none;
+  const transactions = probe.byClass.get('transaction') ?? none;
   const n = calls.length;
   const per = (x: number) => (x / n).toFixed(3);
   const out = [`  breakdown of one VerifyOtp (in-process, one at a time, mean of ${n}; ms per VerifyOtp, calls per VerifyOtp):`];
@@ -363,9 +292,9 @@ async function breakdown(flow: SignInFlow, store: SqliteStore, calls: Array<{ si
   }
   out.push(`    ${'rest (TOTP check, flow, event loop)'.padEnd(34)} ${per(wall - topLevel)} ms`);
   out.push(
-    `  store per VerifyOtp: ${per(counts.reads)} reads + ${per(counts.writes)} single-statement commits + ${per(counts.transactions)} transactions ` +
-      `(each commit is an fsync: synchronous=FULL), ${per(counts.lockedMs)} ms holding the store lock; ` +
-      `${per(counts.prepares)} statements prepared (${per(counts.prepareMs)} ms); relay: ${per(counts.relay)} store calls, ${per(counts.relayWrites)} commits`,
+    `  store per VerifyOtp: ${per(own.calls - own.commits)} reads + ${per(own.commits)} single-statement commits + ${per(transactions.calls)} transactions ` +
+      `(each commit is an fsync: synchronous=FULL), ${per(own.heldMs + relay.heldMs)} ms holding the store lock; ` +
+      `${per(prepares.count)} statements prepared (${per(prepares.ms)} ms); relay: ${per(relay.calls)} store calls, ${per(relay.commits)} commits`,
   );
   return out;
 }

@@ -9,51 +9,17 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { secretsV1 } from '@gatehouse/contracts';
-import { loadClient, serveLoadCommands } from '@gatehouse/testing';
-import { pool, type DriverCommand, type DriverResult } from './bench-support.js';
+import { driveEach, loadClient, sendBytes, serveLoadCommands } from '@gatehouse/testing';
+import type { DriverCommand, DriverResult } from './bench-support.js';
 
 const REDEEM = '/gatehouse.secrets.v1.SecretsService/RedeemRelease';
 const PUT = '/gatehouse.secrets.v1.SecretsService/PutSecret';
 const SEAL_STATUS = '/gatehouse.secrets.v1.SecretsService/SealStatus';
 
-function send<T>(client: grpc.Client, method: string, body: Buffer, decode: (b: Buffer) => T, metadata = new grpc.Metadata()): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    client.makeUnaryRequest(
-      method,
-      (b: Buffer) => b,
-      decode,
-      body,
-      metadata.clone(),
-      { deadline: Date.now() + 30_000 },
-      (err, res) => (err || res === undefined ? reject(err ?? new Error('no response')) : resolve(res)),
-    );
-  });
-}
-
 /** Connection, TLS handshake and the client's JIT, with a call that changes nothing. */
 async function warmUp(client: grpc.Client): Promise<void> {
   const body = Buffer.from(secretsV1.SealStatusRequest.encode({}).finish());
-  for (let i = 0; i < 20; i++) await send(client, SEAL_STATUS, body, (b) => secretsV1.SealStatusResponse.decode(b));
-}
-
-/** Runs `bodies` once each through `call`, `inFlight` at a time; `call` throws for a failed or wrong answer. */
-async function drive(bodies: Buffer[], inFlight: number, call: (body: Buffer) => Promise<void>): Promise<Omit<DriverResult, 'kind' | 'releaseIds'>> {
-  const latencies: number[] = [];
-  const errors: string[] = [];
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await pool(bodies.length, inFlight, async (i) => {
-    const s = performance.now();
-    try {
-      await call(bodies[i] as Buffer);
-      latencies.push(performance.now() - s);
-    } catch (err) {
-      errors.push((err as Error).message);
-    }
-  });
-  const elapsedMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  return { calls: latencies.length, elapsedMs, latencies, errors: errors.slice(0, 5), errorCount: errors.length, cpuMs: (cpu.user + cpu.system) / 1000 };
+  for (let i = 0; i < 20; i++) await sendBytes(client, SEAL_STATUS, body, (b) => secretsV1.SealStatusResponse.decode(b));
 }
 
 async function runRedeem(cmd: Extract<DriverCommand, { kind: 'redeem' }>): Promise<DriverResult> {
@@ -62,8 +28,8 @@ async function runRedeem(cmd: Extract<DriverCommand, { kind: 'redeem' }>): Promi
   const decode = (b: Buffer) => secretsV1.RedeemReleaseResponse.decode(b);
   await warmUp(client);
   const releaseIds: string[] = [];
-  const r = await drive(bodies, cmd.inFlight, async (body) => {
-    const res = await send(client, REDEEM, body, decode);
+  const r = await driveEach(bodies.length, cmd.inFlight, async (i) => {
+    const res = await sendBytes(client, REDEEM, bodies[i] as Buffer, decode);
     if (res.secrets.length !== cmd.expectSecrets) throw new Error(`bundle of ${res.releaseId} holds ${res.secrets.length} secrets, expected ${cmd.expectSecrets}`);
     releaseIds.push(res.releaseId);
   });
@@ -79,8 +45,9 @@ async function runPut(cmd: Extract<DriverCommand, { kind: 'put' }>): Promise<Dri
   metadata.set('authorization', `Bearer ${cmd.bearer}`);
   const decode = (b: Buffer) => secretsV1.PutSecretResponse.decode(b);
   await warmUp(client);
-  const r = await drive(bodies, cmd.inFlight, async (body) => {
-    const res = await send(client, PUT, body, decode, metadata);
+  const r = await driveEach(bodies.length, cmd.inFlight, async (i) => {
+    // One metadata object for every call: each call gets its own copy.
+    const res = await sendBytes(client, PUT, bodies[i] as Buffer, decode, metadata.clone());
     if (res.secret?.version !== cmd.expectVersion) throw new Error(`PutSecret answered version ${String(res.secret?.version)}, expected ${cmd.expectVersion}`);
   });
   return { kind: 'put', ...r, releaseIds: [] };

@@ -4,13 +4,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { auditEventV1, commonV1 } from '@gatehouse/contracts';
 import type { SecretsServiceClient } from '@gatehouse/contracts';
-import type { HostedService } from '@gatehouse/service-host';
 import type { SqliteStore } from '@gatehouse/storage';
-import { benchLine } from '@gatehouse/testing';
+import { benchLine, harnessTarget } from '@gatehouse/testing';
 import type { SecretHead, SecretVersion } from '../src/domain/model.js';
 import { SqliteSecretRepository } from '../src/store/sqlite-secret-repository.js';
 import type { SecretsHarness } from '../src/test-support/harness.js';
-import { envNumber, goalLine, latencyText, percentile, pool, probeStore, type BenchLoadDriver } from './bench-support.js';
+import { envNumber, goalLine, latencyText, percentile, probed, timedEach, type BenchLoadDriver, type LoopRun } from './bench-support.js';
 import { catchSecrets, portBreakdown } from './breakdown.js';
 
 /** PutSecret calls in the timed section (and as many baseline rows). */
@@ -66,24 +65,16 @@ function rowsOf(name: string, now: Date): { v: SecretVersion; head: SecretHead }
 }
 
 /** SqliteSecretRepository.putVersion (version insert + head upsert, one transaction, own commit) of each row pair, IN_FLIGHT at a time. */
-async function baselinePut(repo: SqliteSecretRepository, rows: ReadonlyArray<{ v: SecretVersion; head: SecretHead }>): Promise<{ ms: number; latencies: number[]; busyMs: number }> {
-  const latencies: number[] = [];
-  const elu0 = performance.eventLoopUtilization();
-  const t0 = performance.now();
-  await pool(rows.length, IN_FLIGHT, async (i) => {
+function baselinePut(repo: SqliteSecretRepository, rows: ReadonlyArray<{ v: SecretVersion; head: SecretHead }>): Promise<LoopRun> {
+  return timedEach(rows.length, IN_FLIGHT, async (i) => {
     const r = rows[i] as { v: SecretVersion; head: SecretHead };
-    const s = performance.now();
     await repo.putVersion(r.v, r.head);
-    latencies.push(performance.now() - s);
   });
-  return { ms: performance.now() - t0, latencies, busyMs: performance.eventLoopUtilization(elu0).active };
 }
 
 export async function putSecretBench(c: PutContext): Promise<string[]> {
   const { h, driver, store, baseline, cli, log } = c;
-  const hosted = h.replicas[0] as HostedService;
-  const address = `127.0.0.1:${hosted.server.port}`;
-  const pkiDir = `${h.dir}/pki`;
+  const { address, pkiDir } = harnessTarget(h);
   const bearer = h.token({ roles: ['manager'], ...ACTOR });
   const put = (app: string, names: string[], inFlight: number) =>
     driver.run({ kind: 'put', address, pkiDir, certName: 'cli', bearer, environment: commonV1.Environment.ENVIRONMENT_LIVE, app, names, valueBytes: VALUE_BYTES, inFlight, expectVersion: 1 });
@@ -100,13 +91,7 @@ export async function putSecretBench(c: PutContext): Promise<string[]> {
   const half = Math.floor(PUTS / 2);
   const b1 = await baselinePut(repo, rows.slice(0, half));
   const events0 = h.events.length;
-  const probe = probeStore(store);
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
-  const r = await put(APP, Array.from({ length: PUTS }, (_, i) => `SECRET_${i}`), IN_FLIGHT);
-  const elu = performance.eventLoopUtilization(elu0);
-  const cpu = process.cpuUsage(cpu0);
-  probe.detach();
+  const { result: r, store: p, cpuMs: serverCpu, elu } = await probed(store, () => put(APP, Array.from({ length: PUTS }, (_, i) => `SECRET_${i}`), IN_FLIGHT));
   const b2 = await baselinePut(repo, rows.slice(half));
 
   // --- Checks: every put succeeded as version 1, is stored, and was audited.
@@ -125,7 +110,6 @@ export async function putSecretBench(c: PutContext): Promise<string[]> {
   const base = PUTS / ((b1.ms + b2.ms) / 1000);
   const n = r.calls;
   const per = (x: number) => (x / n).toFixed(3);
-  const serverCpu = (cpu.user + cpu.system) / 1000;
   log(`  PutSecret over gRPC/mTLS (operator cli, manager session, LIVE, ${IN_FLIGHT} in flight from one load process, ${PUTS} fresh names, ${VALUE_BYTES}-byte values):`);
   log(
     `    secrets   ${rate.toFixed(0)} puts/s; latency ${latencyText(r.latencies)}; ` +
@@ -137,7 +121,6 @@ export async function putSecretBench(c: PutContext): Promise<string[]> {
   );
   log(`    in order: baseline ${(half / (b1.ms / 1000)).toFixed(0)}, secrets ${rate.toFixed(0)}, baseline ${((PUTS - half) / (b2.ms / 1000)).toFixed(0)} puts/s`);
   log(`    checked: ${n} answers at version 1, ${stored} versions stored, ${audited} secret_put audit events received (outbox drained ${drainMs.toFixed(0)} ms after the last answer)`);
-  const p = probe.counts;
   log(
     `    service store per put: ${per(p.calls)} store calls, ${per(p.commits)} commits (each an fsync: synchronous=FULL; the relay's included), ` +
       `${per(p.heldMs)} ms holding the store lock, ${per(p.waitedMs)} ms waiting for it; lock busy ${((100 * p.heldMs) / r.elapsedMs).toFixed(0)}% of the timed section`,

@@ -6,12 +6,12 @@ import { auditEventV1, commonV1, secretsV1, type SecretsServiceClient } from '@g
 import type { HostedService } from '@gatehouse/service-host';
 import { call } from '@gatehouse/service-kit';
 import type { SqliteStore } from '@gatehouse/storage';
-import { benchLine } from '@gatehouse/testing';
+import { benchLine, harnessTarget } from '@gatehouse/testing';
 import type { ReleaseRecord } from '../src/domain/model.js';
 import { secretsStores } from '../src/store/schema.js';
 import { SqliteReleaseRepository } from '../src/store/sqlite-release-repository.js';
 import type { SecretsHarness } from '../src/test-support/harness.js';
-import { envNumber, goalLine, latencyText, percentile, pool, probeStore, type BenchLoadDriver } from './bench-support.js';
+import { envNumber, goalLine, latencyText, percentile, pool, probed, timedEach, unsynced, type BenchLoadDriver, type LoopRun } from './bench-support.js';
 import { catchSecrets, portBreakdown } from './breakdown.js';
 
 /** READY releases redeemed in the timed section (and as many rows in the baseline). */
@@ -47,45 +47,19 @@ export interface RedeemContext {
   log: (line: string) => void;
 }
 
-interface BaselineRun {
-  ms: number;
-  latencies: number[];
-  won: number;
-  /** Time this process's event loop was busy meanwhile. */
-  busyMs: number;
-}
-
-/** The repository's redeem (conditional UPDATE + read back, own commit) for each record, IN_FLIGHT at a time. */
-async function baselineRedeem(repo: SqliteReleaseRepository, records: readonly ReleaseRecord[], now: Date): Promise<BaselineRun> {
+/** The repository's redeem (conditional UPDATE + read back, own commit) for each record, IN_FLIGHT at a time; `won`: the rows it redeemed. */
+async function baselineRedeem(repo: SqliteReleaseRepository, records: readonly ReleaseRecord[], now: Date): Promise<LoopRun & { won: number }> {
   const by = { identity: 'backend:deployer', ip: '127.0.0.1' };
-  const latencies: number[] = [];
   let won = 0;
-  const elu0 = performance.eventLoopUtilization();
-  const t0 = performance.now();
-  await pool(records.length, IN_FLIGHT, async (i) => {
-    const s = performance.now();
+  const r = await timedEach(records.length, IN_FLIGHT, async (i) => {
     if (await repo.redeem((records[i] as ReleaseRecord).tokenHash, now, by)) won++;
-    latencies.push(performance.now() - s);
   });
-  return { ms: performance.now() - t0, latencies, won, busyMs: performance.eventLoopUtilization(elu0).active };
-}
-
-/** Runs `fn` with fsync off on `store` (untimed seeding only), restoring the setting after. */
-async function unsynced<T>(store: SqliteStore, fn: () => Promise<T>): Promise<T> {
-  const sync = store.db.pragma('synchronous', { simple: true });
-  store.db.pragma('synchronous = OFF');
-  try {
-    return await fn();
-  } finally {
-    store.db.pragma(`synchronous = ${String(sync)}`);
-  }
+  return { ...r, won };
 }
 
 export async function redeemBench(c: RedeemContext): Promise<string[]> {
   const { h, driver, store, baseline, cli, log } = c;
-  const hosted = h.replicas[0] as HostedService;
-  const address = `127.0.0.1:${hosted.server.port}`;
-  const pkiDir = `${h.dir}/pki`;
+  const { address, pkiDir } = harnessTarget(h);
 
   // --- Setup (untimed): the secrets, the releases (over gRPC, as CreateRelease makes them), and a
   // copy of each timed release row in the baseline file. Seeding commits without fsync.
@@ -108,7 +82,7 @@ export async function redeemBench(c: RedeemContext): Promise<string[]> {
   const timed = created.slice(0, RELEASES);
   const warm = created.slice(RELEASES);
   const t1 = performance.now();
-  const releases = secretsStores(hosted.store).releases;
+  const releases = secretsStores((h.replicas[0] as HostedService).store).releases;
   const records = await Promise.all(
     timed.map(async (r) => {
       const rec = await releases.get(r.releaseId);
@@ -134,13 +108,7 @@ export async function redeemBench(c: RedeemContext): Promise<string[]> {
   const half = Math.floor(records.length / 2);
   const b1 = await baselineRedeem(repo, records.slice(0, half), now);
   const events0 = h.events.length;
-  const probe = probeStore(store);
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
-  const r = await driver.run({ kind: 'redeem', address, pkiDir, certName: 'deployer', tokens: timed.map((t) => t.token), inFlight: IN_FLIGHT, expectSecrets: SECRETS.length });
-  const elu = performance.eventLoopUtilization(elu0);
-  const cpu = process.cpuUsage(cpu0);
-  probe.detach();
+  const { result: r, store: p, cpuMs: serverCpu, elu } = await probed(store, () => driver.run({ kind: 'redeem', address, pkiDir, certName: 'deployer', tokens: timed.map((t) => t.token), inFlight: IN_FLIGHT, expectSecrets: SECRETS.length }));
   const b2 = await baselineRedeem(repo, records.slice(half), now);
 
   // --- Checks: every call succeeded, each release redeemed exactly once, each redemption audited.
@@ -165,7 +133,6 @@ export async function redeemBench(c: RedeemContext): Promise<string[]> {
   const base = baseWon / ((b1.ms + b2.ms) / 1000);
   const n = r.calls;
   const per = (x: number) => (x / n).toFixed(3);
-  const serverCpu = (cpu.user + cpu.system) / 1000;
   log(`  RedeemRelease over gRPC/mTLS (caller backend:deployer, ${IN_FLIGHT} in flight from one load process, ${RELEASES} releases of ${SECRETS.length} secrets, each redeemed once):`);
   log(
     `    secrets   ${rate.toFixed(0)} redemptions/s; latency ${latencyText(r.latencies)}; ` +
@@ -180,7 +147,6 @@ export async function redeemBench(c: RedeemContext): Promise<string[]> {
     `    checked: ${n} bundles of ${SECRETS.length} secrets, ${ids.size} distinct releases (exactly the ${RELEASES} created), ` +
       `${redeemed} REDEEMED in the store, ${confirmed} release_redeem audit events confirmed, ${refusals} refusals`,
   );
-  const p = probe.counts;
   log(
     `    service store per redemption: ${per(p.calls)} store calls, ${per(p.commits)} commits (each an fsync: synchronous=FULL), ` +
       `${per(p.heldMs)} ms holding the store lock, ${per(p.waitedMs)} ms waiting for it; ` +

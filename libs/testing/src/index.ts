@@ -25,10 +25,36 @@ export {
 export { tempDir, type TempDir } from './temp-dir.js';
 export { uniqueDbName } from './unique-db-name.js';
 export { testSessionIssuer, type TestSessionIssuer } from './sessions.js';
-export { throughput, benchLine, type BenchResult } from './bench.js';
+export { throughput, benchLine, closedLoop, timedEach, type BenchResult, type LoopRun } from './bench.js';
 export { startFakeService } from './fake-service.js';
 export { startAuditDouble, type AuditDouble } from './audit-double.js';
-export { LoadDriver, loadClient, serveLoadCommands, envNumber, percentile, latencyText, pool, goalLine, pct } from './load-driver.js';
+export {
+  LoadDriver,
+  loadClient,
+  serveLoadCommands,
+  harnessTarget,
+  sendBytes,
+  driveEach,
+  driveClosedLoop,
+  loadPhase,
+  mergePhases,
+  figureText,
+  serverCpuRatioText,
+  envNumber,
+  percentile,
+  latencyText,
+  pool,
+  goalLine,
+  pct,
+  type LoadTarget,
+  type ClosedLoopSpec,
+  type LoadRun,
+  type LoadPhase,
+  type PhaseFigure,
+} from './load-driver.js';
+export { startBareRpc } from './bare-rpc.js';
+export { probeStore, probed, unsynced, type ProbedRun, type StoreCounts, type StoreProbe } from './store-probe.js';
+export { catchThis, catchInstance, timePorts, portBreakdown, type PortStat, type PortTimers } from './port-breakdown.js';
 export { refused } from './rpc-refusal.js';
 export { drainOutbox } from './drain-outbox.js';
 export { startServiceHarness, backendEnv, STORAGE_BACKENDS, type ServiceHarness, type ServiceHarnessOptions } from './service-harness.js';

@@ -356,7 +356,8 @@ export class Impersonation {
     if (!g) throw new NotFoundError(`grant ${grantId} not found`);
     const closed = await this.d.grants.close(grantId, this.d.clock.now(), { state: 'revoked', revokedBy: actorOf(who), revokeReason: why });
     if (!closed) throw new FailedPreconditionError(`grant ${grantId} is ${effectiveState(g, this.d.clock.now())}, not active`);
-    await this.d.audit.record({ ...this.grantEvent('revoke', closed, caller), actor: employeeActor(who), details: { ...this.grantEvent('revoke', closed, caller).details, by: 'officer' } });
+    const event = this.grantEvent('revoke', closed, caller);
+    await this.d.audit.record({ ...event, actor: employeeActor(who), details: { ...event.details, by: 'officer' } });
     return closed;
   }
 
