@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditSink, DomainAuditEvent, EventActor } from '@gatehouse/audit-client';
 import { AbortedError, FailedPreconditionError, freeText, InvalidArgumentError, isDomainError, NotFoundError, PermissionDeniedError, UnavailableError, type Clock } from '@gatehouse/core';
-import { checkImpersonationToken, signImpersonationToken, type ImpersonationClaims, type TokenInvalidReason, type TokenKeys } from './impersonation-token.js';
+import { checkImpersonationToken, signImpersonationToken, VerifiedTokenCache, type ImpersonationClaims, type TokenInvalidReason, type TokenKeys } from './impersonation-token.js';
 import {
   IMPERSONATOR_ROLES,
   type AccessOperation,
@@ -150,6 +150,8 @@ export function effectiveState(g: GrantRecord, now: Date): GrantState {
  */
 export class Impersonation {
   private readonly rule: BurstRule;
+  /** Signatures already checked (see VerifiedTokenCache); grant state is read on every verification regardless. */
+  private readonly verified = new VerifiedTokenCache();
 
   constructor(
     private readonly d: ImpersonationStores & {
@@ -409,7 +411,7 @@ export class Impersonation {
 
   private async verifyQuietly(token: string, operation: Operation): Promise<{ valid: true; claims: ImpersonationClaims; grant: GrantRecord } | { valid: false; reason: TokenInvalidReason; grant?: GrantRecord }> {
     const now = this.d.clock.now();
-    const checked = await checkImpersonationToken(token, this.d.keys, this.d.settings.issuer, now, this.d.settings.leewayMs);
+    const checked = await checkImpersonationToken(token, this.d.keys, this.d.settings.issuer, now, this.d.settings.leewayMs, this.verified);
     if (!checked.ok) return { valid: false, reason: checked.reason };
     const c = checked.claims;
     const grant = GRANT_ID_RE.test(c.grantId) ? await this.d.grants.get(c.grantId) : undefined;

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { signCompactJws } from '@gatehouse/session';
-import { checkImpersonationToken, signImpersonationToken, type TokenKeys } from './impersonation-token.js';
+import { checkImpersonationToken, signImpersonationToken, VerifiedTokenCache, type TokenKeys } from './impersonation-token.js';
 
 const ISSUER = 'gatehouse-impersonation';
 const NOW = new Date(Date.UTC(2026, 10, 27, 9, 0, 0));
@@ -63,5 +63,39 @@ describe('impersonation tokens (compact JWS, EdDSA, RFC 8693 act)', () => {
     assert.equal(await reason(''), 'malformed');
     const noAct = signCompactJws({ alg: 'EdDSA', typ: 'JWT', kid: 'ik-test' }, { ...JSON.parse(Buffer.from(p, 'base64url').toString()), act: undefined }, privateKey);
     assert.equal(await reason(noAct), 'malformed', 'an act claim is required');
+  });
+
+  test('the verified-token cache skips only the signature: expiry still applies, a key no longer published sends it back through the full check', async () => {
+    let published = true;
+    let lookups = 0;
+    const rotating: TokenKeys = {
+      signingKey: keys.signingKey,
+      key: async (kid) => {
+        lookups += 1;
+        return published && kid === 'ik-test' ? publicKey : undefined;
+      },
+      validity: (kid) => (published && kid === 'ik-test' ? { notBefore: new Date(0) } : undefined),
+    };
+    const cache = new VerifiedTokenCache(2);
+    const token = mint();
+    const run = (at = NOW) => checkImpersonationToken(token, rotating, ISSUER, at, 30_000, cache);
+    assert.equal((await run()).ok, true);
+    assert.equal((await run()).ok, true);
+    assert.equal(lookups, 1, 'the second check came from the cache');
+    const late = await run(claims.expiresAt);
+    assert.deepEqual(late.ok ? 'valid' : late.reason, 'expired');
+    published = false;
+    const gone = await run();
+    assert.deepEqual(gone.ok ? 'valid' : gone.reason, 'unknown_key');
+    // Garbage never enters the cache; the bound holds.
+    for (let i = 0; i < 5; i++) await checkImpersonationToken(`garbage.${i}.x`, rotating, ISSUER, NOW, 30_000, cache);
+    published = true;
+    for (const c of [{ ...claims, targetUserId: 'a' }, { ...claims, targetUserId: 'b' }, { ...claims, targetUserId: 'c' }]) {
+      const t = signImpersonationToken(c, { keyId: 'ik-test', privateKey }).token;
+      assert.equal((await checkImpersonationToken(t, rotating, ISSUER, NOW, 30_000, cache)).ok, true);
+    }
+    lookups = 0;
+    await run();
+    assert.equal(lookups, 1, 'the oldest entry was evicted (bound 2)');
   });
 });

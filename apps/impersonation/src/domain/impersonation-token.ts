@@ -71,10 +71,58 @@ function numField(o: Record<string, unknown>, k: string): number | undefined {
 }
 
 /**
+ * Tokens whose signature and claims already verified, by exact token text: a backend verifies the
+ * same token on every request it serves under it, and the Ed25519 check is most of a
+ * verification's cost. Only correctly signed tokens enter (garbage cannot fill it); times and the
+ * grant's state are still checked on every call, so expiry and revocation stay immediate. Bounded:
+ * the oldest entry goes first.
+ */
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, ImpersonationClaims>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  get(token: string): ImpersonationClaims | undefined {
+    return this.entries.get(token);
+  }
+
+  set(token: string, claims: ImpersonationClaims): void {
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(token, claims);
+  }
+}
+
+/**
  * Verifies a token's header, key, Ed25519 signature, claims and times against `now` (with
  * `leewayMs` for clock skew on `iat`). Never throws for a bad token: the reason is the answer.
+ * With a cache, a token seen before skips the signature check (never the time checks).
  */
-export async function checkImpersonationToken(token: string, keys: TokenKeys, issuer: string, now: Date, leewayMs: number): Promise<TokenCheck> {
+export async function checkImpersonationToken(token: string, keys: TokenKeys, issuer: string, now: Date, leewayMs: number, cache?: VerifiedTokenCache): Promise<TokenCheck> {
+  let claims = typeof token === 'string' ? cache?.get(token) : undefined;
+  // A key no longer published (rotated out) sends even a cached token back through the full check.
+  if (claims && !keys.validity(claims.keyId)) claims = undefined;
+  if (!claims) {
+    const signed = await checkSignedClaims(token, keys, issuer);
+    if (!signed.ok) return signed;
+    claims = signed.claims;
+    cache?.set(token, claims);
+  }
+  const t = now.getTime();
+  const iat = Math.floor(claims.issuedAt.getTime() / 1000);
+  const validity = keys.validity(claims.keyId);
+  if (validity && ((validity.notBefore && iat * 1000 < validity.notBefore.getTime() - leewayMs) || (validity.notAfter && iat * 1000 > validity.notAfter.getTime()))) {
+    return { ok: false, reason: 'bad_signature' };
+  }
+  if (claims.issuedAt.getTime() > t + leewayMs) return { ok: false, reason: 'not_yet_valid' };
+  if (claims.expiresAt.getTime() <= t) return { ok: false, reason: 'expired' };
+  return { ok: true, claims };
+}
+
+/** The time-independent part: form, key, signature, issuer, audience and claim shapes. */
+async function checkSignedClaims(token: string, keys: TokenKeys, issuer: string): Promise<TokenCheck> {
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_BYTES) return { ok: false, reason: 'malformed' };
   let parsed;
   try {
@@ -110,13 +158,6 @@ export async function checkImpersonationToken(token: string, keys: TokenKeys, is
   const exp = numField(p, 'exp');
   if (!iss || !aud || !sub || !gid || !dom || !rsn || !jti || !actSub || iat === undefined || exp === undefined) return { ok: false, reason: 'malformed' };
   if (iss !== issuer || aud !== TOKEN_AUDIENCE || !(REASONS as readonly string[]).includes(rsn) || exp <= iat) return { ok: false, reason: 'malformed' };
-  const t = now.getTime();
-  const validity = keys.validity(kid);
-  if (validity && ((validity.notBefore && iat * 1000 < validity.notBefore.getTime() - leewayMs) || (validity.notAfter && iat * 1000 > validity.notAfter.getTime()))) {
-    return { ok: false, reason: 'bad_signature' };
-  }
-  if (iat * 1000 > t + leewayMs) return { ok: false, reason: 'not_yet_valid' };
-  if (exp * 1000 <= t) return { ok: false, reason: 'expired' };
   const email = typeof a['email'] === 'string' ? (a['email'] as string).slice(0, 320) : '';
   const name = typeof a['name'] === 'string' ? (a['name'] as string).slice(0, 200) : '';
   return {
