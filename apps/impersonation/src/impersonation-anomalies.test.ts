@@ -163,6 +163,17 @@ for (const backend of BACKENDS) {
       assert.equal((await refused(resolve(anomalyId, P.AnomalyResolution.ANOMALY_RESOLUTION_UNSPECIFIED))).code, grpc.status.INVALID_ARGUMENT);
       assert.equal((await refused(resolve(anomalyId, P.AnomalyResolution.ANOMALY_RESOLUTION_ACCEPT, officer(), ''))).code, grpc.status.INVALID_ARGUMENT);
 
+      // The decision is an approval: if audit cannot confirm it, it does not stand.
+      h.audit.fail(true);
+      try {
+        const down = await refused(resolve(anomalyId, P.AnomalyResolution.ANOMALY_RESOLUTION_ACCEPT));
+        assert.equal(down.code, grpc.status.UNAVAILABLE);
+      } finally {
+        h.audit.fail(false);
+      }
+      assert.equal((await anomalies(me))[0]?.state, P.AnomalyState.ANOMALY_STATE_JUSTIFIED, 'unchanged');
+      assert.match((await refused(start(support(me), domain, 'e'))).details, /\(justified\)/, 'still blocked');
+
       const r = await resolve(anomalyId, P.AnomalyResolution.ANOMALY_RESOLUTION_ACCEPT);
       assert.equal(r.anomaly?.state, P.AnomalyState.ANOMALY_STATE_ACCEPTED);
       assert.equal(r.anomaly?.resolvedBy?.accountId, 'acc-officer');
@@ -197,6 +208,8 @@ for (const backend of BACKENDS) {
       assert.equal(r.anomaly?.state, P.AnomalyState.ANOMALY_STATE_REJECTED);
       assert.equal(r.status?.locked, true);
       assert.equal(r.status?.lockingAnomalyId, anomalyId);
+      assert.equal(r.status?.employee?.accountId, me);
+      assert.equal(r.status?.employee?.email, `${me}@corp.example`);
       assert.equal(r.status?.activeGrantCount, 0, 'every active grant was revoked');
       const v = await call(crm, crm.verifyImpersonationToken, { impersonationToken: kept.impersonationToken, operation: P.ImpersonationOperation.IMPERSONATION_OPERATION_READ_DATA });
       assert.equal(v.valid, false);

@@ -107,6 +107,8 @@ const FORBIDDEN_OPERATIONS: ReadonlySet<Operation> = new Set(['change_credential
 /** An employee's standing (ImpersonationStatus). */
 export interface ImpersonationStanding {
   accountId: string;
+  /** Name, e-mail and roles as last recorded on one of the employee's grants or anomalies, when there is one. */
+  employee: Staff | null;
   locked: boolean;
   lockedAt: Date | null;
   lockingAnomalyId: string | null;
@@ -529,8 +531,9 @@ export class Impersonation {
     const now = this.d.clock.now();
     const next: AnomalyRecord = { ...a, state: resolution === 'accept' ? 'accepted' : 'rejected', resolution, resolutionNote: why, resolvedBy: actorOf(who), resolvedAt: now, version: a.version + 1 };
     if (!(await this.d.anomalies.update(next))) throw new AbortedError(`anomaly ${anomalyId} changed meanwhile; retry`);
-    const events: Event[] = [
-      {
+    // An officer's decision is an approval (DESIGN.md §5): it stands only once audit confirmed it.
+    try {
+      await this.d.audit.confirm({
         action: 'anomaly_resolve',
         outcome: 'success',
         actor: employeeActor(who),
@@ -539,8 +542,12 @@ export class Impersonation {
         sourceIp: caller.ip,
         requestId: caller.requestId,
         details: { resolution, employee: a.employee.accountId },
-      },
-    ];
+      });
+    } catch (err) {
+      await this.d.anomalies.update({ ...a, version: next.version + 1 });
+      throw isDomainError(err) ? err : new UnavailableError('audit could not confirm the decision; the anomaly is unchanged');
+    }
+    const events: Event[] = [];
     await this.unblock(a.employee.accountId, a.customerDomain, anomalyId);
     if (resolution === 'reject') {
       await this.lock(a.employee.accountId, anomalyId, now);
@@ -630,14 +637,18 @@ export class Impersonation {
   // ---- helpers -------------------------------------------------------------------------------
 
   private async standingOf(accountId: string): Promise<ImpersonationStanding> {
-    const [lock, blocking, active] = await Promise.all([
+    const now = this.d.clock.now();
+    const [lock, blocking, active, latestGrant, latestAnomaly] = await Promise.all([
       this.d.locks.get(accountId),
       this.d.anomalies.list({ accountId, states: ['open', 'justified'] }, { limit: 500 }),
-      this.d.grants.countActive(accountId, this.d.clock.now()),
+      this.d.grants.countActive(accountId, now),
+      this.d.grants.listActive({ accountId }, now, { limit: 1 }),
+      this.d.anomalies.list({ accountId }, { limit: 1 }),
     ]);
     const locked = lock?.locked === true;
     return {
       accountId,
+      employee: latestGrant[0]?.employee ?? latestAnomaly[0]?.employee ?? null,
       locked,
       lockedAt: locked ? (lock?.lockedAt ?? null) : null,
       lockingAnomalyId: locked ? (lock?.anomalyId ?? null) : null,

@@ -149,7 +149,7 @@ function anomalyToProto(a: AnomalyRecord): impersonationV1.Anomaly {
 
 function standingToProto(s: ImpersonationStanding): impersonationV1.ImpersonationStatus {
   return P.ImpersonationStatus.fromPartial({
-    employee: { accountId: s.accountId },
+    employee: s.employee ? staffToProto(s.employee) : { accountId: s.accountId },
     locked: s.locked,
     lockedAt: s.lockedAt ?? undefined,
     lockingAnomalyId: s.lockingAnomalyId ?? '',
