@@ -133,6 +133,15 @@ const ACCESS_LOG_IDS = 1000;
 
 type Event = DomainAuditEvent<ImpersonationAction>;
 
+/** An employee's action as an audit event: the actor, source IP and request id come from the call. */
+const byEmployee = (who: { accountId: string; email: string }, caller: Caller, e: Omit<Event, 'actor' | 'outcome' | 'sourceIp' | 'requestId'> & { outcome?: Event['outcome'] }): Event => ({
+  outcome: 'success',
+  ...e,
+  actor: employeeActor(who),
+  sourceIp: caller.ip,
+  requestId: caller.requestId,
+});
+
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url')}`;
 const actorOf = (e: { accountId: string; email: string }): Actor => ({ accountId: e.accountId, email: e.email });
 const employeeActor = (e: { accountId: string; email: string }): EventActor => ({ kind: 'employee', id: e.accountId, displayName: e.email });
@@ -249,14 +258,10 @@ export class Impersonation {
           continue;
         }
         await this.d.audit.record(
-          {
+          byEmployee(who, caller, {
             action: 'anomaly',
-            outcome: 'success',
-            actor: employeeActor(who),
             subject: { kind: 'anomaly', id: anomaly.anomalyId },
-            sourceIp: caller.ip,
             customerDomain,
-            requestId: caller.requestId,
             details: {
               rule: BURST_RULE_ID,
               distinct_targets: String(verdict.targets.length),
@@ -264,7 +269,7 @@ export class Impersonation {
               window_minutes: String(Math.round(this.rule.windowMs / 60_000)),
               grant_ids: verdict.grantIds.join(',').slice(0, 500),
             },
-          },
+          }),
           this.refusedEvent(who, customerDomain, targetUserId, 'burst', caller, { anomaly_id: anomaly.anomalyId }),
         );
         throw new FailedPreconditionError(
@@ -311,14 +316,10 @@ export class Impersonation {
       grant.tokenId = tokenId;
       await this.d.grants.create(grant);
       try {
-        await this.d.audit.confirm({
+        await this.d.audit.confirm(byEmployee(who, caller, {
           action: 'start',
-          outcome: 'success',
-          actor: employeeActor(who),
           subject: { kind: 'impersonation_grant', id: grant.grantId },
-          sourceIp: caller.ip,
           customerDomain,
-          requestId: caller.requestId,
           details: {
             reason,
             role,
@@ -327,7 +328,7 @@ export class Impersonation {
             expires_at: grant.expiresAt.toISOString(),
           },
           hashedDetails: { customer_user_id: targetUserId },
-        });
+        }));
       } catch (err) {
         // Fail closed: no token leaves, and the grant never happened (nor counts toward a burst).
         await this.d.grants.delete(grant.grantId);
@@ -500,16 +501,12 @@ export class Impersonation {
     if (a.state !== 'open') throw new FailedPreconditionError(`anomaly ${anomalyId} is ${a.state}, not open: it was already justified`);
     const next: AnomalyRecord = { ...a, state: 'justified', justification: text, ticketRefs: tickets, justifiedAt: this.d.clock.now(), version: a.version + 1 };
     if (!(await this.d.anomalies.update(next))) throw new AbortedError(`anomaly ${anomalyId} changed meanwhile; retry`);
-    await this.d.audit.record({
+    await this.d.audit.record(byEmployee(who, caller, {
       action: 'anomaly_justify',
-      outcome: 'success',
-      actor: employeeActor(who),
       subject: { kind: 'anomaly', id: anomalyId },
       customerDomain: a.customerDomain,
-      sourceIp: caller.ip,
-      requestId: caller.requestId,
       details: { ticket_refs: tickets.join(',').slice(0, 500) },
-    });
+    }));
     return next;
   }
 
@@ -533,16 +530,12 @@ export class Impersonation {
     if (!(await this.d.anomalies.update(next))) throw new AbortedError(`anomaly ${anomalyId} changed meanwhile; retry`);
     // An officer's decision is an approval (DESIGN.md §5): it stands only once audit confirmed it.
     try {
-      await this.d.audit.confirm({
+      await this.d.audit.confirm(byEmployee(who, caller, {
         action: 'anomaly_resolve',
-        outcome: 'success',
-        actor: employeeActor(who),
         subject: { kind: 'anomaly', id: anomalyId },
         customerDomain: a.customerDomain,
-        sourceIp: caller.ip,
-        requestId: caller.requestId,
         details: { resolution, employee: a.employee.accountId },
-      });
+      }));
     } catch (err) {
       await this.d.anomalies.update({ ...a, version: next.version + 1 });
       throw isDomainError(err) ? err : new UnavailableError('audit could not confirm the decision; the anomaly is unchanged');
@@ -551,16 +544,12 @@ export class Impersonation {
     await this.unblock(a.employee.accountId, a.customerDomain, anomalyId);
     if (resolution === 'reject') {
       await this.lock(a.employee.accountId, anomalyId, now);
-      events.push({
+      events.push(byEmployee(who, caller, {
         action: 'lock',
-        outcome: 'success',
-        actor: employeeActor(who),
         subject: { kind: 'account', id: a.employee.accountId },
         customerDomain: a.customerDomain,
-        sourceIp: caller.ip,
-        requestId: caller.requestId,
         details: { anomaly_id: anomalyId },
-      });
+      }));
       for (;;) {
         const active = await this.d.grants.listActive({ accountId: a.employee.accountId }, now, { limit: 200 });
         if (active.length === 0) break;
@@ -592,15 +581,11 @@ export class Impersonation {
     if (!l.locked) throw new FailedPreconditionError(`account ${id} is not locked out of impersonation`);
     const next: LockRecord = { ...l, locked: false, unlockedAt: this.d.clock.now(), unlockedBy: actorOf(who), version: l.version + 1 };
     if (!(await this.d.locks.put(next))) throw new AbortedError(`the lock of ${id} changed meanwhile; retry`);
-    await this.d.audit.record({
+    await this.d.audit.record(byEmployee(who, caller, {
       action: 'unlock',
-      outcome: 'success',
-      actor: employeeActor(who),
       subject: { kind: 'account', id },
-      sourceIp: caller.ip,
-      requestId: caller.requestId,
       details: { note: why.slice(0, 500), ...(l.anomalyId ? { anomaly_id: l.anomalyId } : {}) },
-    });
+    }));
     return this.standingOf(id);
   }
 
@@ -713,17 +698,14 @@ export class Impersonation {
   }
 
   private refusedEvent(who: SessionEmployee, customerDomain: string, targetUserId: string, why: string, caller: Caller, extra: Record<string, string>): Event {
-    return {
+    return byEmployee(who, caller, {
       action: 'refused',
       outcome: 'denied',
-      actor: employeeActor(who),
       subject: { kind: 'customer_domain', id: customerDomain },
       customerDomain,
-      sourceIp: caller.ip,
-      requestId: caller.requestId,
       details: { reason: why, ...extra },
       hashedDetails: { customer_user_id: targetUserId },
-    };
+    });
   }
 }
 

@@ -75,6 +75,19 @@ export const impersonationSqliteMigrations: SqliteMigration[] = [
   },
 ];
 
+/** One record by its key column (table and column are this file's constants, never input). */
+function docById<T>(store: SqliteStore, table: string, column: string, id: string, of: (row: { doc: string }) => T): Promise<T | undefined> {
+  return store.exec(undefined, (db) => {
+    const row = db.prepare(`SELECT doc FROM ${table} WHERE ${column} = ?`).get(String(id)) as { doc: string } | undefined;
+    return row ? of(row) : undefined;
+  });
+}
+
+/** Deletes one record by its key column. */
+async function deleteById(store: SqliteStore, table: string, column: string, id: string): Promise<void> {
+  await store.exec(undefined, (db) => db.prepare(`DELETE FROM ${table} WHERE ${column} = ?`).run(String(id)));
+}
+
 const GRANT_DATES = ['startedAt', 'expiresAt', 'endedAt'];
 const grantOf = (row: { doc: string }): GrantRecord => reviveDates(JSON.parse(row.doc), GRANT_DATES) as GrantRecord;
 
@@ -98,14 +111,11 @@ export class SqliteGrantRepository implements GrantRepository {
   }
 
   get(grantId: string): Promise<GrantRecord | undefined> {
-    return this.store.exec(undefined, (db) => {
-      const row = db.prepare('SELECT doc FROM grants WHERE grant_id = ?').get(String(grantId)) as { doc: string } | undefined;
-      return row ? grantOf(row) : undefined;
-    });
+    return docById(this.store, 'grants', 'grant_id', grantId, grantOf);
   }
 
-  async delete(grantId: string): Promise<void> {
-    await this.store.exec(undefined, (db) => db.prepare('DELETE FROM grants WHERE grant_id = ?').run(String(grantId)));
+  delete(grantId: string): Promise<void> {
+    return deleteById(this.store, 'grants', 'grant_id', grantId);
   }
 
   close(grantId: string, now: Date, to: { state: 'ended' | 'revoked'; revokedBy?: { accountId: string; email: string }; revokeReason?: string }): Promise<GrantRecord | undefined> {
@@ -283,14 +293,11 @@ export class SqliteAnomalyRepository implements AnomalyRepository {
   }
 
   get(anomalyId: string): Promise<AnomalyRecord | undefined> {
-    return this.store.exec(undefined, (db) => {
-      const row = db.prepare('SELECT doc FROM anomalies WHERE anomaly_id = ?').get(String(anomalyId)) as { doc: string } | undefined;
-      return row ? anomalyOf(row) : undefined;
-    });
+    return docById(this.store, 'anomalies', 'anomaly_id', anomalyId, anomalyOf);
   }
 
-  async delete(anomalyId: string): Promise<void> {
-    await this.store.exec(undefined, (db) => db.prepare('DELETE FROM anomalies WHERE anomaly_id = ?').run(String(anomalyId)));
+  delete(anomalyId: string): Promise<void> {
+    return deleteById(this.store, 'anomalies', 'anomaly_id', anomalyId);
   }
 
   update(a: AnomalyRecord): Promise<boolean> {
@@ -343,10 +350,7 @@ export class SqliteLockRepository implements LockRepository {
   constructor(private readonly store: SqliteStore) {}
 
   get(accountId: string): Promise<LockRecord | undefined> {
-    return this.store.exec(undefined, (db) => {
-      const row = db.prepare('SELECT doc FROM impersonation_locks WHERE account_id = ?').get(String(accountId)) as { doc: string } | undefined;
-      return row ? lockOf(row) : undefined;
-    });
+    return docById(this.store, 'impersonation_locks', 'account_id', accountId, lockOf);
   }
 
   put(l: LockRecord): Promise<boolean> {
