@@ -58,10 +58,13 @@ export const allowlistService: ServiceSpec<typeof allowlistConfigShape> = {
     onShutdown(() => allowlist.stop());
     log.info({ ...allowlist.size, static: staticEntries.length }, 'allowlist index loaded');
 
+    // Identity is always dialled: it pushes revocations and answers for critical actions, even when keys are pinned.
     const verifier = sessionVerifierFromConfig(cfg, {
-      identity: cfg.GATEHOUSE_SESSION_KEYS_FILE ? undefined : dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
+      identity: dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
       clock,
+      warn: (msg) => log.warn(msg),
     });
+    onShutdown(() => verifier.close());
     return { services: [allowlistBinding({ allowlist, verifier, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES })] };
   },
 };

@@ -62,10 +62,13 @@ export const auditService: ServiceSpec<typeof auditConfigShape> = {
       auditLog.checkpointIfGrown().catch((err: unknown) => log.error({ err }, 'periodic checkpoint failed'));
     }, cfg.GATEHOUSE_AUDIT_CHECKPOINT_INTERVAL_MS);
     onShutdown(() => clearInterval(timer));
+    // Identity is always dialled: it pushes revocations and answers for critical actions, even when keys are pinned.
     const verifier = sessionVerifierFromConfig(cfg, {
-      identity: cfg.GATEHOUSE_SESSION_KEYS_FILE ? undefined : dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
+      identity: dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
       clock,
+      warn: (msg) => log.warn(msg),
     });
+    onShutdown(() => verifier.close());
     const readers = cfg.GATEHOUSE_AUDIT_READERS?.split(',') ?? [];
     return {
       services: [

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensurePki, loadTlsMaterial, type ClientTlsMaterial } from '@gatehouse/pki';
+import { startIdentityDouble, type IdentityDouble } from '@gatehouse/testing';
 
 /** The repository root, found from this file. */
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -28,6 +29,12 @@ export interface Stack {
   dir: string;
   pkiDir: string;
   services: Record<StackService, ServiceProcess>;
+  /**
+   * Present when the stack trusts a test session issuer (GATEHOUSE_SESSION_KEYS_FILE): the real
+   * identity cannot vouch for sessions it never issued, so the other services check those
+   * sessions (VerifySession, WatchRevocations) against this double instead; revoke through it.
+   */
+  sessionIdentity?: IdentityDouble;
   /** Client TLS material for a certificate issued to the test (`cli` operator, `dev-backend` backend). */
   material(client: 'cli' | 'dev-backend', server: StackService): Promise<ClientTlsMaterial>;
   stop(): Promise<Array<{ name: StackService; code: number | null; signal: NodeJS.Signals | null }>>;
@@ -74,6 +81,8 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
   const ports = Object.fromEntries(await Promise.all(STACK.map(async (s) => [s, await freePort()] as const))) as Record<StackService, number>;
   const auditAddr = `127.0.0.1:${ports.audit}`;
   const addr = (name: StackService) => `127.0.0.1:${ports[name]}`;
+  const keysFile = extraEnv['GATEHOUSE_SESSION_KEYS_FILE'];
+  const sessionIdentity = keysFile ? await startIdentityDouble({ security: { mode: 'mtls', material: await loadTlsMaterial(pkiDir, 'identity') }, keysFile }) : undefined;
   const start = async (name: StackService) => {
     const main = path.join(ROOT, 'dist/apps', name, 'main.mjs');
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run nx run-many -t build first`);
@@ -98,6 +107,7 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
         GATEHOUSE_SHUTDOWN_GRACE_MS: '5000',
         ...(name === 'allowlist' ? { GATEHOUSE_ALLOWLIST_STATIC_CIDRS: '127.0.0.1/32,::1/128' } : {}),
         ...extraEnv,
+        ...(sessionIdentity && name !== 'identity' ? { GATEHOUSE_IDENTITY_ADDR: `127.0.0.1:${sessionIdentity.server.port}` } : {}),
       },
     });
     child.stderr?.setEncoding('utf8');
@@ -113,6 +123,7 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
     await Promise.all(STACK.filter((s) => !['audit', 'allowlist', 'identity'].includes(s)).map(start));
   } catch (err) {
     for (const s of Object.values(services)) s.child.kill('SIGKILL');
+    await sessionIdentity?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -120,6 +131,7 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
     dir,
     pkiDir,
     services,
+    ...(sessionIdentity ? { sessionIdentity } : {}),
     material: async (client, server) => ({ ...(await loadTlsMaterial(pkiDir, client)), expectedServerName: server }),
     stop: async () => {
       const results = await Promise.all(
@@ -139,6 +151,7 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
             }),
         ),
       );
+      await sessionIdentity?.stop();
       fs.rmSync(dir, { recursive: true, force: true });
       return results;
     },

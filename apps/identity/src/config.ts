@@ -37,6 +37,8 @@ export const identityConfigShape = {
   GATEHOUSE_THROTTLE_BASE_DELAY_MS: env.int(1, 600_000).default(1000),
   GATEHOUSE_THROTTLE_MAX_DELAY_MS: env.int(1, 3_600_000).default(900_000),
   GATEHOUSE_HOTP_RESYNC_RANGE: env.int(1, 1000).default(100),
+  /** How often each replica re-reads the revocation log for revocations made on other replicas (WatchRevocations). */
+  GATEHOUSE_REVOCATION_POLL_MS: env.int(20, 5000).default(100),
   /** Session lifetimes in minutes: STAGING at most 60 idle / 1440 absolute; LIVE shorter. */
   GATEHOUSE_SESSION_STAGING_IDLE_MIN: env.int(1, 60).default(60),
   GATEHOUSE_SESSION_STAGING_ABSOLUTE_MIN: env.int(1, 1440).default(720),

@@ -20,6 +20,7 @@ import type { IdentityAudit } from './domain/ports.js';
 import { auditKeyRotation } from './domain/sessions/key-rotation-audit.js';
 import { validateLifetimes } from './domain/sessions/session-policy.js';
 import { SessionService } from './domain/sessions/session-service.js';
+import { RevocationHub } from './domain/sessions/revocation-log.js';
 import { SignInFlow } from './domain/sign-in/sign-in-flow.js';
 import { ThrottleGuard } from './domain/sign-in/throttle-guard.js';
 import { validateSmsPolicy, type SmsGateway } from './domain/sms/index.js';
@@ -34,7 +35,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
   configShape: identityConfigShape,
   storage: identitySchema,
   shipsAuditEvents: true,
-  wire: async ({ cfg, log, clock, store, audit: emitter, dialService }) => {
+  wire: async ({ cfg, log, clock, store, audit: emitter, dialService, onShutdown }) => {
     const dev = cfg.GATEHOUSE_ENV === 'dev';
     const dataDir = cfg.GATEHOUSE_DATA_DIR;
     if (!emitter) throw new Error('identity ships audit events: the host must provide the outbox');
@@ -114,8 +115,15 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
       keepRetiredMs: lifetimes.stagingAbsoluteMs + 3600_000,
     });
     await keys.fresh();
+    const revocationHub = new RevocationHub(repos.revocations, clock, {
+      pollMs: cfg.GATEHOUSE_REVOCATION_POLL_MS,
+      onError: (err) => log.warn({ err }, 'revocation log poll failed'),
+    });
+    await revocationHub.start();
+    onShutdown(() => revocationHub.stop());
     const deps: IdentityDeps = {
       ...repos,
+      revocationHub,
       keys,
       throttle,
       google,
@@ -145,6 +153,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     const sessions = new SessionService(deps);
     const admin = new AccountAdmin(deps, sessions);
     const flow = new SignInFlow(deps, sessions);
+    throttle.onLock((accountId) => sessions.revokeAllFor(accountId, null, 'account locked after too many failed second-factor attempts', 'account_locked'));
 
     const bootstrapFile = cfg.GATEHOUSE_BOOTSTRAP_TOKEN_FILE ?? path.join(dataDir, 'identity-bootstrap-token');
     const token = await admin.ensureBootstrapToken();
@@ -154,7 +163,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     }
 
     return {
-      services: [identityBinding({ flow, sessions, admin, clock, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES })],
+      services: [identityBinding({ flow, sessions, admin, clock, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES, revocations: revocationHub })],
     };
   },
 };

@@ -54,6 +54,7 @@ export const impersonationService: ServiceSpec<typeof impersonationConfigShape> 
         maxDurationMs: maxGrantMs,
         leewayMs: cfg.GATEHOUSE_SESSION_LEEWAY_S * 1000,
       },
+      onError: (err, what) => log.error({ err }, what),
     });
 
     let scanning = false;
@@ -68,10 +69,14 @@ export const impersonationService: ServiceSpec<typeof impersonationConfigShape> 
     expiry.unref();
     onShutdown(() => clearInterval(expiry));
 
+    // Identity is always dialled: it pushes revocations and answers for critical actions, even when keys are pinned.
     const verifier = sessionVerifierFromConfig(cfg, {
-      identity: cfg.GATEHOUSE_SESSION_KEYS_FILE ? undefined : dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
+      identity: dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
       clock,
+      warn: (msg) => log.warn(msg),
+      onRevocation: (r) => imp.onRevocation(r),
     });
+    onShutdown(() => verifier.close());
     return {
       services: [
         impersonationBinding({

@@ -62,10 +62,13 @@ export const secretsService: ServiceSpec<typeof secretsConfigShape> = {
 
     const status = await seal.status();
     log.info({ initialized: status.initialized, sealed: status.sealed, mode: status.mode, keyVersion: status.keyVersion }, 'seal state');
+    // Identity is always dialled: it pushes revocations and answers for critical actions, even when keys are pinned.
     const verifier = sessionVerifierFromConfig(cfg, {
-      identity: cfg.GATEHOUSE_SESSION_KEYS_FILE ? undefined : dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
+      identity: dialService(IdentityServiceClient, 'identity', cfg.GATEHOUSE_IDENTITY_ADDR),
       clock,
+      warn: (msg) => log.warn(msg),
     });
+    onShutdown(() => verifier.close());
     return { services: [secretsBinding({ secrets, verifier, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES })] };
   },
 };

@@ -22,6 +22,11 @@ export interface RequireEmployeeOptions {
   anyOfRoles?: readonly Role[];
   /** Confirms with identity that the session is not revoked, for critical actions. */
   revocationCheck?: Pick<RemoteSessionChecker, 'check'>;
+  /**
+   * A critical action (approval, role change, release, impersonation start, anomaly decision):
+   * the verifier asks identity synchronously and fails closed (ServiceSessionVerifier).
+   */
+  critical?: boolean;
 }
 
 /**
@@ -41,7 +46,7 @@ export async function requireSession(
   }
   const token = ctx.bearerToken();
   if (token === undefined || token === '') throw sessionRejected('missing');
-  const claims = await verifier.verify(token, { presentedIp: ctx.peerIp });
+  const claims = await verifier.verify(token, { presentedIp: ctx.peerIp, ...(opts.critical ? { critical: true } : {}) });
   if (opts.revocationCheck) await opts.revocationCheck.check(token, ctx.peerIp);
   if ((opts.scope ?? 'full') === 'full' && claims.scope !== 'full') {
     throw new PermissionDeniedError("a full session is required; this session may only register today's IP");

@@ -27,6 +27,8 @@ export interface SessionVerifierOptions {
 export interface VerifyOptions {
   /** The client IP the token was presented from; when given it must equal the pinned `cip`. */
   presentedIp?: string;
+  /** A critical action: verifiers that can ask identity (ServiceSessionVerifier) do so. Ignored here. */
+  critical?: boolean;
 }
 
 /** The part of a verifier handlers depend on, so tests can pass a fake. */

@@ -28,6 +28,7 @@ export { testSessionIssuer, type TestSessionIssuer } from './sessions.js';
 export { throughput, benchLine, closedLoop, timedEach, type BenchResult, type LoopRun } from './bench.js';
 export { startFakeService } from './fake-service.js';
 export { startAuditDouble, type AuditDouble } from './audit-double.js';
+export { startIdentityDouble, type IdentityDouble } from './identity-double.js';
 export {
   LoadDriver,
   loadClient,

@@ -12,6 +12,7 @@ import { drainOutbox } from './drain-outbox.js';
 import { findMongo } from './find-mongo.js';
 import { uniqueDbName } from './unique-db-name.js';
 import { testSessionIssuer, type TestSessionIssuer } from './sessions.js';
+import { startIdentityDouble, type IdentityDouble } from './identity-double.js';
 
 type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ChannelOptions>) => C;
 
@@ -20,6 +21,8 @@ export interface ServiceHarness<C extends grpc.Client> {
   dir: string;
   clock: ManualClock;
   sessions: TestSessionIssuer;
+  /** Identity's VerifySession and WatchRevocations, trusting `sessions`' keys: revoke through it. */
+  identity: IdentityDouble;
   audit: AuditDouble;
   events: auditEventV1.AuditEvent[];
   replicas: HostedService[];
@@ -70,6 +73,7 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
   const clock = new ManualClock(o.start ?? Date.now());
   const sessions = testSessionIssuer(path.join(dir, 'sessions'));
   const audit = await startAuditDouble({ security: { mode: 'mtls', material: await loadTlsMaterial(pkiDir, 'audit') }, service: name, clock });
+  const identity = await startIdentityDouble({ security: { mode: 'mtls', material: await loadTlsMaterial(pkiDir, 'identity') }, keysFile: sessions.keysFile, clock });
   const env: Record<string, string> = {
     GATEHOUSE_PORT: '0',
     GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
@@ -78,6 +82,7 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
     GATEHOUSE_SHUTDOWN_GRACE_MS: '2000',
     GATEHOUSE_AUDIT_ADDR: `127.0.0.1:${audit.server.port}`,
     GATEHOUSE_SESSION_KEYS_FILE: sessions.keysFile,
+    GATEHOUSE_IDENTITY_ADDR: `127.0.0.1:${identity.server.port}`,
     GATEHOUSE_RATE_LIMITS: JSON.stringify({ perCaller: { ratePerSec: 100000, burst: 100000 }, perIp: { ratePerSec: 100000, burst: 100000 } }),
     ...o.env,
   };
@@ -90,6 +95,7 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
     dir,
     clock,
     sessions,
+    identity,
     audit,
     events: audit.events,
     replicas,
@@ -124,6 +130,7 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
       for (const c of clients) c.close();
       for (const r of replicas) await r.shutdown('test over');
       await audit.stop();
+      await identity.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

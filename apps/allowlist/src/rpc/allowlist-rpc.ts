@@ -93,7 +93,7 @@ function paging(pageSize: number, token: string): { offset: number; limit: numbe
 /** The AllowlistService binding: each handler only translates proto ⇄ domain. */
 export function allowlistBinding(d: AllowlistRpcDeps): ServiceBinding {
   const source = (ctx: RequestContext): Source => ({ ip: clientIpOf(ctx, d.trustedProxies), requestId: ctx.requestId });
-  const employee = async (ctx: RequestContext, opts: { scope?: 'full' | 'any'; anyOfRoles?: readonly Role[] }): Promise<SessionEmployee> => {
+  const employee = async (ctx: RequestContext, opts: { scope?: 'full' | 'any'; anyOfRoles?: readonly Role[]; critical?: boolean }): Promise<SessionEmployee> => {
     const claims = await requireSession({ bearerToken: () => ctx.bearerToken(), peerIp: source(ctx).ip }, d.verifier, opts);
     return { accountId: claims.accountId, email: claims.email, roles: claims.roles };
   };
@@ -105,7 +105,7 @@ export function allowlistBinding(d: AllowlistRpcDeps): ServiceBinding {
     policy: allowlistPolicy,
     handlers: {
       AddEntry: unary<allowlistV1.AddEntryRequest, allowlistV1.AddEntryResponse>(async (req, ctx) => {
-        const officer = await employee(ctx, { anyOfRoles: ['security_officer'] });
+        const officer = await employee(ctx, { anyOfRoles: ['security_officer'], critical: true });
         const r = await d.allowlist.addEntry(
           officer,
           { cidr: req.cidr, label: req.label, scope: scopeFromProto(req.scope), expiresAt: req.expiresAt, reason: req.reason, normalize: req.normalize },
@@ -118,7 +118,7 @@ export function allowlistBinding(d: AllowlistRpcDeps): ServiceBinding {
       }),
 
       RemoveEntry: unary<allowlistV1.RemoveEntryRequest, allowlistV1.RemoveEntryResponse>(async (req, ctx) => {
-        const officer = await employee(ctx, { anyOfRoles: ['security_officer'] });
+        const officer = await employee(ctx, { anyOfRoles: ['security_officer'], critical: true });
         return { entry: entryToProto(await d.allowlist.removeEntry(officer, req.entryId, req.reason, source(ctx))) };
       }),
 

@@ -6,7 +6,7 @@ import { AuditServiceClient, auditEventV1 } from '@gatehouse/contracts';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { runService, type HostedService } from '@gatehouse/service-host';
 import { call, dial } from '@gatehouse/service-kit';
-import { testSessionIssuer, type TestSessionIssuer } from '@gatehouse/testing';
+import { startIdentityDouble, testSessionIssuer, type IdentityDouble, type TestSessionIssuer } from '@gatehouse/testing';
 import { auditService } from '../service.js';
 
 /** A real audit service on loopback port 0 (mTLS), with its own data dir, PKI and session issuer. */
@@ -15,6 +15,8 @@ export interface AuditHarness {
   hosted: HostedService;
   address: string;
   sessions: TestSessionIssuer;
+  /** Identity's revocation stream and VerifySession, trusting `sessions`' keys. */
+  identity: IdentityDouble;
   /** A client presenting the certificate of `name` (identity, allowlist, dev-backend, cli, shipper). */
   client(name: string): Promise<AuditServiceClient>;
   /** Stops the service (drains) and starts it again on the same data (a restart). */
@@ -39,12 +41,14 @@ export async function startAudit(env: Record<string, string> = {}, existingDir?:
     ],
   });
   const sessions = testSessionIssuer(path.join(dir, 'sessions'));
+  const identity = await startIdentityDouble({ security: { mode: 'mtls', material: await loadTlsMaterial(pkiDir, 'identity') }, keysFile: sessions.keysFile });
   const fullEnv = {
     GATEHOUSE_PORT: '0',
     GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
     GATEHOUSE_TLS_DIR: pkiDir,
     GATEHOUSE_LOG_LEVEL: 'silent',
     GATEHOUSE_SESSION_KEYS_FILE: sessions.keysFile,
+    GATEHOUSE_IDENTITY_ADDR: `127.0.0.1:${identity.server.port}`,
     GATEHOUSE_AUDIT_READERS: 'shipper',
     GATEHOUSE_SHUTDOWN_GRACE_MS: '2000',
     ...env,
@@ -56,6 +60,7 @@ export async function startAudit(env: Record<string, string> = {}, existingDir?:
     hosted,
     address: `127.0.0.1:${hosted.server.port}`,
     sessions,
+    identity,
     client: async (name) => {
       const material = { ...(await loadTlsMaterial(pkiDir, name)), expectedServerName: 'audit' };
       const c = dial(AuditServiceClient, harness.address, { mode: 'mtls', material });
@@ -76,6 +81,7 @@ export async function startAudit(env: Record<string, string> = {}, existingDir?:
     stop: async () => {
       for (const c of clients) c.close();
       await hosted.shutdown('test over');
+      await identity.stop();
     },
   };
   return harness;

@@ -9,6 +9,7 @@ import type { OtpCredentialRepository, SeedCipher } from './otp/index.js';
 import type { AllowlistCheck, IdentityAudit } from './ports.js';
 import type { SessionLifetimes } from './sessions/session-policy.js';
 import type { SessionRepository } from './sessions/session-record.js';
+import type { RevocationLog } from './sessions/revocation-log.js';
 import type { BootstrapTokenRepository } from './sessions/bootstrap-token.js';
 import type { SignInRepository } from './sign-in/sign-in.js';
 import type { ThrottleGuard } from './sign-in/throttle-guard.js';
@@ -36,6 +37,10 @@ export interface IdentityDeps {
   credentials: OtpCredentialRepository;
   signIns: SignInRepository;
   sessions: SessionRepository;
+  /** What other services learn revocations from (WatchRevocations); written before the records are revoked. */
+  revocations: RevocationLog;
+  /** Told after each append, so this replica's streams push it at once instead of at the next poll. */
+  revocationHub?: { nudge(): void };
   bootstrap: BootstrapTokenRepository;
   keys: SigningKeyRing;
   throttle: ThrottleGuard;

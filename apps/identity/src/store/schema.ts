@@ -29,6 +29,9 @@ import { signInSqliteMigrations } from './sqlite-sign-in-repository.js';
 import { sessionMongoIndexes } from './mongo-session-repository.js';
 import { sessionSqliteMigrations } from './sqlite-session-repository.js';
 import { signingKeyBootstrapSqliteMigrations } from './sqlite-bootstrap-token-repository.js';
+import { SqliteRevocationLog, revocationSqliteMigrations } from './sqlite-revocation-log.js';
+import { MongoRevocationLog, revocationMongoIndexes } from './mongo-revocation-log.js';
+import type { RevocationLog } from '../domain/sessions/revocation-log.js';
 
 /**
  * The identity service's own schema, in the order it was introduced (the audit outbox's tables
@@ -41,9 +44,9 @@ export const identitySchema: {
   mongoMigrations: readonly MongoMigration[];
   mongoIndexes: readonly MongoIndexSpec[];
 } = {
-  sqliteMigrations: [...accountSqliteMigrations, ...otpSqliteMigrations, ...signInSqliteMigrations, ...sessionSqliteMigrations, ...signingKeyBootstrapSqliteMigrations],
+  sqliteMigrations: [...accountSqliteMigrations, ...otpSqliteMigrations, ...signInSqliteMigrations, ...sessionSqliteMigrations, ...signingKeyBootstrapSqliteMigrations, ...revocationSqliteMigrations],
   mongoMigrations: [],
-  mongoIndexes: [...accountMongoIndexes, ...otpMongoIndexes, ...signInMongoIndexes, ...sessionMongoIndexes, ...signingKeyMongoIndexes],
+  mongoIndexes: [...accountMongoIndexes, ...otpMongoIndexes, ...signInMongoIndexes, ...sessionMongoIndexes, ...signingKeyMongoIndexes, ...revocationMongoIndexes],
 };
 
 /** Identity's repositories on the opened store. */
@@ -55,6 +58,7 @@ export interface IdentityStores {
   sessions: SessionRepository;
   signingKeys: SigningKeyRepository;
   bootstrap: BootstrapTokenRepository;
+  revocations: RevocationLog;
 }
 
 /** The SQLite or MongoDB adapters of every identity port, for the backend the host opened. */
@@ -69,6 +73,7 @@ export function identityStores(opened: OpenedStore): IdentityStores {
       sessions: new SqliteSessionRepository(s),
       signingKeys: new SqliteSigningKeyRepository(s),
       bootstrap: new SqliteBootstrapTokenRepository(s),
+      revocations: new SqliteRevocationLog(s),
     };
   }
   const m = opened.store;
@@ -80,5 +85,6 @@ export function identityStores(opened: OpenedStore): IdentityStores {
     sessions: new MongoSessionRepository(m),
     signingKeys: new MongoSigningKeyRepository(m),
     bootstrap: new MongoBootstrapTokenRepository(m),
+    revocations: new MongoRevocationLog(m),
   };
 }

@@ -224,8 +224,9 @@ export function impersonationBinding(d: ImpersonationRpcDeps): ServiceBinding {
     requestId: ctx.requestId,
   });
   /** The employee behind a FULL session. An impersonation token is not a session: it fails here (unknown key). */
-  const employee = async (ctx: RequestContext): Promise<SessionEmployee> => {
-    const claims = await requireSession({ bearerToken: () => ctx.bearerToken(), peerIp: caller(ctx).ip }, d.verifier, { scope: 'full' });
+  const employee = async (ctx: RequestContext, critical = false): Promise<SessionEmployee> => {
+    // Critical actions (start, revoke, anomaly decisions, unlock) ask identity synchronously, fail closed.
+    const claims = await requireSession({ bearerToken: () => ctx.bearerToken(), peerIp: caller(ctx).ip }, d.verifier, { scope: 'full', critical });
     return { accountId: claims.accountId, email: claims.email, displayName: claims.displayName, roles: claims.roles, sessionId: claims.sessionId };
   };
   const now = () => d.clock.now();
@@ -237,7 +238,7 @@ export function impersonationBinding(d: ImpersonationRpcDeps): ServiceBinding {
     policy: impersonationPolicy,
     handlers: {
       StartImpersonation: unary<impersonationV1.StartImpersonationRequest, impersonationV1.StartImpersonationResponse>(async (req, ctx) => {
-        const who = await employee(ctx);
+        const who = await employee(ctx, true);
         const reason = fromTable(REASON, req.reason);
         if (req.reason !== P.ImpersonationReason.IMPERSONATION_REASON_UNSPECIFIED && !reason) throw new InvalidArgumentError('reason', 'is not a known reason');
         let durationMs: number | undefined;
@@ -258,7 +259,7 @@ export function impersonationBinding(d: ImpersonationRpcDeps): ServiceBinding {
       })),
 
       RevokeImpersonation: unary<impersonationV1.RevokeImpersonationRequest, impersonationV1.RevokeImpersonationResponse>(async (req, ctx) => ({
-        grant: grantToProto(await imp.revoke(await employee(ctx), req.grantId, req.reason, caller(ctx)), now()),
+        grant: grantToProto(await imp.revoke(await employee(ctx, true), req.grantId, req.reason, caller(ctx)), now()),
       })),
 
       ListActive: unary<impersonationV1.ListActiveRequest, impersonationV1.ListActiveResponse>(async (req, ctx) => {
@@ -336,11 +337,11 @@ export function impersonationBinding(d: ImpersonationRpcDeps): ServiceBinding {
       }),
 
       JustifyAnomaly: unary<impersonationV1.JustifyAnomalyRequest, impersonationV1.JustifyAnomalyResponse>(async (req, ctx) => ({
-        anomaly: anomalyToProto(await imp.justify(await employee(ctx), req.anomalyId, req.justification, req.ticketRefs, caller(ctx))),
+        anomaly: anomalyToProto(await imp.justify(await employee(ctx, true), req.anomalyId, req.justification, req.ticketRefs, caller(ctx))),
       })),
 
       ResolveAnomaly: unary<impersonationV1.ResolveAnomalyRequest, impersonationV1.ResolveAnomalyResponse>(async (req, ctx) => {
-        const who = await employee(ctx);
+        const who = await employee(ctx, true);
         const resolution =
           req.resolution === P.AnomalyResolution.ANOMALY_RESOLUTION_ACCEPT ? 'accept' : req.resolution === P.AnomalyResolution.ANOMALY_RESOLUTION_REJECT ? 'reject' : undefined;
         const r = await imp.resolve(who, req.anomalyId, resolution, req.note, caller(ctx));
@@ -352,7 +353,7 @@ export function impersonationBinding(d: ImpersonationRpcDeps): ServiceBinding {
       })),
 
       UnlockImpersonation: unary<impersonationV1.UnlockImpersonationRequest, impersonationV1.UnlockImpersonationResponse>(async (req, ctx) => ({
-        status: standingToProto(await imp.unlock(await employee(ctx), req.accountId, req.note, caller(ctx))),
+        status: standingToProto(await imp.unlock(await employee(ctx, true), req.accountId, req.note, caller(ctx))),
       })),
 
       ListAccessForDomain: unary<impersonationV1.ListAccessForDomainRequest, impersonationV1.ListAccessForDomainResponse>(async (req, ctx) => {

@@ -116,8 +116,9 @@ export function secretsBinding(d: SecretsRpcDeps): ServiceBinding {
     requestId: ctx.requestId,
   });
   /** The employee behind a FULL session (impersonation tokens are not sessions and fail verification). */
-  const employee = async (ctx: RequestContext): Promise<SecretsEmployee> => {
-    const claims = await requireSession({ bearerToken: () => ctx.bearerToken(), peerIp: caller(ctx).ip }, d.verifier, { scope: 'full' });
+  const employee = async (ctx: RequestContext, critical = false): Promise<SecretsEmployee> => {
+    // Critical actions (changing secrets and releases) ask identity synchronously, fail closed.
+    const claims = await requireSession({ bearerToken: () => ctx.bearerToken(), peerIp: caller(ctx).ip }, d.verifier, { scope: 'full', critical });
     return { accountId: claims.accountId, email: claims.email, roles: claims.roles, env: claims.env };
   };
   const s = d.secrets;
@@ -162,17 +163,17 @@ export function secretsBinding(d: SecretsRpcDeps): ServiceBinding {
         const bearer = ctx.bearerToken();
         const hasSession = bearer !== undefined && bearer !== '';
         if (!hasSession && ctx.caller?.kind !== 'operator') throw new PermissionDeniedError('a service may seal only with a security officer’s FULL session');
-        const who = hasSession ? await employee(ctx) : undefined;
+        const who = hasSession ? await employee(ctx, true) : undefined;
         return { seal: sealToProto(await s.seal(who, req.reason, caller(ctx))) };
       }),
 
       RotateMasterKey: unary<secretsV1.RotateMasterKeyRequest, secretsV1.RotateMasterKeyResponse>(async (req, ctx) => {
-        const r = await s.rotateMasterKey(await employee(ctx), req.reason, caller(ctx));
+        const r = await s.rotateMasterKey(await employee(ctx, true), req.reason, caller(ctx));
         return { seal: sealToProto(r.status), rewrappedDataKeyCount: r.rewrapped, rotatedAt: r.at };
       }),
 
       PutSecret: unary<secretsV1.PutSecretRequest, secretsV1.PutSecretResponse>(async (req, ctx) => {
-        const who = await employee(ctx);
+        const who = await employee(ctx, true);
         const head = await s.putSecret(who, { environment: envFromProto(req.environment), app: req.app, name: req.name, value: req.value }, caller(ctx));
         return { secret: secretToProto(head) };
       }),
@@ -197,13 +198,13 @@ export function secretsBinding(d: SecretsRpcDeps): ServiceBinding {
       }),
 
       DeleteSecret: unary<secretsV1.DeleteSecretRequest, secretsV1.DeleteSecretResponse>(async (req, ctx) => {
-        const who = await employee(ctx);
+        const who = await employee(ctx, true);
         const head = await s.deleteSecret(who, { environment: envFromProto(req.environment), app: req.app, name: req.name, reason: req.reason }, caller(ctx));
         return { secret: secretToProto(head) };
       }),
 
       CreateRelease: unary<secretsV1.CreateReleaseRequest, secretsV1.CreateReleaseResponse>(async (req, ctx) => {
-        const who = await employee(ctx);
+        const who = await employee(ctx, true);
         let ttlMs: number | undefined;
         if (req.ttl) {
           if (req.ttl.nanos !== 0 || !Number.isSafeInteger(req.ttl.seconds)) throw new InvalidArgumentError('ttl', 'must be whole seconds');
@@ -218,11 +219,11 @@ export function secretsBinding(d: SecretsRpcDeps): ServiceBinding {
       }),
 
       ApproveRelease: unary<secretsV1.ApproveReleaseRequest, secretsV1.ApproveReleaseResponse>(async (req, ctx) => ({
-        release: releaseToProto(await s.approveRelease(await employee(ctx), req.releaseId, req.note, caller(ctx))),
+        release: releaseToProto(await s.approveRelease(await employee(ctx, true), req.releaseId, req.note, caller(ctx))),
       })),
 
       RevokeRelease: unary<secretsV1.RevokeReleaseRequest, secretsV1.RevokeReleaseResponse>(async (req, ctx) => ({
-        release: releaseToProto(await s.revokeRelease(await employee(ctx), req.releaseId, req.reason, caller(ctx))),
+        release: releaseToProto(await s.revokeRelease(await employee(ctx, true), req.releaseId, req.reason, caller(ctx))),
       })),
 
       RedeemRelease: unary<secretsV1.RedeemReleaseRequest, secretsV1.RedeemReleaseResponse>(async (req, ctx) => {

@@ -25,6 +25,7 @@ export const BUILT_IN_RULE_IDS = [
   'secrets.release_expired_unredeemed',
   'impersonation.anomaly',
   'identity.new_ip_live_session',
+  'identity.account_locked',
 ] as const;
 
 /** Id of a built-in rule. */
@@ -274,6 +275,28 @@ const DEFINITIONS: { readonly [K in BuiltInRuleId]: BuiltInDefinition } = {
         ? `Account ${groupId(i)} registered a new daily IP${ip} for LIVE`
         : `Account ${groupId(i)} reached LIVE from a new IP${ip}`;
     },
+  },
+  /**
+   * An account locked after too many failed second-factor attempts (issue 13 item 1): someone
+   * holds the first factor, or the employee lost the device. Identity has revoked the account's
+   * sessions and impersonation its grants; the officer finds out why before unlocking.
+   *
+   * Event contract: IdentityService emits ACTION_IDENTITY_ACCOUNT_LOCK once per lockout, with
+   * subject = { kind: SUBJECT_KIND_ACCOUNT, id: <account id> }.
+   */
+  'identity.account_locked': {
+    name: 'Account locked',
+    description: 'An account locked after too many failed second-factor attempts; its sessions and impersonation grants were revoked.',
+    severity: 'ALERT_SEVERITY_HIGH',
+    services: ['SERVICE_IDENTITY'],
+    actions: ['ACTION_IDENTITY_ACCOUNT_LOCK'],
+    outcomes: [],
+    environments: [],
+    detailMatches: {},
+    groupBy: [SUBJECT_ID],
+    windowMs: HOUR,
+    threshold: 1,
+    summary: (i) => `Account ${groupId(i)} locked after too many failed second-factor attempts; its sessions were revoked`,
   },
 };
 

@@ -6,6 +6,7 @@ import { newId, wholeSeconds, type CallSource, type IdentityDeps } from '../iden
 import type { IdentityEvent } from '../ports.js';
 import { authorize, sessionTimes, type AuthorizeAction, type AuthorizeDecision, type Environment } from './session-policy.js';
 import { sessionStatus, type SessionRecord, type SessionStatus } from './session-record.js';
+import type { RevocationKind } from './revocation-log.js';
 
 /** A session token (shown once to its holder, never stored) and its record. */
 export interface IssuedSession {
@@ -31,6 +32,9 @@ export interface SessionDemand {
 export type VerifyResult = { valid: true; claims: SessionClaims } | { valid: false; reason: SessionRejection };
 
 const MAX_REASON = 500;
+
+/** Margin kept past a revoked token's expiry before verifiers forget the revocation (clock leeway). */
+const FORGET_MARGIN_MS = 5 * 60_000;
 
 /** How long verifiers may cache GetSigningKeys: well below the publish-ahead time of a new key. */
 export const KEYS_CACHE_MS = 5 * 60_000;
@@ -199,10 +203,12 @@ export class SessionService {
     if ('sessionId' in target) {
       const rec = await this.d.sessions.get(target.sessionId);
       if (!rec || (!officer && rec.accountId !== by.claims.accountId)) throw new NotFoundError('no such session');
+      if (rec.revokedAt === null) await this.publishRevocation('session', rec.accountId, now, rec);
       count = (await this.d.sessions.revoke(rec.sessionId, now, actor, why)) ? 1 : 0;
       subjectId = rec.sessionId;
     } else {
       if (!officer && target.accountId !== by.claims.accountId) throw new NotFoundError('no such account');
+      await this.publishRevocation('account_sessions', target.accountId, now);
       count = await this.d.sessions.revokeAllForAccount(target.accountId, now, actor, why);
       subjectId = target.accountId;
     }
@@ -218,9 +224,27 @@ export class SessionService {
     return count;
   }
 
-  /** Revokes all of an account's sessions as part of an officer's action (suspend, roles, OTP reset). */
-  revokeAllFor(accountId: string, by: Actor, reason: string): Promise<number> {
-    return this.d.sessions.revokeAllForAccount(accountId, this.d.clock.now(), by, reason);
+  /**
+   * Revokes all of an account's sessions as part of an officer's action (suspend, roles, OTP
+   * reset) or a lockout (`by` null: identity itself). The revocation is published first, so
+   * every other service refuses the sessions within the WatchRevocations bound; `kind` tells
+   * impersonation whether to revoke the account's grants too (suspension, lock).
+   */
+  async revokeAllFor(accountId: string, by: Actor | null, reason: string, kind: Exclude<RevocationKind, 'session'> = 'account_sessions'): Promise<number> {
+    const now = this.d.clock.now();
+    await this.publishRevocation(kind, accountId, now);
+    return this.d.sessions.revokeAllForAccount(accountId, now, by, reason);
+  }
+
+  /**
+   * Appends to the revocation log before the records change: if the record write then fails,
+   * other services refuse a session identity would still accept, never the reverse (fail closed).
+   */
+  private async publishRevocation(kind: RevocationKind, accountId: string, at: Date, session?: SessionRecord): Promise<void> {
+    const lifetime = Math.max(this.d.settings.lifetimes.stagingAbsoluteMs, 2 * 3600_000);
+    const forgetAfter = session ? session.absoluteExpiresAt.getTime() + FORGET_MARGIN_MS : at.getTime() + lifetime + FORGET_MARGIN_MS;
+    await this.d.revocations.append({ kind, sessionId: session?.sessionId ?? null, accountId, revokedAt: at, forgetAfter: new Date(forgetAfter) });
+    this.d.revocationHub?.nudge();
   }
 
   /** ListSessions: own sessions, or anyone's for the officer. */

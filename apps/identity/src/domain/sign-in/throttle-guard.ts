@@ -19,12 +19,22 @@ export interface Ticket {
  * 50 parallel guesses evaluate at most N codes (see account-throttle.ts for the protocol).
  */
 export class ThrottleGuard {
+  private lockHook: ((accountId: string) => Promise<unknown>) | undefined;
+
   constructor(
     private readonly store: ThrottleCasStore,
     readonly throttle: AccountThrottle,
     private readonly clock: Clock,
     private readonly audit: IdentityAudit,
   ) {}
+
+  /**
+   * What happens when an account locks, besides the audit event: the wiring revokes its sessions
+   * (and, through WatchRevocations, its impersonation grants). Set once, after the session service exists.
+   */
+  onLock(hook: (accountId: string) => Promise<unknown>): void {
+    this.lockHook = hook;
+  }
 
   /** Refuses with PERMISSION_DENIED when the account is locked (paths that evaluate no code: BeginSignIn, SendSmsCode, refresh). */
   async refuseIfLocked(accountId: string): Promise<void> {
@@ -67,6 +77,8 @@ export class ThrottleGuard {
           requestId,
           details: { consecutive_failures: String(state.consecutiveFailures), lock_after: String(this.throttle.policy.lockAfter) },
         });
+        // settleFailure only writes the lock, once: the account just locked.
+        await this.lockHook?.(ticket.accountId);
         return;
       }
     }
