@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { clientIpOf, peerIpOf, CLIENT_IP_HEADER } from './context.js';
+import { clientIpOf, peerIpOf, relayedClientIpOf, CLIENT_IP_HEADER } from './context.js';
 
-function ctx(kind: 'backend' | 'operator' | undefined, name: string, header?: string[], forwardedFor?: string[]) {
+function ctx(kind: 'backend' | 'operator' | 'service' | undefined, name: string, header?: string[], forwardedFor?: string[]) {
   const metadata = new grpc.Metadata();
   for (const h of header ?? []) metadata.add(CLIENT_IP_HEADER, h);
   for (const h of forwardedFor ?? []) metadata.add('x-forwarded-for', h);
@@ -37,4 +37,16 @@ test('x-forwarded-for counts only from a trusted proxy, and only its right-most 
   assert.equal(clientIpOf(ctx('backend', 'web', [], ['1.1.1.1', '203.0.113.10']), ['web']), '203.0.113.10');
   assert.equal(clientIpOf(ctx('backend', 'other', [], ['203.0.113.9']), ['web']), '10.0.0.5', 'untrusted peer: ignored');
   assert.equal(clientIpOf(ctx('backend', 'web', [], ['203.0.113.9, garbage']), ['web']), '10.0.0.5', 'malformed: the peer');
+});
+
+test('a client IP in a request field counts only from a trusted proxy or a Gatehouse service (issue 13 item 3)', () => {
+  assert.equal(relayedClientIpOf(ctx('backend', 'web'), ['web'], '203.0.113.9'), '203.0.113.9');
+  assert.equal(relayedClientIpOf(ctx('service', 'secrets'), ['web'], '203.0.113.9'), '203.0.113.9');
+  // Operators, other backends and plaintext callers get their peer IP, whatever the field says.
+  assert.equal(relayedClientIpOf(ctx('operator', 'web'), ['web'], '203.0.113.9'), '10.0.0.5');
+  assert.equal(relayedClientIpOf(ctx('backend', 'other', ['203.0.113.9']), ['web'], '203.0.113.9'), '10.0.0.5');
+  assert.equal(relayedClientIpOf(ctx(undefined, 'web'), ['web'], '203.0.113.9'), '10.0.0.5');
+  // An empty field: the IP the headers of a trusted proxy name, else the peer.
+  assert.equal(relayedClientIpOf(ctx('backend', 'web', ['198.51.100.1']), ['web'], ''), '198.51.100.1');
+  assert.equal(relayedClientIpOf(ctx('backend', 'web'), ['web'], undefined), '10.0.0.5');
 });

@@ -76,6 +76,19 @@ export function clientIpOf(ctx: Pick<RequestContext, 'peerIp' | 'caller' | 'meta
   return bareIp(last?.trim()) ?? ctx.peerIp;
 }
 
+/**
+ * The client IP a request FIELD names (VerifySession's and Authorize's `client_ip`), honoured
+ * only from callers trusted to relay it: a backend named in `trustedProxies`, or a Gatehouse
+ * service (a `service` certificate of the Gatehouse CA) asking for the employee it serves.
+ * From anyone else, or when the field is empty, it is the IP clientIpOf finds (for them, the
+ * peer IP), so a caller holding a stolen token cannot claim the IP the token is pinned to
+ * (issue 13 item 3). The value is passed on as given; the session check parses it.
+ */
+export function relayedClientIpOf(ctx: Pick<RequestContext, 'peerIp' | 'caller' | 'metadata'>, trustedProxies: readonly string[], claimed: string | undefined): string {
+  const trusted = ctx.caller?.kind === 'service' || (ctx.caller?.kind === 'backend' && trustedProxies.includes(ctx.caller.name));
+  return trusted && claimed !== undefined && claimed !== '' ? claimed : clientIpOf(ctx, trustedProxies);
+}
+
 function bareIp(v: unknown): string | undefined {
   if (typeof v !== 'string' || v.length > 64 || net.isIP(v) === 0) return undefined;
   return peerIpOf(v.includes(':') ? `[${v}]:0` : `${v}:0`);

@@ -2,7 +2,7 @@ export { loadConfig, unknownVariables, checkBaseConfig, isLoopbackHost, baseConf
 export type { BaseConfig, RateLimitConfig } from './config.js';
 export { createLogger, REDACTED_KEYS, type Logger, type LoggerOptions } from './logger.js';
 export { STATUS_OF_KIND, toServiceError, RETRY_AFTER_HEADER, REQUEST_ID_HEADER } from './status.js';
-export { peerIpOf, clientIpOf, CLIENT_IP_HEADER, type RequestContext } from './context.js';
+export { peerIpOf, clientIpOf, relayedClientIpOf, CLIENT_IP_HEADER, type RequestContext } from './context.js';
 export { unary, serverStream, type Handler, type UnaryFn, type StreamFn } from './handler.js';
 export { callers, ruleAllows, sameRuleForAll, type CallerRule } from './policy.js';
 export { RateLimiter, DEFAULT_RATE_RULE, type RateRule } from './rate-limit.js';

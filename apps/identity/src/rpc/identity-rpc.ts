@@ -1,6 +1,6 @@
 import { IdentityServiceService, SERVICE_NAMES, commonV1, identityV1 } from '@gatehouse/contracts';
 import type { Clock } from '@gatehouse/core';
-import { callers, clientIpOf, environmentFromProto, unary, type CallerRule, type RequestContext, type ServiceBinding } from '@gatehouse/service-kit';
+import { callers, clientIpOf, environmentFromProto, relayedClientIpOf, unary, type CallerRule, type RequestContext, type ServiceBinding } from '@gatehouse/service-kit';
 import type { AccountAdmin } from '../domain/accounts/account-admin.js';
 import type { CallSource } from '../domain/identity-deps.js';
 import type { SessionService } from '../domain/sessions/session-service.js';
@@ -197,7 +197,8 @@ export function identityBinding(d: IdentityRpcDeps): ServiceBinding {
     }),
 
     verifySession: unary<identityV1.VerifySessionRequest, identityV1.VerifySessionResponse>(async (req, ctx) => {
-      const r = await d.sessions.verify(req.sessionToken, req.clientIp, source(ctx), caller(ctx));
+      // The presenter's IP, from a caller trusted to relay it; anyone else's peer IP (issue 13 item 3).
+      const r = await d.sessions.verify(req.sessionToken, relayedClientIpOf(ctx, d.trustedProxies, req.clientIp), source(ctx), caller(ctx));
       if (r.valid) return { valid: true, session: sessionInfoFromClaims(r.claims), reason: I.SessionInvalidReason.SESSION_INVALID_REASON_UNSPECIFIED };
       return { valid: false, session: undefined, reason: invalidReason(r.reason) };
     }),
@@ -244,7 +245,7 @@ export function identityBinding(d: IdentityRpcDeps): ServiceBinding {
     authorize: unary<identityV1.AuthorizeRequest, identityV1.AuthorizeResponse>(async (req, ctx) => {
       const env = environmentFromProto(req.environment);
       const action = actionFromProto(req.action);
-      const ip = req.clientIp !== undefined && req.clientIp !== '' ? req.clientIp : source(ctx).ip;
+      const ip = relayedClientIpOf(ctx, d.trustedProxies, req.clientIp);
       const { decision, session: s } = await d.sessions.authorize(ctx.bearerToken(), ip, env, action, source(ctx), caller(ctx));
       return {
         decision: decision.allow ? I.AuthorizeDecision.AUTHORIZE_DECISION_ALLOW : I.AuthorizeDecision.AUTHORIZE_DECISION_DENY,

@@ -54,7 +54,7 @@ export function sessionTimes(l: SessionLifetimes, authTime: Date, now: Date, rol
   return {
     expiresAt: new Date(expires),
     absoluteExpiresAt: new Date(absolute),
-    stagingExpiresAt: full ? new Date(expires) : null,
+    stagingExpiresAt: full && reachesStaging(roles) ? new Date(expires) : null,
     liveExpiresAt: full && reachesLive(roles) && liveEnd > t ? new Date(liveEnd) : null,
   };
 }
@@ -87,17 +87,25 @@ export interface AuthorizeSubject {
 }
 
 /**
- * Who may do what where (P1, P2, P4). LIVE: manager and team_lead only, for every action.
- * STAGING: every role for data and monitoring; administering the database and deploying only
- * for developer, team_lead and manager (least tooling, P4).
+ * Who may do what where (P1, P2, P4), as the contract's AuthorizeAction defaults state them.
+ * LIVE: manager and team_lead only, for every action. STAGING: reading data and monitoring for
+ * every working role; writing, administering the database and deploying only for developer,
+ * team_lead and manager (least tooling, P4). security_officer is in no list: the officer
+ * governs access and alone reaches neither environment (issue 13 item 4); an officer who also
+ * holds a working role reaches what that role reaches.
  */
 export const STAGING_ACTION_ROLES: Readonly<Record<AuthorizeAction, readonly Role[]>> = Object.freeze({
-  read_data: ['security_officer', 'manager', 'team_lead', 'developer', 'support'],
-  write_data: ['security_officer', 'manager', 'team_lead', 'developer', 'support'],
-  view_monitoring: ['security_officer', 'manager', 'team_lead', 'developer', 'support'],
+  read_data: ['manager', 'team_lead', 'developer', 'support'],
+  write_data: ['manager', 'team_lead', 'developer'],
+  view_monitoring: ['manager', 'team_lead', 'developer', 'support'],
   administer_database: ['manager', 'team_lead', 'developer'],
   deploy: ['manager', 'team_lead', 'developer'],
 });
+
+/** Whether any of the roles may do anything on STAGING (security_officer alone may not). */
+export function reachesStaging(roles: readonly Role[]): boolean {
+  return Object.values(STAGING_ACTION_ROLES).some((allowed) => allowed.some((r) => roles.includes(r)));
+}
 
 /** The decision of Authorize(session, environment, action) at `now`. Pure. */
 export function authorize(s: AuthorizeSubject, env: Environment, action: AuthorizeAction, now: Date): AuthorizeDecision {
