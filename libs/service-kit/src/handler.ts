@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import { DeadlineExceededError, UnavailableError } from '@gatehouse/core';
+import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '@gatehouse/core';
 import type { Logger } from './logger.js';
 import { bearerFrom, peerIpOf, requestIdFrom, type RequestContext } from './context.js';
 import { callerOf } from './policy.js';
 import { REQUEST_ID_HEADER, toServiceError } from './status.js';
+import { MalformedRequest } from './strict-decode.js';
 
 /** A unary handler: translate the request, call the domain, translate the answer. */
 export type UnaryFn<Req, Res> = (req: Req, ctx: RequestContext) => Promise<Res>;
@@ -25,6 +26,16 @@ export function unary<Req, Res>(fn: UnaryFn<Req, Res>): Handler {
 /** Declares a server-streaming RPC handler. */
 export function serverStream<Req, Res>(fn: StreamFn<Req, Res>): Handler {
   return { kind: 'server-stream', fn: fn as StreamFn<never, unknown> };
+}
+
+/**
+ * The request, or INVALID_ARGUMENT naming what is wrong with its bytes: the strict deserialiser
+ * returns a MalformedRequest rather than throwing, so this runs only once the gatekeeper has
+ * admitted the caller, and a bad payload is the caller's error, not INTERNAL.
+ */
+function wellFormed(request: unknown, rpc: string): never {
+  if (request instanceof MalformedRequest) throw new InvalidArgumentError('request', `malformed ${rpc} request: ${request.problem}`);
+  return request as never;
 }
 
 /** Calls in flight, so shutdown can wait for unary calls and end streams. */
@@ -117,7 +128,7 @@ export function adaptUnary(fn: UnaryFn<never, unknown>, rt: AdapterRuntime, path
       settled = true;
       clearTimeout(timer);
     });
-    const work = (async () => fn(call.request as never, ctx))().then(
+    const work = (async () => fn(wellFormed(call.request, rpc), ctx))().then(
       (value) => settle(null, value),
       (err: unknown) => settle(toServiceError(err, log, requestId)),
     );
@@ -173,7 +184,7 @@ export function adaptServerStream(
       else controller.signal.addEventListener('abort', onAbort, { once: true });
     });
     aborted.catch(() => undefined);
-    Promise.race([(async () => fn(call.request as never, ctx, send))(), aborted]).then(
+    Promise.race([(async () => fn(wellFormed(call.request, rpc), ctx, send))(), aborted]).then(
       () => finish(null),
       (err: unknown) => finish(toServiceError(err, log, requestId)),
     );

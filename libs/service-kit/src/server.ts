@@ -10,6 +10,7 @@ import { RpcMetrics, serveMetrics } from './metrics.js';
 import { callers, gatekeeper, type CallerRule, type MethodEntry } from './policy.js';
 import { RateLimiter } from './rate-limit.js';
 import { isLoopbackHost, type RateLimitConfig } from './config.js';
+import { WireChecker } from './strict-decode.js';
 
 /**
  * One gRPC service a process serves: its generated definition, its handlers by RPC name, the
@@ -132,6 +133,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   health.addToServer(server);
   const descriptors = protoLoader.loadFileDescriptorSetFromBuffer(opts.descriptorSet, { keepCase: true, enums: String, longs: String });
   new ReflectionService(descriptors, { services: opts.services.map((s) => s.name) }).addToServer(server);
+  const wire = new WireChecker(descriptors);
 
   for (const binding of opts.services) {
     const impl: grpc.UntypedServiceImplementation = {};
@@ -158,7 +160,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     for (const name of Object.keys(binding.policy)) {
       if (!known.has(name)) throw new Error(`${binding.name} has a caller rule for ${name}, which the contract does not define`);
     }
-    server.addService(binding.definition, impl);
+    server.addService(wire.wrap(binding.name, binding.definition), impl);
   }
 
   const creds = opts.security.mode === 'mtls' ? createServerCredentials(opts.security.material) : grpc.ServerCredentials.createInsecure();
