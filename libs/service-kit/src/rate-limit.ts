@@ -18,9 +18,24 @@ interface Bucket {
 export const DEFAULT_RATE_RULE: RateRule = { ratePerSec: 100, burst: 200 };
 
 /**
- * Token buckets per (method, caller identity) and per (method, peer IP) — the first line
- * against floods (P8a). Both must have a token. State is bounded: the oldest idle buckets are
- * dropped first, so a spray of source addresses cannot exhaust memory.
+ * Per-caller defaults of the hot-path RPCs a product fleet calls on every request (issue 17
+ * item 3): one backend identity may make this many calls per second before it is refused.
+ * A method rule in config overrides them; the global perCaller does not lower them.
+ */
+export const HOT_PATH_RATE_RULES: Readonly<Record<string, RateRule>> = Object.freeze({
+  Check: { ratePerSec: 20_000, burst: 40_000 },
+  VerifySession: { ratePerSec: 20_000, burst: 40_000 },
+  VerifyImpersonationToken: { ratePerSec: 20_000, burst: 40_000 },
+  RecordAccess: { ratePerSec: 5_000, burst: 10_000 },
+});
+
+/**
+ * Token buckets per (method, caller identity) for callers with a Gatehouse certificate, and
+ * per (method, peer IP) for callers without one (health probes, plaintext dev) — the first line
+ * against floods (P8a). An authenticated caller is limited by its own identity only, so
+ * backends behind one NAT never deny each other service; an unauthenticated one by its IP.
+ * State is bounded: the oldest idle buckets are dropped first, so a spray of source addresses
+ * cannot exhaust memory.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
@@ -35,23 +50,19 @@ export class RateLimiter {
   rulesFor(rpc: string, path: string): { perCaller: RateRule; perIp: RateRule } {
     const m = this.config.methods?.[rpc] ?? this.config.methods?.[path];
     return {
-      perCaller: m?.perCaller ?? this.config.perCaller ?? DEFAULT_RATE_RULE,
+      perCaller: m?.perCaller ?? HOT_PATH_RATE_RULES[rpc] ?? this.config.perCaller ?? DEFAULT_RATE_RULE,
       perIp: m?.perIp ?? this.config.perIp ?? DEFAULT_RATE_RULE,
     };
   }
 
-  /** Takes one token from both buckets, or none if either is empty. */
+  /** Takes one token from the caller's bucket, or from the IP's when there is no authenticated caller. */
   take(rpc: string, path: string, callerKey: string | undefined, ip: string): TakeResult {
     const rules = this.rulesFor(rpc, path);
     const t = this.now();
-    const ipKey = `${path}\u0000ip\u0000${ip}`;
-    const ipWait = this.peek(ipKey, rules.perIp, t);
-    const callerK = callerKey === undefined ? undefined : `${path}\u0000caller\u0000${callerKey}`;
-    const callerWait = callerK === undefined ? 0 : this.peek(callerK, rules.perCaller, t);
-    if (callerWait > 0) return { allowed: false, retryAfterMs: Math.ceil(callerWait), limitedBy: 'caller' };
-    if (ipWait > 0) return { allowed: false, retryAfterMs: Math.ceil(ipWait), limitedBy: 'ip' };
-    this.consume(ipKey);
-    if (callerK !== undefined) this.consume(callerK);
+    const key = callerKey === undefined ? `${path}\u0000ip\u0000${ip}` : `${path}\u0000caller\u0000${callerKey}`;
+    const wait = this.peek(key, callerKey === undefined ? rules.perIp : rules.perCaller, t);
+    if (wait > 0) return { allowed: false, retryAfterMs: Math.ceil(wait), limitedBy: callerKey === undefined ? 'ip' : 'caller' };
+    this.consume(key);
     return { allowed: true };
   }
 

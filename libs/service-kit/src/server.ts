@@ -108,7 +108,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const rt: AdapterRuntime = { log: opts.log, deadlineCapMs: limits.deadlineCapMs, tracker };
   const methods = new Map<string, MethodEntry>();
   for (const p of ['Check', 'Watch', 'List']) {
-    methods.set(`${HEALTH_PATH_PREFIX}${p}`, { service: 'grpc.health.v1.Health', rpc: p, rule: callers.public, rateLimited: false });
+    // Health is public (probes carry no certificate), so it sits under the per-IP limit (issue 17 item 4).
+    methods.set(`${HEALTH_PATH_PREFIX}${p}`, { service: 'grpc.health.v1.Health', rpc: p, rule: callers.public, rateLimited: true });
   }
   for (const p of REFLECTION_PATHS) {
     methods.set(p, { service: 'grpc.reflection', rpc: 'ServerReflectionInfo', rule: callers.anyAuthenticated, rateLimited: true });
