@@ -52,3 +52,89 @@ export function namedValues<T>(cmd: string, flag: string, values: readonly strin
   }
   return found;
 }
+
+/** One command of the usage text: its words (`accounts approve`), its lines, and its section. */
+interface UsageEntry {
+  key: string[];
+  lines: string[];
+  section: number;
+}
+
+/**
+ * The usage text taken apart: sections (blank-line separated, headed by unindented lines),
+ * entries (`  gatehouse <words> ...` plus the deeper-indented lines under them) and notes (other
+ * two-space lines, e.g. "  Roles: ..."). Derived from the one usage text, so per-command help
+ * cannot drift from it.
+ */
+function parseUsage(usage: string): { headers: string[][]; notes: string[][]; entries: UsageEntry[] } {
+  const headers: string[][] = [];
+  const notes: string[][] = [];
+  const entries: UsageEntry[] = [];
+  let section = -1;
+  let inSection = false;
+  let current: UsageEntry | undefined;
+  for (const line of usage.split('\n')) {
+    if (!line.trim()) {
+      inSection = false;
+      current = undefined;
+      continue;
+    }
+    if (!inSection) {
+      section += 1;
+      headers.push([]);
+      notes.push([]);
+      inSection = true;
+    }
+    const indent = line.length - line.trimStart().length;
+    const m = /^ {2}gatehouse (.*)$/.exec(line);
+    if (m) {
+      const key: string[] = [];
+      for (const word of (m[1] ?? '').split(/\s+/)) {
+        if (!/^[a-z][a-z-]*$/.test(word)) break;
+        key.push(word);
+      }
+      current = { key, lines: [line], section };
+      entries.push(current);
+    } else if (indent === 0) {
+      headers[section]?.push(line);
+      current = undefined;
+    } else if (indent > 2 && current) {
+      current.lines.push(line);
+    } else {
+      notes[section]?.push(line);
+      current = undefined;
+    }
+  }
+  return { headers, notes, entries };
+}
+
+const startsWith = (words: readonly string[], prefix: readonly string[]) => prefix.every((w, i) => words[i] === w);
+
+/**
+ * The help of one command, from the usage text: `accounts approve` → its entry; `accounts` →
+ * every `accounts ...` entry; `access-log example.com` → the access-log entry. Each under its
+ * section's heading, with the section's notes its options name (`--roles` → "Roles: ...").
+ * Undefined when no command matches `words`.
+ */
+export function helpFor(usage: string, words: readonly string[]): string | undefined {
+  const { headers, notes, entries } = parseUsage(usage);
+  const prefixes = entries.filter((e) => e.key.length > 0 && startsWith(words, e.key));
+  const longest = Math.max(0, ...prefixes.map((e) => e.key.length));
+  let hits = prefixes.filter((e) => e.key.length === longest);
+  if (hits.length === 0 && words.length > 0) hits = entries.filter((e) => startsWith(e.key, words));
+  if (hits.length === 0) return undefined;
+  const out: string[] = [];
+  for (const section of [...new Set(hits.map((e) => e.section))]) {
+    const mine = hits.filter((e) => e.section === section);
+    if (out.length) out.push('');
+    out.push(...(headers[section] ?? []));
+    for (const e of mine) out.push(...e.lines);
+    const text = mine.flatMap((e) => e.lines).join(' ');
+    for (const note of notes[section] ?? []) {
+      const label = /^\s*([A-Za-z-]+):/.exec(note)?.[1];
+      if (label && text.includes(`--${label.toLowerCase()}`)) out.push(note);
+    }
+  }
+  out.push('', 'Every command: gatehouse --help');
+  return out.join('\n');
+}

@@ -1,10 +1,23 @@
 import { parseArgs } from 'node:util';
-import { settingsFrom } from './settings.js';
+import { DevStackSettingError } from '@gatehouse/pki';
+import { helpFor } from './args.js';
+import { settingsFrom, type CliSettings } from './settings.js';
 import { status } from './commands/status.js';
 import { pkiIssue, UsageError } from './commands/pki.js';
 import { alerts, auditExport, auditHash, auditKeys, auditQuery, auditTail, auditVerify } from './commands/audit.js';
 import { allowlist, ipCheck, ipRegister } from './commands/allowlist.js';
-import { accounts, devToken, login, logout, otp, sessions, whoami, type IdentityArgs, type IdentityContext } from './commands/identity.js';
+import {
+  accounts,
+  devToken,
+  login,
+  logout,
+  otp,
+  refreshStoredSessionIfDue,
+  sessions,
+  whoami,
+  type IdentityArgs,
+  type IdentityContext,
+} from './commands/identity.js';
 import { accessLog, anomalies, impersonate, type ImpersonationArgs } from './commands/impersonation.js';
 import { release, secrets, type SecretsArgs, type SecretsContext } from './commands/secrets.js';
 import { lineReaderPrompt, type ClosablePrompt, type Prompt } from './prompt.js';
@@ -26,6 +39,10 @@ Employees:
   gatehouse otp resync <code1> <code2>            resynchronise an HOTP device with two consecutive codes
   gatehouse sessions list [--account ID] [--json]
   gatehouse sessions revoke <session-id> | --account <id> [--reason "..."]
+  gatehouse session refresh                       extend your session without signing in again (until its
+                                                  absolute expiry; FULL once your IP is allowlisted).
+                                                  Commands also refresh it when it expires within
+                                                  GATEHOUSE_SESSION_REFRESH_MARGIN
   gatehouse dev token <email> [--name "Display Name"]
                                                   dev stack only: a Google-shaped ID token for <email>
 
@@ -118,14 +135,20 @@ Operators:
   gatehouse alerts [list|watch|ack <id> --note "..."]
 
 Environment:
-  GATEHOUSE_TLS_DIR           PKI folder (default .gatehouse/pki)
-  GATEHOUSE_CLI_CERT          certificate to present (default cli)
-  GATEHOUSE_<SERVICE>_ADDR    e.g. GATEHOUSE_AUDIT_ADDR=127.0.0.1:7105
+  GATEHOUSE_DEV_DIR           the dev stack's folder, as given to \`npm start\` (default .gatehouse): its
+                              pki/ and data/ (bootstrap token, dev issuer key) are the defaults below
+  GATEHOUSE_DEV_BASE_PORT     the dev stack's base port, as given to \`npm start\` (default 7101)
+  GATEHOUSE_TLS_DIR           PKI folder (default <GATEHOUSE_DEV_DIR>/pki)
+  GATEHOUSE_CLI_CERT          certificate to present (default cli; the dev stack also makes dev-backend
+                              and deployer; others: \`gatehouse pki issue\`)
+  GATEHOUSE_<SERVICE>_ADDR    e.g. GATEHOUSE_AUDIT_ADDR=127.0.0.1:7105 (default: the dev stack's ports)
   GATEHOUSE_SESSION_TOKEN     your session (or GATEHOUSE_SESSION_FILE, a file holding it); when
                               neither is set, the session stored by \`gatehouse login\`
   GATEHOUSE_CONFIG_DIR        where login stores the session (default $XDG_CONFIG_HOME/gatehouse
                               or ~/.config/gatehouse; file \`session\`, mode 0600)
-  GATEHOUSE_DEV_ISSUER_KEY_FILE  the dev issuer key (default .gatehouse/data/identity-dev-issuer-key.pem)
+  GATEHOUSE_SESSION_REFRESH_MARGIN  refresh the stored session before a command when it expires
+                              within this (default 10m; 0 never)
+  GATEHOUSE_DEV_ISSUER_KEY_FILE  the dev issuer key (default <GATEHOUSE_DEV_DIR>/data/identity-dev-issuer-key.pem)
   GATEHOUSE_ENV               dev: dev-stack helpers (dev tokens; SMS codes on the npm start console)
 `;
 
@@ -136,6 +159,19 @@ Environment:
  */
 export async function run(
   argv: string[],
+/**
+ * Whether a command may run with the stored session, so that it is refreshed first when it nears
+ * expiry. Not for the commands that sign in or out, refresh explicitly, or never send a session.
+ */
+function usesSession(cmd: string, sub: string | undefined): boolean {
+  if (['login', 'logout', 'dev', 'pki', 'status'].includes(cmd)) return false;
+  if ((cmd === 'session' || cmd === 'sessions') && sub === 'refresh') return false;
+  if (cmd === 'audit' && sub === 'verify') return false;
+  if (cmd === 'secrets' && ['init', 'unseal', 'status'].includes(sub ?? '')) return false;
+  if (cmd === 'release' && sub === 'redeem') return false;
+  return true;
+}
+
   env: Record<string, string | undefined>,
   out: (l: string) => void,
   err: (l: string) => void,
@@ -225,7 +261,14 @@ export async function run(
     return 2;
   }
   const { values, positionals } = parsed;
-  const settings = settingsFrom(env);
+  let settings: CliSettings;
+  try {
+    settings = settingsFrom(env);
+  } catch (e) {
+    if (!(e instanceof DevStackSettingError)) throw e;
+    err(`gatehouse: ${e.message}`);
+    return 2;
+  }
   const [cmd, sub, arg] = positionals;
   const a = { ...values, publicKey: values['public-key'] };
   const ia: IdentityArgs = { ...values, state: values.state?.join(','), idTokenFile: values['id-token-file'], tokenFile: values['token-file'] };
@@ -243,9 +286,24 @@ export async function run(
   };
   const ima: ImpersonationArgs = { ...values, justificationFile: values['justification-file'], tokenFile: values['token-file'] };
   const rest = positionals.slice(2);
-  if (values.help || !cmd) {
+  if (!cmd) {
     out(USAGE);
-    return cmd ? 0 : 2;
+    return values.help ? 0 : 2;
+  }
+  if (values.help || cmd === 'help') {
+    // `gatehouse <command...> --help` or `gatehouse help <command...>`: that command's help.
+    const words = cmd === 'help' ? positionals.slice(1) : positionals;
+    if (words.length === 0) {
+      out(USAGE);
+      return 0;
+    }
+    const help = helpFor(USAGE, words);
+    if (help === undefined) {
+      err(`gatehouse: unknown command ${JSON.stringify(words.join(' '))}\n\n${USAGE}`);
+      return 2;
+    }
+    out(help);
+    return 0;
   }
   let terminal: ClosablePrompt | undefined;
   const ask: Prompt = prompt ?? ((q, o) => (terminal ??= lineReaderPrompt(stdin)).ask(q, o));
@@ -258,7 +316,8 @@ export async function run(
     if (cmd === 'dev' && sub === 'token') return await devToken(ictx, arg, ia);
     if (cmd === 'otp') return await otp(ictx, sub, rest, ia);
     if (cmd === 'accounts') return await accounts(ictx, sub, rest, ia);
-    if (cmd === 'sessions') return await sessions(ictx, sub, rest, ia);
+    if (cmd === 'sessions' || cmd === 'session') return await sessions(ictx, sub, rest, ia);
+    if (usesSession(cmd, sub)) await refreshStoredSessionIfDue(ictx, err);
     if (cmd === 'secrets') return await secrets(sctx, sub, rest, sa);
     if (cmd === 'release') return await release(sctx, sub, rest, sa);
     if (cmd === 'impersonate') return await impersonate(ictx, sub, rest, ima);

@@ -206,9 +206,12 @@ export async function loadTlsMaterial(dir: string, name: string): Promise<TlsMat
       return await fs.readFile(full);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error(`TLS material for "${name}" is incomplete: ${full} does not exist (the dev stack creates it with ensurePki)`, {
-          cause: err,
-        });
+        // The dev stack makes the CA and its own callers' certificates; any other name is issued by hand.
+        const fix =
+          file === CA_CERT
+            ? 'no dev CA in this folder: start the dev stack (`npm start`), or point GATEHOUSE_TLS_DIR at the folder holding ca.pem'
+            : `issue it with \`gatehouse pki issue --name ${name} --kind backend|operator\``;
+        throw new Error(`TLS material for "${name}" is incomplete: ${full} does not exist (${fix})`, { cause: err });
       }
       throw err;
     }

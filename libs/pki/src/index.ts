@@ -10,3 +10,12 @@ export { CALLER_KINDS, isCallerKind, isCallerName, identityUri, type CallerKind 
 export { ensurePki, loadTlsMaterial, type EnsurePkiOptions, type PkiClient, type PkiPaths, type LeafPaths, type TlsMaterial } from './dev-pki.js';
 export { writeSecretFileOnce, loadOrCreateSecretFile, replaceSecretFile } from './secret-files.js';
 export { createServerCredentials, createClientCredentials, serviceAuthority, type ServerTlsMaterial, type ClientTlsMaterial } from './credentials.js';
+export {
+  devStackLayout,
+  DevStackSettingError,
+  DEV_PORT_OFFSET,
+  DEV_STACK_DEFAULTS,
+  DEV_DATA_FILES,
+  type DevStackLayout,
+  type DevStackService,
+} from './dev-stack.js';

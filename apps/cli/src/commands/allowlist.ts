@@ -1,8 +1,9 @@
-import { AllowlistServiceClient, allowlistV1, commonV1 } from '@gatehouse/contracts';
-import { call, dial } from '@gatehouse/service-kit';
+import { AllowlistServiceClient, IdentityServiceClient, allowlistV1, commonV1, identityV1 } from '@gatehouse/contracts';
+import { reachesLive } from '@gatehouse/session';
+import { call, dial, rolesFromProto } from '@gatehouse/service-kit';
 import { table } from '../output.js';
-import { rpc } from '../rpc-errors.js';
-import { sessionToken } from '../session.js';
+import { isRpcError, rpc } from '../rpc-errors.js';
+import { sessionHint, sessionToken } from '../session.js';
 import { securityFor, type CliSettings } from '../settings.js';
 import { UsageError } from './pki.js';
 
@@ -47,21 +48,71 @@ function until(d: Date | undefined): string {
   return d ? d.toISOString() : 'never';
 }
 
+/** The session's pinned IP and scope, and whether its roles reach LIVE (WhoAmI); undefined if identity cannot say. */
+async function sessionIp(settings: CliSettings, bearer: string): Promise<{ ip: string; full: boolean; live: boolean } | undefined> {
+  const c = dial(IdentityServiceClient, settings.address('identity'), await securityFor(settings, 'identity'));
+  try {
+    const who = await call(c, c.whoAmI, {}, { bearer });
+    const ip = who.session?.pinnedIp;
+    if (!ip) return undefined;
+    const roles = who.account?.principal?.roles ?? who.session?.principal?.roles ?? [];
+    return { ip, full: who.session?.scope === identityV1.SessionScope.SESSION_SCOPE_FULL, live: reachesLive(rolesFromProto(roles)) };
+  } catch (err) {
+    if (isRpcError(err)) return undefined; // RegisterDailyIp answers for itself
+    throw err;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * The entry that already allows `ip` for every environment a daily registration would cover
+ * (STAGING, and LIVE for a LIVE role), from Check without an account (so only enumerated
+ * entries count, not daily ones); undefined if any of them is not allowed that way.
+ */
+async function coveringEntry(c: AllowlistServiceClient, ip: string, live: boolean): Promise<allowlistV1.CheckResponse[] | undefined> {
+  const envs = [commonV1.Environment.ENVIRONMENT_STAGING, ...(live ? [commonV1.Environment.ENVIRONMENT_LIVE] : [])];
+  const answers: allowlistV1.CheckResponse[] = [];
+  for (const environment of envs) {
+    const r = await rpc('Check', call(c, c.check, A.CheckRequest.fromPartial({ ip, environment })));
+    if (r.decision !== A.CheckDecision.CHECK_DECISION_ALLOW || r.reason !== A.CheckReason.CHECK_REASON_ENUMERATED_ENTRY) return undefined;
+    answers.push(r);
+  }
+  return answers;
+}
+
 /**
  * `gatehouse ip register`: registers the IP this machine calls from as today's IP (P7). The
- * server takes the IP from the connection; nothing here can name another one.
+ * server takes the IP from the connection; nothing here can name another one. An IP that an
+ * allowlist entry already allows is not registered: that would only use up one of the day's
+ * slots. Only a FULL session's IP is asked about (identity gave it FULL because the IP is
+ * allowlisted); a REGISTER_IP_ONLY session's IP is not, so it registers without a Check (which
+ * would audit a denial for every home worker's registration).
  */
 export async function ipRegister(settings: CliSettings, env: Env, out: Out, a: AllowlistArgs): Promise<number> {
   const bearer = sessionToken(env);
+  const mine = await sessionIp(settings, bearer);
   return withAllowlist(settings, async (c) => {
-    const r = await rpc('RegisterDailyIp', call(c, c.registerDailyIp, {}, { bearer }));
+    const covered = mine?.full ? await coveringEntry(c, mine.ip, mine.live) : undefined;
+    if (mine && covered) {
+      const first = covered[0];
+      const by = first?.matchedCidr ? `${first.matchedCidr} (${first.entryId ?? '?'})` : 'an allowlist entry';
+      if (a.json) {
+        out(JSON.stringify({ ip: first?.canonicalIp || mine.ip, alreadyAllowed: true, registered: false, matchedCidr: first?.matchedCidr ?? null, entryId: first?.entryId ?? null }));
+        return 0;
+      }
+      out(`${first?.canonicalIp || mine.ip} is already allowed for ${mine.live ? 'LIVE and STAGING' : 'STAGING'} by ${by}: nothing registered, no daily slot used.`);
+      return 0;
+    }
+    const r = await rpc('RegisterDailyIp', call(c, c.registerDailyIp, {}, { bearer }), sessionHint);
     const d = r.dailyIp;
     if (a.json) {
       out(JSON.stringify({ ip: d?.ip, expiresAt: d?.expiresAt?.toISOString(), scope: d ? scopeName(d.scope) : null, alreadyRegistered: r.alreadyRegistered, remainingToday: r.remainingToday }));
       return 0;
     }
     out(`${r.alreadyRegistered ? 'Already registered' : 'Registered'} ${d?.ip ?? '?'} for ${d ? scopeName(d.scope) : '?'} until ${until(d?.expiresAt)} (the next daily cut-off).`);
-    out(`${r.remainingToday} more distinct IP(s) may be registered today. Run \`gatehouse login\` again or refresh your session for a FULL scope.`);
+    out(`${r.remainingToday} more distinct IP(s) may be registered today.`);
+    if (!mine?.full) out('Run `gatehouse session refresh` for a FULL scope (no new sign-in needed).');
     return 0;
   });
 }

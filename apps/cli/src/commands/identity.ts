@@ -6,8 +6,9 @@ import { IdentityServiceClient, commonV1, identityV1 } from '@gatehouse/contract
 import { systemClock, type Clock } from '@gatehouse/core';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { call, dial } from '@gatehouse/service-kit';
+import { devStackLayout } from '@gatehouse/pki';
 import { securityFor, type CliSettings } from '../settings.js';
-import { sessionHint, sessionToken } from '../session.js';
+import { refreshMarginMs, sessionExpiry, sessionHint, sessionToken } from '../session.js';
 import { requireArg, requireText } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { at, enumLabel, environmentLabel, fields, table } from '../output.js';
@@ -41,10 +42,6 @@ export interface IdentityArgs {
 /** What every identity command needs: where identity is, the environment, output and the prompt. */
 export type IdentityContext = CommandContext;
 
-/** Where identity writes the dev issuer's key at its first dev start (relative to the repository). */
-export const DEFAULT_DEV_ISSUER_KEY_FILE = '.gatehouse/data/identity-dev-issuer-key.pem';
-/** Where identity writes the one-time bootstrap token at its first start. */
-export const DEFAULT_BOOTSTRAP_TOKEN_FILE = '.gatehouse/data/identity-bootstrap-token';
 
 const { AccountState, OtpAlgorithm, OtpKind, SessionScope, SignInStep } = identityV1;
 const Role = commonV1.Role;
@@ -128,9 +125,25 @@ function isDevMode(env: Env, a: IdentityArgs): boolean {
 // ---------------------------------------------------------------------------------------------
 // Google ID tokens (real or dev)
 
-/** The dev issuer's key file: GATEHOUSE_DEV_ISSUER_KEY_FILE or identity's default location. */
+/**
+ * The dev issuer's key file: GATEHOUSE_DEV_ISSUER_KEY_FILE, else where the dev stack's identity
+ * writes it (<GATEHOUSE_DEV_DIR>/data, read through the dev stack's own layout).
+ */
 export function devIssuerKeyFile(env: Env): string {
-  return path.resolve(env['GATEHOUSE_DEV_ISSUER_KEY_FILE'] || DEFAULT_DEV_ISSUER_KEY_FILE);
+  const explicit = env['GATEHOUSE_DEV_ISSUER_KEY_FILE'];
+  return explicit ? path.resolve(explicit) : devStackLayout(env).devIssuerKeyFile;
+}
+
+/**
+ * What to do when identity refuses a dev ID token as signed by a key it does not know: the CLI
+ * signed with the key file of another dev stack (another GATEHOUSE_DEV_DIR). Names the file.
+ */
+function devKeyHint(env: Env, a: IdentityArgs, err: grpc.ServiceError): string | undefined {
+  if (a.dev === undefined || !/unknown key|signature/i.test(err.details || err.message)) return undefined;
+  return (
+    `The dev ID token was signed with the key in ${devIssuerKeyFile(env)}, which this identity does not trust: it belongs to another dev stack. ` +
+    'Set GATEHOUSE_DEV_DIR to the folder of the running stack (as given to `npm start`), or GATEHOUSE_DEV_ISSUER_KEY_FILE to its data/identity-dev-issuer-key.pem.'
+  );
 }
 
 /** Mints a Google-shaped dev ID token with the key the dev stack's identity trusts. */
@@ -250,7 +263,7 @@ export async function login(ctx: IdentityContext, a: IdentityArgs): Promise<numb
   const choice = enrollChoice('login', { ...a, hotp: false, algorithm: undefined, digits: undefined });
   const dev = isDevMode(env, a);
   return withIdentity(ctx.settings, async (c) => {
-    const begun = await rpc('BeginSignIn', call(c, c.beginSignIn, identityV1.BeginSignInRequest.fromPartial({ googleIdToken: idToken })), signInHint);
+    const begun = await rpc('BeginSignIn', call(c, c.beginSignIn, identityV1.BeginSignInRequest.fromPartial({ googleIdToken: idToken })), (err) => devKeyHint(env, a, err) ?? signInHint(err));
     let state = begun.state;
     if (!state) throw new CommandFailed('BeginSignIn: identity returned no sign-in');
     const signInId = state.signInId;
@@ -271,6 +284,7 @@ export async function login(ctx: IdentityContext, a: IdentityArgs): Promise<numb
     state = verified.state ?? state;
 
     let otpQuestion = state.otpKind === OtpKind.OTP_KIND_HOTP ? 'HOTP code' : 'OTP code';
+    let confirmCode: string | undefined;
     if (state.nextStep === SignInStep.SIGN_IN_STEP_OTP_ENROLLMENT) {
       out('');
       out('First sign-in: set up your one-time-password app (TOTP).');
@@ -280,20 +294,29 @@ export async function login(ctx: IdentityContext, a: IdentityArgs): Promise<numb
         signInHint,
       );
       await showEnrollment(out, enrolled, clock);
-      const confirmCode = await ask(prompt, 'Code shown by the authenticator app', 'code');
+      out('');
+      out('Type the code the app shows now to confirm it. That code is then used up: it cannot also sign you in,');
+      out('so the sign-in asks for the NEXT code (wait until the app shows a new one, up to 30 s).');
+      confirmCode = await ask(prompt, 'Code shown by the authenticator app', 'code');
       const confirmed = await rpc(
         'ConfirmOtpEnrollment',
         call(c, c.confirmOtpEnrollment, identityV1.ConfirmOtpEnrollmentRequest.fromPartial({ credentialId: enrolled.credential?.credentialId ?? '', code: confirmCode, signInId })),
         signInHint,
       );
       state = confirmed.state ?? state;
-      out('The authenticator app is set up. One more code finishes the sign-in; the code just used cannot be used again.');
+      out('The authenticator app is set up. One more code finishes the sign-in: wait for the next code; the one just used cannot be used again.');
       otpQuestion = 'OTP code (wait for the next code)';
     } else if (state.nextStep !== SignInStep.SIGN_IN_STEP_OTP_CODE) {
       throw new CommandFailed(`login: unexpected next sign-in step ${identityV1.signInStepToJSON(state.nextStep)}`);
     }
 
-    const otpCode = await ask(prompt, otpQuestion, 'OTP code');
+    let otpCode = await ask(prompt, otpQuestion, 'OTP code');
+    // The confirming code would be refused as a replay and count as a failed attempt: never send it.
+    for (let i = 0; otpCode === confirmCode; i++) {
+      if (i >= 3) throw new UsageError('login: no new OTP code entered; the code that confirmed the app cannot sign you in. Run `gatehouse login` again');
+      out('That is the code that confirmed the app; it cannot sign you in. Wait until the app shows a new code.');
+      otpCode = await ask(prompt, otpQuestion, 'OTP code');
+    }
     const done = await rpc('VerifyOtp', call(c, c.verifyOtp, { signInId, code: otpCode }), signInHint);
     const token = done.session?.token;
     const info = done.session?.info;
@@ -584,12 +607,15 @@ async function bootstrap(ctx: IdentityContext, a: IdentityArgs): Promise<number>
   const cmd = 'accounts bootstrap';
   const clock = ctx.clock ?? systemClock;
   const phoneNumber = requirePhone(cmd, '--phone', a.phone);
-  const tokenFile = path.resolve(a.tokenFile ?? DEFAULT_BOOTSTRAP_TOKEN_FILE);
+  const tokenFile = a.tokenFile !== undefined ? path.resolve(a.tokenFile) : ctx.settings.devStack.bootstrapTokenFile;
   let bootstrapToken: string;
   try {
     bootstrapToken = fs.readFileSync(tokenFile, 'utf8').trim();
   } catch {
-    throw new UsageError(`${cmd}: cannot read the bootstrap token at ${tokenFile}; identity writes it at its first start (\`npm start\` for the dev stack), or pass --token-file <file>`);
+    throw new UsageError(
+      `${cmd}: cannot read the bootstrap token at ${tokenFile}; identity writes it at its first start (\`npm start\` for the dev stack: ` +
+        'set GATEHOUSE_DEV_DIR if it runs with another folder), or pass --token-file <file>',
+    );
   }
   if (!bootstrapToken) throw new UsageError(`${cmd}: ${tokenFile} is empty`);
   const googleIdTokenValue = googleIdToken(cmd, env, a, clock);
@@ -597,7 +623,13 @@ async function bootstrap(ctx: IdentityContext, a: IdentityArgs): Promise<number>
     const res = await rpc(
       'BootstrapOfficer',
       call(c, c.bootstrapOfficer, { bootstrapToken, googleIdToken: googleIdTokenValue, phoneNumber }),
-      (err) => (err.code === grpc.status.FAILED_PRECONDITION ? 'A security officer exists already, or the token was used: sign in with `gatehouse login`.' : undefined),
+      (err) => {
+        if (err.code === grpc.status.FAILED_PRECONDITION) return 'A security officer exists already, or the token was used: sign in with `gatehouse login`.';
+        const devKey = devKeyHint(env, a, err);
+        if (devKey) return devKey;
+        if (/bootstrap token/i.test(err.details || err.message)) return `The bootstrap token was read from ${tokenFile}; is it the running identity's (GATEHOUSE_DEV_DIR)?`;
+        return undefined;
+      },
     );
     out(`security officer created: ${describeAccount(res.account)}`);
     out(`Next: sign in with \`gatehouse login ${a.dev !== undefined ? `--dev ${a.dev}` : '--id-token-file <file>'}\`; the first sign-in enrols your OTP app.`);
@@ -608,7 +640,7 @@ async function bootstrap(ctx: IdentityContext, a: IdentityArgs): Promise<number>
 // ---------------------------------------------------------------------------------------------
 // gatehouse sessions ...
 
-/** `gatehouse sessions list [--account ID] [--json]` and `sessions revoke <session-id> | --account <id>`. */
+/** `gatehouse sessions list [--account ID] [--json]`, `sessions revoke <session-id> | --account <id>` and `session refresh`. */
 export async function sessions(ctx: IdentityContext, sub: string | undefined, rest: string[], a: IdentityArgs): Promise<number> {
   const { env, out } = ctx;
   const clock = ctx.clock ?? systemClock;
@@ -658,5 +690,80 @@ export async function sessions(ctx: IdentityContext, sub: string | undefined, re
       return 0;
     });
   }
-  throw new UsageError(`sessions: unknown subcommand ${JSON.stringify(sub)} (list, revoke)`);
+  throw new UsageError(`sessions: unknown subcommand ${JSON.stringify(sub)} (list, revoke, refresh)`);
 }
+// ---------------------------------------------------------------------------------------------
+// gatehouse session refresh, and refresh on use
+
+function refreshHint(err: grpc.ServiceError): string | undefined {
+  if (err.code === grpc.status.FAILED_PRECONDITION) return 'The session cannot be extended past its absolute lifetime: run `gatehouse login`.';
+  return sessionHint(err);
+}
+
+/** RefreshSession with `bearer`; the new token is stored 0600 as login stores it. */
+async function refreshWith(ctx: IdentityContext, bearer: string, deadlineMs?: number): Promise<{ info: identityV1.SessionInfo; file: string }> {
+  return withIdentity(ctx.settings, async (c) => {
+    const res = await rpc('RefreshSession', call(c, c.refreshSession, {}, { bearer, ...(deadlineMs ? { deadlineMs } : {}) }), refreshHint);
+    const token = res.session?.token;
+    const info = res.session?.info;
+    if (!token || !info) throw new CommandFailed('RefreshSession: identity returned no session');
+    return { info, file: saveSession(ctx.env, token) };
+  });
+}
+
+/**
+ * `gatehouse session refresh`: a new token for the session (its inactivity expiry moved on, never
+ * past the absolute one; a REGISTER_IP_ONLY session becomes FULL once its IP is allowlisted),
+ * stored like login's. No SMS or OTP code: until the absolute lifetime, this is what keeps you
+ * signed in.
+ */
+async function refreshSession(ctx: IdentityContext): Promise<number> {
+  const { env, out } = ctx;
+  const clock = ctx.clock ?? systemClock;
+  const { info, file } = await refreshWith(ctx, sessionToken(env));
+  out(`Session ${info.sessionId} refreshed.`);
+  printScope(out, info);
+  out(`It expires ${at(info.expiresAt, clock)} unless used; at the latest ${at(info.absoluteExpiresAt, clock)}, then sign in again.`);
+  for (const access of info.environmentAccess) out(`${environmentLabel(access.environment)} access until ${at(access.expiresAt, clock)}`);
+  out(`Session stored in ${file} (readable by you only).`);
+  if (env['GATEHOUSE_SESSION_TOKEN'] || env['GATEHOUSE_SESSION_FILE']) {
+    out('Note: GATEHOUSE_SESSION_TOKEN or GATEHOUSE_SESSION_FILE is set and takes precedence over the stored session; unset it to use this one.');
+  }
+  return 0;
+}
+
+/**
+ * Refresh on use: before a command runs with the stored session (not one from
+ * GATEHOUSE_SESSION_TOKEN or GATEHOUSE_SESSION_FILE), a session that expires within
+ * GATEHOUSE_SESSION_REFRESH_MARGIN is refreshed and the new token stored. Best effort: if the
+ * refresh fails, `warn` says why and the command goes on with the old token, which stays valid
+ * until its own expiry. An expired session is left to the command (it says to sign in).
+ */
+export async function refreshStoredSessionIfDue(ctx: IdentityContext, warn: (line: string) => void): Promise<void> {
+  const { env } = ctx;
+  if (env['GATEHOUSE_SESSION_TOKEN'] || env['GATEHOUSE_SESSION_FILE']) return;
+  const margin = refreshMarginMs(env);
+  if (margin === 0) return;
+  let token: string | undefined;
+  try {
+    token = readStoredSession(env);
+  } catch {
+    return; // the command itself reports an unreadable session file
+  }
+  const expires = token ? sessionExpiry(token) : undefined;
+  if (!token || !expires) return;
+  const clock = ctx.clock ?? systemClock;
+  const left = expires.getTime() - clock.now().getTime();
+  if (left <= 0 || left > margin) return;
+  try {
+    await refreshWith(ctx, token, 5_000);
+  } catch (err) {
+    if (!(err instanceof CommandFailed)) throw err;
+    warn(`gatehouse: your session expires ${at(expires, clock)} and could not be refreshed (${err.message.split('\n')[0]}); going on with it.`);
+  }
+}
+
+  if (sub === 'refresh') {
+    if (rest.length) throw new UsageError('session refresh: takes no arguments (it refreshes the session you use)');
+    return refreshSession(ctx);
+  }
