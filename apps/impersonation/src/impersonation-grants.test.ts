@@ -413,6 +413,26 @@ for (const backend of BACKENDS) {
       await start({ customerDomain: domain, targetUserId: 'u-1', duration: { seconds: 40 * 60, nanos: 0 } }, support('acc-la-1'));
       await start({ customerDomain: domain, targetUserId: 'u-2', duration: { seconds: 10 * 60, nanos: 0 } }, support('acc-la-2'));
       await start({ customerDomain: domain, targetUserId: 'u-3', duration: { seconds: 20 * 60, nanos: 0 } }, support('acc-la-1'));
+    test('issue 13 item 5: the customer never sees the employee e-mail: act.name and the access log fall back to "Gatehouse support"', async (t) => {
+      if (!live(t)) return;
+      const domain = domainName('mail');
+      // A session whose display name is the e-mail (an account approved before names were
+      // required, or a Google profile without a name), and one with no name at all.
+      const withMail = await start({ customerDomain: domain, targetUserId: 'u-m1' }, support('acc-mail-1', { displayName: 'acc-mail-1@corp.example' }));
+      h.clock.advance(1000);
+      const noName = await start({ customerDomain: domain, targetUserId: 'u-m2' }, h.token({ roles: ['support'], accountId: 'acc-mail-2', email: 'acc-mail-2@corp.example' }));
+      for (const r of [withMail, noName]) {
+        const act = payloadOf(r.impersonationToken).act as Record<string, unknown>;
+        assert.equal(act.name, 'Gatehouse support');
+        assert.equal(r.grant?.employee?.displayName, 'Gatehouse support');
+        const v = await verify(r.impersonationToken);
+        assert.equal(v.claims?.actor?.displayName, 'Gatehouse support');
+      }
+      const log = await call(crm, crm.listAccessForDomain, { customerDomain: domain, pageSize: 10, pageToken: '' });
+      assert.deepEqual(log.entries.map((e) => e.employeeDisplayName), ['Gatehouse support', 'Gatehouse support']);
+      assert.ok(!JSON.stringify(log).includes('@'), 'no e-mail anywhere in the access log');
+    });
+
       const mine = await call(cli, cli.listActive, { customerDomain: domain, pageSize: 0, pageToken: '' }, { bearer: support('acc-la-1') });
       assert.deepEqual(mine.grants.map((g) => g.targetUserId), ['u-3', 'u-1']);
       const theirs = await refused(call(cli, cli.listActive, { accountId: 'acc-la-2', pageSize: 0, pageToken: '' }, { bearer: support('acc-la-1') }));

@@ -16,7 +16,6 @@ import {
   type GrantRecord,
   type GrantState,
   type ImpersonationStores,
-  type ImpersonatorRole,
   type LockRecord,
   type ReasonCode,
   type Staff,
@@ -213,7 +212,7 @@ export class Impersonation {
       return refuse('ip_not_allowlisted', new PermissionDeniedError(`impersonation requires an allowlisted IP; ${caller.ip} is not on the allowlist`));
     }
 
-    const staff: Staff = { accountId: who.accountId, email: who.email, displayName: displayNameOf(who, role), roles: [...who.roles] };
+    const staff: Staff = { accountId: who.accountId, email: who.email, displayName: displayNameOf(who), roles: [...who.roles] };
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = this.d.clock.now();
       const stored = await this.d.bursts.get(who.accountId, customerDomain);
@@ -425,7 +424,7 @@ export class Impersonation {
     if (state === 'ended') return { valid: false, reason: 'ended', grant };
     if (state === 'expired') return { valid: false, reason: 'expired', grant };
     if (FORBIDDEN_OPERATIONS.has(operation)) return { valid: false, reason: 'forbidden_operation', grant };
-    return { valid: true, claims: { ...c, actor: { accountId: grant.employee.accountId, email: grant.employee.email, displayName: grant.employee.displayName } }, grant };
+    return { valid: true, claims: { ...c, actor: { accountId: grant.employee.accountId, email: grant.employee.email, displayName: customerFacingName(grant.employee.displayName) } }, grant };
   }
 
   /** RecordAccess: idempotent by report id; only inside a live grant. */
@@ -616,7 +615,11 @@ export class Impersonation {
       requestId: caller.requestId,
       details: { entries: String(grants.length) },
     });
-    return grants.map((g) => ({ grant: g, state: effectiveState(g, now), touched: summarize(reports.filter((r) => r.grantId === g.grantId)) }));
+    return grants.map((g) => ({
+      grant: { ...g, employee: { ...g.employee, displayName: customerFacingName(g.employee.displayName) } },
+      state: effectiveState(g, now),
+      touched: summarize(reports.filter((r) => r.grantId === g.grantId)),
+    }));
   }
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -709,10 +712,23 @@ export class Impersonation {
   }
 }
 
-/** The name the customer sees: the session's display name, else the role ("Gatehouse support"), never the e-mail. */
-function displayNameOf(who: SessionEmployee, role: ImpersonatorRole): string {
-  const name = who.displayName?.trim();
-  return name ? name : `Gatehouse ${role}`;
+/** What the customer sees when the employee has no display name fit to show. */
+export const CUSTOMER_FACING_FALLBACK = 'Gatehouse support';
+
+/**
+ * The name the customer sees (the token's act.name, the access log): the display name the
+ * officer approved, never an e-mail address (issue 13 item 5). A missing name, or one that is
+ * (or holds) an address, as an account approved before names were required may carry, becomes
+ * "Gatehouse support". Applied when a grant is made and again when one is shown, so a grant
+ * stored earlier with an e-mail is not shown with it either.
+ */
+export function customerFacingName(name: string | undefined): string {
+  const n = name?.trim();
+  return n && !n.includes('@') ? n : CUSTOMER_FACING_FALLBACK;
+}
+
+function displayNameOf(who: SessionEmployee): string {
+  return customerFacingName(who.displayName);
 }
 
 /** Reports of one grant totalled per (resource type, operation), distinct ids up to 1000. */
