@@ -153,13 +153,6 @@ Environment:
 `;
 
 /**
- * Parses argv and runs one command; returns the exit code (0 ok, 1 failed, 2 usage). Wiring only:
- * commands do the work. `prompt` answers questions (SMS and OTP codes, passphrases); by default
- * they are read from stdin, with the question on stderr. `stdin` is what `--from-stdin` reads.
- */
-export async function run(
-  argv: string[],
-/**
  * Whether a command may run with the stored session, so that it is refreshed first when it nears
  * expiry. Not for the commands that sign in or out, refresh explicitly, or never send a session.
  */
@@ -172,6 +165,13 @@ function usesSession(cmd: string, sub: string | undefined): boolean {
   return true;
 }
 
+/**
+ * Parses argv and runs one command; returns the exit code (0 ok, 1 failed, 2 usage). Wiring only:
+ * commands do the work. `prompt` answers questions (SMS and OTP codes, passphrases); by default
+ * they are read from stdin, with the question on stderr. `stdin` is what `--from-stdin` reads.
+ */
+export async function run(
+  argv: string[],
   env: Record<string, string | undefined>,
   out: (l: string) => void,
   err: (l: string) => void,
@@ -310,6 +310,7 @@ function usesSession(cmd: string, sub: string | undefined): boolean {
   const ictx: IdentityContext = { settings, env, out, prompt: ask };
   const sctx: SecretsContext = { ...ictx, stdin };
   try {
+    if (usesSession(cmd, sub)) await refreshStoredSessionIfDue(ictx, err);
     if (cmd === 'login' && !sub) return await login(ictx, ia);
     if (cmd === 'logout' && !sub) return await logout(ictx);
     if (cmd === 'whoami' && !sub) return await whoami(ictx, ia);
@@ -317,7 +318,6 @@ function usesSession(cmd: string, sub: string | undefined): boolean {
     if (cmd === 'otp') return await otp(ictx, sub, rest, ia);
     if (cmd === 'accounts') return await accounts(ictx, sub, rest, ia);
     if (cmd === 'sessions' || cmd === 'session') return await sessions(ictx, sub, rest, ia);
-    if (usesSession(cmd, sub)) await refreshStoredSessionIfDue(ictx, err);
     if (cmd === 'secrets') return await secrets(sctx, sub, rest, sa);
     if (cmd === 'release') return await release(sctx, sub, rest, sa);
     if (cmd === 'impersonate') return await impersonate(ictx, sub, rest, ima);

@@ -638,61 +638,6 @@ async function bootstrap(ctx: IdentityContext, a: IdentityArgs): Promise<number>
 }
 
 // ---------------------------------------------------------------------------------------------
-// gatehouse sessions ...
-
-/** `gatehouse sessions list [--account ID] [--json]`, `sessions revoke <session-id> | --account <id>` and `session refresh`. */
-export async function sessions(ctx: IdentityContext, sub: string | undefined, rest: string[], a: IdentityArgs): Promise<number> {
-  const { env, out } = ctx;
-  const clock = ctx.clock ?? systemClock;
-  if (sub === undefined || sub === 'list') {
-    const bearer = sessionToken(env);
-    return withIdentity(ctx.settings, async (c) => {
-      const accountId = a.account ? await resolveAccount(c, bearer, a.account) : undefined;
-      const all: identityV1.SessionRecord[] = [];
-      let pageToken = '';
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const res = await rpc('ListSessions', call(c, c.listSessions, identityV1.ListSessionsRequest.fromPartial({ accountId, pageSize: 500, pageToken }), { bearer }), sessionHint);
-        all.push(...res.sessions);
-        pageToken = res.nextPageToken;
-        if (!pageToken) break;
-      }
-      if (a.json) {
-        out(JSON.stringify(all.map((s) => identityV1.SessionRecord.toJSON(s))));
-        return 0;
-      }
-      if (all.length === 0) {
-        out('no active sessions');
-        return 0;
-      }
-      const rows = all.map((s) => [
-        s.info?.sessionId ?? '-',
-        s.info?.principal?.email ?? s.info?.principal?.accountId ?? '-',
-        s.info ? scopeName(s.info.scope) : '-',
-        enumLabel(identityV1.sessionStatusToJSON(s.status), 'SESSION_STATUS_'),
-        s.info?.pinnedIp || '-',
-        s.info?.authTime?.toISOString() ?? '-',
-        at(s.info?.expiresAt, clock),
-      ]);
-      for (const line of table([['SESSION', 'E-MAIL', 'SCOPE', 'STATUS', 'PINNED IP', 'SIGNED IN', 'EXPIRES'], ...rows])) out(line);
-      return 0;
-    });
-  }
-  if (sub === 'revoke') {
-    const sessionId = rest[0]?.trim();
-    if (sessionId && a.account) throw new UsageError('sessions revoke: give a session id or --account <id>, not both');
-    if (!sessionId && !a.account) throw new UsageError('sessions revoke: give a session id, or --account <id> to revoke every session of an account');
-    const bearer = sessionToken(env);
-    return withIdentity(ctx.settings, async (c) => {
-      const accountId = a.account ? await resolveAccount(c, bearer, a.account) : undefined;
-      const req = identityV1.RevokeSessionRequest.fromPartial({ reason: a.reason?.trim() ?? '', ...(accountId ? { accountId } : { sessionId }) });
-      const res = await rpc('RevokeSession', call(c, c.revokeSession, req, { bearer }), sessionHint);
-      out(`${res.revokedSessionCount} session(s) revoked${accountId ? ` for account ${accountId}` : ''}`);
-      return 0;
-    });
-  }
-  throw new UsageError(`sessions: unknown subcommand ${JSON.stringify(sub)} (list, revoke, refresh)`);
-}
-// ---------------------------------------------------------------------------------------------
 // gatehouse session refresh, and refresh on use
 
 function refreshHint(err: grpc.ServiceError): string | undefined {
@@ -763,7 +708,62 @@ export async function refreshStoredSessionIfDue(ctx: IdentityContext, warn: (lin
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// gatehouse sessions ...
+
+/** `gatehouse sessions list [--account ID] [--json]`, `sessions revoke <session-id> | --account <id>` and `session refresh`. */
+export async function sessions(ctx: IdentityContext, sub: string | undefined, rest: string[], a: IdentityArgs): Promise<number> {
+  const { env, out } = ctx;
+  const clock = ctx.clock ?? systemClock;
   if (sub === 'refresh') {
     if (rest.length) throw new UsageError('session refresh: takes no arguments (it refreshes the session you use)');
     return refreshSession(ctx);
   }
+  if (sub === undefined || sub === 'list') {
+    const bearer = sessionToken(env);
+    return withIdentity(ctx.settings, async (c) => {
+      const accountId = a.account ? await resolveAccount(c, bearer, a.account) : undefined;
+      const all: identityV1.SessionRecord[] = [];
+      let pageToken = '';
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const res = await rpc('ListSessions', call(c, c.listSessions, identityV1.ListSessionsRequest.fromPartial({ accountId, pageSize: 500, pageToken }), { bearer }), sessionHint);
+        all.push(...res.sessions);
+        pageToken = res.nextPageToken;
+        if (!pageToken) break;
+      }
+      if (a.json) {
+        out(JSON.stringify(all.map((s) => identityV1.SessionRecord.toJSON(s))));
+        return 0;
+      }
+      if (all.length === 0) {
+        out('no active sessions');
+        return 0;
+      }
+      const rows = all.map((s) => [
+        s.info?.sessionId ?? '-',
+        s.info?.principal?.email ?? s.info?.principal?.accountId ?? '-',
+        s.info ? scopeName(s.info.scope) : '-',
+        enumLabel(identityV1.sessionStatusToJSON(s.status), 'SESSION_STATUS_'),
+        s.info?.pinnedIp || '-',
+        s.info?.authTime?.toISOString() ?? '-',
+        at(s.info?.expiresAt, clock),
+      ]);
+      for (const line of table([['SESSION', 'E-MAIL', 'SCOPE', 'STATUS', 'PINNED IP', 'SIGNED IN', 'EXPIRES'], ...rows])) out(line);
+      return 0;
+    });
+  }
+  if (sub === 'revoke') {
+    const sessionId = rest[0]?.trim();
+    if (sessionId && a.account) throw new UsageError('sessions revoke: give a session id or --account <id>, not both');
+    if (!sessionId && !a.account) throw new UsageError('sessions revoke: give a session id, or --account <id> to revoke every session of an account');
+    const bearer = sessionToken(env);
+    return withIdentity(ctx.settings, async (c) => {
+      const accountId = a.account ? await resolveAccount(c, bearer, a.account) : undefined;
+      const req = identityV1.RevokeSessionRequest.fromPartial({ reason: a.reason?.trim() ?? '', ...(accountId ? { accountId } : { sessionId }) });
+      const res = await rpc('RevokeSession', call(c, c.revokeSession, req, { bearer }), sessionHint);
+      out(`${res.revokedSessionCount} session(s) revoked${accountId ? ` for account ${accountId}` : ''}`);
+      return 0;
+    });
+  }
+  throw new UsageError(`sessions: unknown subcommand ${JSON.stringify(sub)} (list, revoke, refresh)`);
+}
