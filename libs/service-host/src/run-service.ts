@@ -153,7 +153,7 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     const client = dial(AuditServiceClient, cfg.GATEHOUSE_AUDIT_ADDR, clientSecurity);
     const sender = grpcAuditSender(client);
     relay = new AuditRelay({ outbox, send: sender, log: log.child({ component: 'audit-relay' }), ...(opts.clock ? { clock: opts.clock } : {}) });
-    audit = new AuditEmitter({ outbox, relay, send: sender, source: spec.name, ...(opts.clock ? { clock: opts.clock } : {}) });
+    audit = new AuditEmitter({ outbox, relay, source: spec.name, ...(opts.clock ? { clock: opts.clock } : {}) });
     relay.start();
     const r = relay;
     closers.push(() => r.stop(), () => client.close());
@@ -183,6 +183,10 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
       keepaliveTimeoutMs: cfg.GATEHOUSE_KEEPALIVE_TIMEOUT_MS,
       deadlineCapMs: cfg.GATEHOUSE_DEADLINE_CAP_MS,
       shutdownGraceMs: cfg.GATEHOUSE_SHUTDOWN_GRACE_MS,
+      requestArrivalMs: cfg.GATEHOUSE_REQUEST_ARRIVAL_MS,
+      maxConnectionsPerIp: cfg.GATEHOUSE_MAX_CONNECTIONS_PER_IP,
+      maxConnectionAgeMs: cfg.GATEHOUSE_MAX_CONNECTION_AGE_MS,
+      maxConnectionAgeGraceMs: cfg.GATEHOUSE_MAX_CONNECTION_AGE_GRACE_MS,
     },
     rateLimits: cfg.GATEHOUSE_RATE_LIMITS,
     onShutdown: [...(wired.onShutdown ?? []), ...closers, () => store.store.close()],

@@ -87,6 +87,13 @@ export const baseConfigShape = {
   GATEHOUSE_KEEPALIVE_TIMEOUT_MS: intIn(1_000, 600_000).default(20_000),
   GATEHOUSE_DEADLINE_CAP_MS: intIn(10, 600_000).default(15_000),
   GATEHOUSE_SHUTDOWN_GRACE_MS: intIn(0, 600_000).default(10_000),
+  /** How long a call may wait for its request message after its headers; a stalled stream is ended. */
+  GATEHOUSE_REQUEST_ARRIVAL_MS: intIn(100, 600_000).default(10_000),
+  /** Open connections one client IP may hold; further ones are closed at once. */
+  GATEHOUSE_MAX_CONNECTIONS_PER_IP: intIn(1, 100_000).default(256),
+  /** Connections get GOAWAY after this long (clients reconnect; streams resume), then a grace to finish. */
+  GATEHOUSE_MAX_CONNECTION_AGE_MS: intIn(10_000, 86_400_000).default(1_800_000),
+  GATEHOUSE_MAX_CONNECTION_AGE_GRACE_MS: intIn(0, 3_600_000).default(60_000),
   GATEHOUSE_RATE_LIMITS: env.json(rateLimitSchema).optional(),
   GATEHOUSE_AUDIT_ADDR: env.string().default('127.0.0.1:7105'),
   GATEHOUSE_VERSION: env.string().optional(),

@@ -1,3 +1,4 @@
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { peerIdentity, type AuthContextSource, type CallerIdentity, type CallerKind } from '@gatehouse/pki';
 import type { RateLimiter } from './rate-limit.js';
@@ -59,6 +60,20 @@ export function callerOf(call: AuthContextSource): CallerIdentity | undefined {
   return id;
 }
 
+/**
+ * Resets the HTTP/2 stream once the status is out. grpc-js ends its own side only, so a client
+ * that never half-closes would keep the stream (and its slot under max_concurrent_streams) open
+ * until the connection dies. The stream is the base call's (grpc-js 1.14 keeps it as `stream`);
+ * if a later grpc-js hides it this does nothing, and the slow-stream test says so.
+ */
+function resetAfterStatus(call: unknown): void {
+  const stream = (call as { stream?: { closed?: boolean; close?: (code: number) => void } }).stream;
+  if (!stream || typeof stream.close !== 'function') return;
+  setImmediate(() => {
+    if (!stream.closed) stream.close?.(http2.constants.NGHTTP2_NO_ERROR);
+  });
+}
+
 /** One method's place in the policy table. */
 export interface MethodEntry {
   service: string;
@@ -76,6 +91,11 @@ export interface GatekeeperOptions {
   metrics: RpcMetrics;
   /** Plaintext on loopback: there is no certificate, so the caller policy cannot apply. */
   insecure: boolean;
+  /**
+   * How long a call may wait for its request message after its headers (issue 17 item 4): a
+   * stream whose request never arrives is ended, certificate or not. Default 10 s.
+   */
+  requestArrivalMs?: number;
 }
 
 /**
@@ -98,10 +118,27 @@ export function gatekeeper(opts: GatekeeperOptions): grpc.ServerInterceptor {
       record(code);
       call.sendStatus({ code, details, metadata: metadata ?? new grpc.Metadata() });
     };
+    let arrival: NodeJS.Timeout | undefined;
+    const arrived = () => {
+      clearTimeout(arrival);
+      arrival = undefined;
+    };
     const responder = new grpc.ResponderBuilder()
       .withStart((next) => {
         const listener = new grpc.ServerListenerBuilder()
+          .withOnReceiveMessage((message, nextMessage) => {
+            arrived();
+            nextMessage(message);
+          })
+          .withOnCancel(() => arrived())
           .withOnReceiveMetadata((metadata, nextMetadata) => {
+            const arrivalMs = opts.requestArrivalMs ?? 10_000;
+            arrival = setTimeout(() => {
+              arrival = undefined;
+              reject(grpc.status.DEADLINE_EXCEEDED, `${rpc}: the request message did not arrive within ${arrivalMs} ms of the call's headers`);
+              resetAfterStatus(call);
+            }, arrivalMs);
+            arrival.unref();
             if (!entry) {
               nextMetadata(metadata);
               return;
@@ -147,6 +184,7 @@ export function gatekeeper(opts: GatekeeperOptions): grpc.ServerInterceptor {
         next(metadata);
       })
       .withSendStatus((status, next) => {
+        arrived();
         record(status.code);
         next(status);
       })

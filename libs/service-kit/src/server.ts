@@ -1,3 +1,4 @@
+import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -38,6 +39,14 @@ export interface ServerLimits {
   keepaliveTimeoutMs: number;
   deadlineCapMs: number;
   shutdownGraceMs: number;
+  /** How long a call may wait for its request message after its headers (slow or stalled streams). */
+  requestArrivalMs: number;
+  /** Open connections one client IP may hold; more are closed at once. */
+  maxConnectionsPerIp: number;
+  /** A connection is told to go away (GOAWAY) after this long, so no stream or client holds one forever. */
+  maxConnectionAgeMs: number;
+  /** How long calls in flight on a connection told to go away may still finish. */
+  maxConnectionAgeGraceMs: number;
 }
 
 /** Defaults used when a caller does not give limits (tests, tools). */
@@ -49,6 +58,10 @@ export const DEFAULT_LIMITS: ServerLimits = {
   keepaliveTimeoutMs: 20_000,
   deadlineCapMs: 15_000,
   shutdownGraceMs: 10_000,
+  requestArrivalMs: 10_000,
+  maxConnectionsPerIp: 256,
+  maxConnectionAgeMs: 30 * 60_000,
+  maxConnectionAgeGraceMs: 60_000,
 };
 
 /** Everything {@link startServer} needs; `main.ts` fills it from config. */
@@ -125,8 +138,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     'grpc.max_metadata_size': 16 * 1024,
     'grpc.max_connection_idle_ms': 10 * 60_000,
+    'grpc.max_connection_age_ms': limits.maxConnectionAgeMs,
+    'grpc.max_connection_age_grace_ms': limits.maxConnectionAgeGraceMs,
     interceptors: [
-      gatekeeper({ service: opts.service, version: opts.version, methods, limiter: new RateLimiter(opts.rateLimits), metrics, insecure }),
+      gatekeeper({
+        service: opts.service,
+        version: opts.version,
+        methods,
+        limiter: new RateLimiter(opts.rateLimits),
+        metrics,
+        insecure,
+        requestArrivalMs: limits.requestArrivalMs,
+      }),
     ],
   });
 
@@ -165,10 +188,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   const creds = opts.security.mode === 'mtls' ? createServerCredentials(opts.security.material) : grpc.ServerCredentials.createInsecure();
-  const bindHost = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${bindHost}:${opts.port}`, creds, (err, p) => (err ? reject(err) : resolve(p)));
-  });
+  const { listener, port } = await listenWithConnectionCap(server, creds, opts.host.replace(/^\[|\]$/g, ''), opts.port, limits.maxConnectionsPerIp, (ip) =>
+    opts.log.warn({ ip, max: limits.maxConnectionsPerIp }, 'connection refused: too many open connections from this IP'),
+  );
   const metricsServer = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics, opts.host, opts.metricsPort);
 
   const setServing = (status: ServingStatus) => {
@@ -183,6 +205,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     stopping ??= (async () => {
       opts.log.info({ reason }, 'draining');
       setServing('NOT_SERVING');
+      listener.close();
       const closed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       const drained = tracker.drain();
       let timer: NodeJS.Timeout | undefined;
@@ -210,6 +233,51 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   opts.log.info({ host: opts.host, port, metricsPort: metricsServer?.port, security: opts.security.mode }, 'serving');
   return { port, address: `${opts.host}:${port}`, metricsPort: metricsServer?.port, metrics, setServing, shutdown };
+}
+
+/**
+ * Accepts TCP connections ourselves and hands them to grpc-js (a connection injector), so that
+ * one client IP can hold at most `maxPerIp` connections (issue 17 item 4): a flood of idle or
+ * header-only connections from one address is cut off before TLS, and other clients are served.
+ */
+async function listenWithConnectionCap(
+  server: grpc.Server,
+  creds: grpc.ServerCredentials,
+  host: string,
+  port: number,
+  maxPerIp: number,
+  onRefused: (ip: string) => void,
+): Promise<{ listener: net.Server; port: number }> {
+  const injector = server.createConnectionInjector(creds);
+  const open = new Map<string, number>();
+  let warnedAt = 0;
+  const listener = net.createServer((socket) => {
+    const ip = socket.remoteAddress ?? '';
+    const n = (open.get(ip) ?? 0) + 1;
+    if (n > maxPerIp) {
+      socket.destroy();
+      if (Date.now() - warnedAt > 10_000) {
+        warnedAt = Date.now();
+        onRefused(ip);
+      }
+      return;
+    }
+    open.set(ip, n);
+    socket.once('close', () => {
+      const left = (open.get(ip) ?? 1) - 1;
+      if (left <= 0) open.delete(ip);
+      else open.set(ip, left);
+    });
+    injector.injectConnection(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(port, host, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  return { listener, port: (listener.address() as net.AddressInfo).port };
 }
 
 function pendingHandler(stream: boolean, message: string): Handler {
