@@ -12,7 +12,7 @@ const S = grpc.status;
  * with its own certificate). One floods Check until it is refused; its neighbour is still served,
  * because an authenticated caller is limited by its own identity, not by the shared IP.
  */
-describe('allowlist: rate limits at the gRPC edge', () => {
+describe('allowlist: the gRPC edge', () => {
   let h: AllowlistHarness;
   before(async () => {
     h = await startAllowlist({
@@ -37,5 +37,18 @@ describe('allowlist: rate limits at the gRPC edge', () => {
     assert.match(refusedFlood[0]?.details ?? '', /rate limit exceeded for this caller/);
     const neighbour = await Promise.all(Array.from({ length: 10 }, () => check(other)));
     assert.deepEqual(neighbour, Array(10).fill('ok'), 'the other backend gets all 10 of its calls');
+  });
+
+  test('ListDailyIps naming another account from a non-officer is PERMISSION_DENIED, as the contract says (issue 17 item 7)', async () => {
+    const cli = await h.client('cli');
+    const dev = h.token({ roles: ['developer'], accountId: 'acc-dev' });
+    const own = await call(cli, cli.listDailyIps, A.ListDailyIpsRequest.fromPartial({ accountId: 'acc-dev' }), { bearer: dev });
+    assert.deepEqual(own.dailyIps, []);
+    const err = await call(cli, cli.listDailyIps, A.ListDailyIpsRequest.fromPartial({ accountId: 'acc-other' }), { bearer: dev }).then(
+      () => undefined,
+      (e: grpc.ServiceError) => e,
+    );
+    assert.equal(err?.code, S.PERMISSION_DENIED);
+    assert.match(err?.details ?? '', /only the security officer may list another account's daily IPs/);
   });
 });

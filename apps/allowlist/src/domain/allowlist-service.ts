@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditSink, DomainAuditEvent } from '@gatehouse/audit-client';
 import { reachesLive } from '@gatehouse/session';
-import { AlreadyExistsError, FailedPreconditionError, freeText, InvalidArgumentError, NotFoundError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
+import { AlreadyExistsError, FailedPreconditionError, freeText, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
 import { AllowlistIndex, type CheckResult } from './allowlist-index.js';
 import { compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, type CidrWarning } from '@gatehouse/ip';
 import type { AllowlistEntry, ChangeVersion, DailyIp, DailyIpRepository, EntryRepository, EntryScope, Environment } from './model.js';
@@ -261,7 +261,8 @@ export class Allowlist {
   async listDaily(who: SessionEmployee, filter: { accountId?: string | undefined; includeExpired: boolean }, page: { after?: { registeredAt: Date; dailyIpId: string } | undefined; limit: number }): Promise<DailyIp[]> {
     const officer = who.roles.includes('security_officer');
     if (!officer && filter.accountId !== undefined && filter.accountId !== who.accountId) {
-      throw new InvalidArgumentError('account_id', "only the security officer may list another account's daily IPs");
+      // The contract's answer: PERMISSION_DENIED, not INVALID_ARGUMENT (issue 17 item 7).
+      throw new PermissionDeniedError("only the security officer may list another account's daily IPs");
     }
     const accountId = filter.accountId ?? (officer ? undefined : who.accountId);
     return this.d.dailyIps.list({ ...(accountId !== undefined ? { accountId } : {}), includeExpired: filter.includeExpired, now: this.d.clock.now() }, page);
