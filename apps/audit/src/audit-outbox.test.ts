@@ -33,7 +33,7 @@ test('outbox end to end: with audit down 30 s a critical action fails closed, qu
   const outbox = new SqliteOutboxRepository(store);
   const sender = grpcAuditSender(client, 2_000);
   const relay = new AuditRelay({ outbox, send: sender, log: createLogger({ service: 'identity', level: 'silent' }), pollMs: 200, backoff: { initialMs: 100, maxMs: 2_000 } });
-  const emitter = new AuditEmitter({ outbox, relay, send: sender, source: 'identity', confirmTimeoutMs: 2_000 });
+  const emitter = new AuditEmitter({ outbox, relay, source: 'identity', confirmTimeoutMs: 2_000 });
   relay.start();
   const actor = `acc-outbox-${Date.now()}`;
   const ev = (action: auditEventV1.Action) => ({
@@ -48,8 +48,10 @@ test('outbox end to end: with audit down 30 s a critical action fails closed, qu
     performed += 1;
   };
   const criticalAction = async () => {
-    await emitter.emitAndConfirm(ev(auditEventV1.Action.ACTION_IDENTITY_ROLES_SET));
+    // A confirmed intent first (it stays queued if unconfirmed, and then reads only "attempted"), the outcome after the action.
+    const intent = await emitter.emitAndConfirm({ ...ev(auditEventV1.Action.ACTION_IDENTITY_ROLES_SET), outcome: auditEventV1.Outcome.OUTCOME_ATTEMPTED });
     performed += 1; // the action happens only after audit confirmed
+    await emitter.recordNow({ ...ev(auditEventV1.Action.ACTION_IDENTITY_ROLES_SET), intentEventId: intent.eventId });
   };
 
   for (let i = 0; i < 5; i++) await normalAction();
@@ -82,7 +84,12 @@ test('outbox end to end: with audit down 30 s a critical action fails closed, qu
     bearer: h.sessions.token({ roles: ['security_officer'] }),
   });
   assert.equal(performed, 5 + 1 + 10 + 1 + 3);
-  assert.equal(res.entries.length, performed, 'audit holds exactly one event per action performed');
+  const outcomes = res.entries.filter((e) => e.event?.outcome !== auditEventV1.Outcome.OUTCOME_ATTEMPTED);
+  const intents = res.entries.filter((e) => e.event?.outcome === auditEventV1.Outcome.OUTCOME_ATTEMPTED);
+  assert.equal(outcomes.length, performed, 'audit holds exactly one outcome event per action performed');
+  assert.equal(intents.length, 3, 'three critical attempts: two confirmed, one that failed closed and landed late as "attempted"');
+  const concluded = new Set(outcomes.map((e) => e.event?.intentEventId).filter(Boolean));
+  assert.equal(concluded.size, 2, 'only the performed critical actions have an outcome');
   const seqs = res.entries.map((e) => e.sequence);
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
 });

@@ -117,9 +117,15 @@ for (const backend of BACKENDS) {
       assert.equal(v.claims?.targetUserId, target);
 
       await h.drainAudit();
-      // Critical: the start event was confirmed by audit, with the target hashed and never the token.
-      const startEvents = eventsFor(g.grantId, A.ACTION_IMPERSONATION_START);
+      // Critical: the start's intent was confirmed by audit, then its outcome recorded naming it; the target hashed, never the token.
+      const all = eventsFor(g.grantId, A.ACTION_IMPERSONATION_START);
+      const intents = all.filter((e) => e.outcome === auditEventV1.Outcome.OUTCOME_ATTEMPTED);
+      const startEvents = all.filter((e) => e.outcome !== auditEventV1.Outcome.OUTCOME_ATTEMPTED);
+      assert.equal(intents.length, 1);
       assert.equal(startEvents.length, 1);
+      assert.equal(startEvents[0]?.outcome, auditEventV1.Outcome.OUTCOME_SUCCESS);
+      assert.equal(startEvents[0]?.intentEventId, intents[0]?.eventId);
+      assert.equal(intents[0]?.hashedDetails.customer_user_id, target);
       assert.equal(startEvents[0]?.customerDomain, domain);
       assert.equal(startEvents[0]?.actor?.id, 'acc-start');
       assert.equal(startEvents[0]?.hashedDetails.customer_user_id, target);

@@ -195,9 +195,14 @@ for (const backend of BACKENDS) {
       );
 
       await h.drainAudit();
-      const events = eventsFor(releaseId).filter((e) => e.action !== A.ACTION_SECRETS_RELEASE_CREATE);
+      const all = eventsFor(releaseId).filter((e) => e.action !== A.ACTION_SECRETS_RELEASE_CREATE);
+      // The winner's confirmed intent (issue 13 item 6) says nothing happened; every other event is one call's outcome.
+      const intents = all.filter((e) => e.outcome === auditEventV1.Outcome.OUTCOME_ATTEMPTED);
+      const events = all.filter((e) => e.outcome !== auditEventV1.Outcome.OUTCOME_ATTEMPTED);
       assert.equal(events.length, 100, 'one event per call');
+      assert.equal(intents.length, 1, 'one intent: the winner of the compare-and-set');
       assert.equal(events.filter((e) => e.action === A.ACTION_SECRETS_RELEASE_REDEEM).length, 1);
+      assert.equal(events.find((e) => e.action === A.ACTION_SECRETS_RELEASE_REDEEM)?.intentEventId, intents[0]?.eventId, 'the redemption names its intent');
       const refusals = events.filter((e) => e.action === A.ACTION_SECRETS_RELEASE_REDEEM_REFUSED);
       assert.equal(refusals.length, 99);
       assert.ok(refusals.every((e) => e.details['reason'] === 'already_redeemed' && e.details['class'] === 'replay' && e.outcome === auditEventV1.Outcome.OUTCOME_DENIED));
@@ -417,7 +422,9 @@ for (const backend of BACKENDS) {
       assert.ok(r.redeemedAt);
       assert.deepEqual(r.secrets.map((s) => [s.name, s.version]), [['DB_PASSWORD', 1]]);
       await h.drainAudit();
-      assert.equal(eventsFor(id, A.ACTION_SECRETS_RELEASE_APPROVE).length, 2, 'only the approvals that happened');
+      const approvals = eventsFor(id, A.ACTION_SECRETS_RELEASE_APPROVE);
+      assert.equal(approvals.filter((e) => e.outcome === auditEventV1.Outcome.OUTCOME_SUCCESS).length, 2, 'only the approvals that happened');
+      assert.equal(approvals.filter((e) => e.outcome === auditEventV1.Outcome.OUTCOME_ATTEMPTED).length, 3, 'three intents: the refused one (UNAVAILABLE) and the two that happened');
     });
 
     test('a deleted secret: out of new releases, and a release holding it does not redeem', async (t) => {

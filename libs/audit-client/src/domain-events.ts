@@ -37,7 +37,8 @@ export interface EventSubject {
  */
 export interface DomainAuditEvent<A extends string = string> {
   action: A;
-  outcome: 'success' | 'failure' | 'denied' | 'error';
+  /** 'attempted' only on an intent, which AuditSink.confirm makes (an event that says nothing happened yet). */
+  outcome: 'success' | 'failure' | 'denied' | 'error' | 'attempted';
   actor: EventActor;
   subject?: EventSubject;
   sourceIp?: string;
@@ -47,14 +48,29 @@ export interface DomainAuditEvent<A extends string = string> {
   details?: Record<string, string>;
   /** Personal data (e.g. `customer_user_id`): audit keeps only a keyed hash, searchable but not readable. */
   hashedDetails?: Record<string, string>;
+  /** On the outcome of a critical action: the intent it concludes (AuditIntent.intentId). */
+  intentId?: string;
+  /** When the action happened, if the domain knows it (e.g. the state change's own time); default: when recorded. */
+  occurredAt?: Date;
+}
+
+/** A critical action's confirmed intent: its outcome event names it (DomainAuditEvent.intentId). */
+export interface AuditIntent {
+  readonly intentId: string;
 }
 
 /** The port a service's domain uses to audit: durable queueing, and fail-closed confirmation for critical actions. */
 export interface AuditSink<A extends string = string> {
   /** Durably queues events (one outbox transaction); they ship after this resolves. */
   record(...events: DomainAuditEvent<A>[]): Promise<void>;
-  /** For critical actions: resolves once audit confirmed the event, else throws UnavailableError (fail closed). */
-  confirm(event: DomainAuditEvent<A>): Promise<void>;
+  /**
+   * For critical actions, before the action: records `event` as an intent (outcome ATTEMPTED,
+   * whatever `event.outcome` says) and resolves once audit confirmed it, else throws
+   * UnavailableError and the action must not happen (fail closed; an intent that reaches audit
+   * late then reads "attempted", followed by an ERROR outcome saying it was not performed).
+   * After the action, `record` its outcome with `intentId` set (success, or failure/error).
+   */
+  confirm(event: DomainAuditEvent<A>): Promise<AuditIntent>;
 }
 
 const E = auditEventV1;
@@ -64,6 +80,7 @@ const OUTCOME: Record<DomainAuditEvent['outcome'], auditEventV1.Outcome> = {
   failure: E.Outcome.OUTCOME_FAILURE,
   denied: E.Outcome.OUTCOME_DENIED,
   error: E.Outcome.OUTCOME_ERROR,
+  attempted: E.Outcome.OUTCOME_ATTEMPTED,
 };
 
 const ACTOR: Record<EventActor['kind'], auditEventV1.ActorKind> = {
@@ -92,12 +109,14 @@ export function toAuditEventInput(service: string, e: DomainAuditEvent): AuditEv
       e.environment === 'live' ? commonV1.Environment.ENVIRONMENT_LIVE : e.environment === 'staging' ? commonV1.Environment.ENVIRONMENT_STAGING : commonV1.Environment.ENVIRONMENT_UNSPECIFIED,
     details: e.details ?? {},
     hashedDetails: e.hashedDetails ?? {},
+    intentEventId: e.intentId ?? '',
+    ...(e.occurredAt ? { occurredAt: e.occurredAt } : {}),
   };
 }
 
 /**
  * An AuditSink over the service's outbox: `record` writes the events durably (the relay ships
- * them, retried until acknowledged); `confirm` waits for audit's
+ * them, retried until acknowledged); `confirm` queues the intent the same way, waits for audit's
  * acknowledgement and throws UNAVAILABLE otherwise.
  */
 export function outboxAuditSink<A extends string>(service: string, emitter: AuditEmitter): AuditSink<A> {
@@ -107,7 +126,15 @@ export function outboxAuditSink<A extends string>(service: string, emitter: Audi
       await emitter.recordNow(...events.map((e) => toAuditEventInput(service, e)));
     },
     async confirm(event) {
-      await emitter.emitAndConfirm(toAuditEventInput(service, event));
+      const intent: DomainAuditEvent = { ...event, outcome: 'attempted', intentId: undefined, occurredAt: undefined };
+      const notPerformed = (intentId: string): DomainAuditEvent => ({
+        ...intent,
+        outcome: 'error',
+        intentId,
+        details: { ...event.details, error: 'audit did not confirm the intent in time: not performed' },
+      });
+      const confirmed = await emitter.emitAndConfirm(toAuditEventInput(service, intent), { onUnconfirmed: (id) => toAuditEventInput(service, notPerformed(id)) });
+      return { intentId: confirmed.eventId };
     },
   };
 }

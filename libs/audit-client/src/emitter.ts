@@ -4,18 +4,23 @@ import { auditEventV1 } from '@gatehouse/contracts';
 import { eventDataFromProto } from './event-data.js';
 import { validateEvent } from './event-rules.js';
 import type { OutboxRepository } from './outbox-repository.js';
-import type { AuditRelay, AuditSender } from './relay.js';
+import type { AuditRelay } from './relay.js';
 
-/** An event as a service describes it; the emitter fills in its id and time. */
-export type AuditEventInput = Omit<Partial<auditEventV1.AuditEvent>, 'eventId'> &
+/** An event as a service describes it; the emitter fills in its id and time (unless given), the relay its causal counter. */
+export type AuditEventInput = Omit<Partial<auditEventV1.AuditEvent>, 'eventId' | 'causalCounter'> &
   Pick<auditEventV1.AuditEvent, 'service' | 'action' | 'outcome'>;
+
+/** An event audit confirmed: its id and its sequence in the log. */
+export interface ConfirmedEvent {
+  eventId: string;
+  sequence: number;
+}
 
 /** Options for {@link AuditEmitter}. */
 export interface EmitterOptions {
   outbox: OutboxRepository;
+  /** Ships the outbox; critical events go through it too, in order, and it tells when audit acknowledged them. */
   relay: AuditRelay;
-  /** The transport critical events go through directly (the relay's sender). */
-  send: AuditSender;
   /** Short service name, for error messages. */
   source: string;
   clock?: Clock;
@@ -45,11 +50,12 @@ export class AuditEmitter {
    * Builds, checks and encodes the events. Each must pass the rules AuditService applies
    * (validateEvent, as this service's certificate): a refused event throws InvalidArgumentError
    * here, failing the action that made it, rather than poisoning the outbox batch it would ship in.
+   * occurred_at is now (the moment the service records the action) unless the event gives it.
    */
   private prepare(events: AuditEventInput[]) {
     const now = this.clock.now();
     return events.map((e, i) => {
-      const event = auditEventV1.AuditEvent.fromPartial({ occurredAt: now, ...e, eventId: this.newId() });
+      const event = auditEventV1.AuditEvent.fromPartial({ ...e, occurredAt: e.occurredAt ?? now, eventId: this.newId() });
       validateEvent(i, eventDataFromProto(event), { kind: 'service', name: this.opts.source }, now);
       return { eventId: event.eventId, payload: auditEventV1.AuditEvent.encode(event).finish(), createdAt: now };
     });
@@ -72,32 +78,44 @@ export class AuditEmitter {
   }
 
   /**
-   * For critical actions (fail closed, DESIGN.md §5): sends the event to AuditService now and
-   * resolves with its sequence once audit has appended it. It throws UnavailableError when audit
-   * does not confirm within the timeout, and then the caller's action must not happen. The event
-   * is not queued: an action that did not happen leaves no event behind (audit could only hold
-   * it if it appended the event and the answer was lost in transit).
+   * For critical actions (fail closed, DESIGN.md §5): queues the event durably, has the relay ship
+   * it now (after whatever the service recorded before it, so audit's order follows the service's),
+   * and resolves once audit appended it. It throws UnavailableError when audit does not confirm
+   * within the timeout, and then the caller's action must not happen. The event stays queued and
+   * reaches audit later, so it must say only what is true then too: an intent (OUTCOME_ATTEMPTED),
+   * never that the action happened. `onUnconfirmed` builds an event queued right after it in that
+   * case (e.g. the outcome saying the action was not performed), given the unconfirmed event's id.
    */
-  async emitAndConfirm(event: AuditEventInput, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+  async emitAndConfirm(
+    event: AuditEventInput,
+    opts: { timeoutMs?: number; signal?: AbortSignal; onUnconfirmed?: (eventId: string) => AuditEventInput } = {},
+  ): Promise<ConfirmedEvent> {
     const [row] = this.prepare([event]);
     if (!row) throw new Error('unreachable: one event prepared');
     const timeoutMs = opts.timeoutMs ?? this.confirmTimeoutMs;
+    const acked = this.opts.relay.waitFor(row.eventId);
+    acked.catch(() => undefined); // a relay stopping rejects it; awaited below or given up on
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
+    const gaveUp = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new UnavailableError(`audit did not confirm the event within ${timeoutMs} ms; the ${this.opts.source} action was not performed`)),
         timeoutMs,
       );
       opts.signal?.addEventListener('abort', () => reject(new UnavailableError('the call ended before audit confirmed the event')), { once: true });
     });
+    gaveUp.catch(() => undefined); // settles after success too (a late abort)
     try {
-      const acks = await Promise.race([this.opts.send([{ eventId: row.eventId, payload: row.payload }]), timedOut]);
-      const ack = acks.find((a) => a.eventId === row.eventId);
-      if (!ack) throw new UnavailableError(`audit did not acknowledge the event; the ${this.opts.source} action was not performed`);
-      return ack.sequence;
+      await Promise.race([this.opts.outbox.addNow([row]), gaveUp]);
+      this.opts.relay.nudge();
+      const sequence = await Promise.race([acked, gaveUp]);
+      return { eventId: row.eventId, sequence };
     } catch (err) {
-      if (err instanceof UnavailableError) throw err;
-      throw new UnavailableError(`audit could not confirm the event; the ${this.opts.source} action was not performed`);
+      this.opts.relay.forget(row.eventId);
+      const unconfirmed = err instanceof UnavailableError ? err : new UnavailableError(`audit could not confirm the event; the ${this.opts.source} action was not performed`);
+      if (opts.onUnconfirmed && (await this.opts.outbox.get(row.eventId).catch(() => undefined))) {
+        await this.recordNow(opts.onUnconfirmed(row.eventId)).catch(() => undefined);
+      }
+      throw unconfirmed;
     } finally {
       clearTimeout(timer);
     }

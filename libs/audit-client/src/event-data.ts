@@ -23,5 +23,7 @@ export function eventDataFromProto(e: auditEventV1.AuditEvent): AuditEventData {
     requestId: e.requestId,
     details: { ...e.details },
     hashedDetails: { ...e.hashedDetails },
+    intentEventId: e.intentEventId,
+    causalCounter: e.causalCounter,
   };
 }

@@ -21,6 +21,10 @@ export interface AuditEventData {
   details: Record<string, string>;
   /** After Append: values in "hmac-sha256:<hex>" form, never clear. */
   hashedDetails: Record<string, string>;
+  /** On a critical action's outcome event: the id of its confirmed ATTEMPTED intent. Empty or absent otherwise. */
+  intentEventId?: string;
+  /** The emitting service's causal counter (its outbox insertion number); 0 or absent when not numbered. */
+  causalCounter?: number;
 }
 
 /** Limits of one Append call and one event (the contract states them). */
@@ -172,6 +176,13 @@ export function validateEvent(index: number, e: AuditEventData, caller: { kind: 
     throw new InvalidArgumentError(`${p}.source_ip`, `${JSON.stringify(e.sourceIp.slice(0, 64))} is not a canonical IPv4 or IPv6 address`);
   }
   checkEnum(`${p}.environment`, e.environment, 'ENVIRONMENT_', true);
+  const intent = e.intentEventId ?? '';
+  if (intent !== '') {
+    if (!EVENT_ID.test(intent)) throw new InvalidArgumentError(`${p}.intent_event_id`, 'must be 8 to 128 characters of [A-Za-z0-9._:-]');
+    if (e.outcome === 'OUTCOME_ATTEMPTED' || intent === e.eventId) throw new InvalidArgumentError(`${p}.intent_event_id`, 'an intent (OUTCOME_ATTEMPTED) links to no other intent; only its outcome event names it');
+  }
+  const counter = e.causalCounter ?? 0;
+  if (!Number.isSafeInteger(counter) || counter < 0) throw new InvalidArgumentError(`${p}.causal_counter`, 'must be a non-negative integer');
   if (e.requestId !== '' && !REQUEST_ID.test(e.requestId)) throw new InvalidArgumentError(`${p}.request_id`, 'must be 1 to 128 characters of [A-Za-z0-9._:-]');
   const detailKeys = Object.keys(e.details);
   const hashedKeys = Object.keys(e.hashedDetails);

@@ -11,7 +11,7 @@ export {
 export { SqliteOutboxRepository, outboxSqliteMigrations } from './outbox-sqlite-repository.js';
 export { MongoOutboxRepository, outboxMongoIndexes } from './outbox-mongo-repository.js';
 export { AuditRelay, type AuditAck, type AuditSender, type RelayOptions, type ShipResult } from './relay.js';
-export { AuditEmitter, type AuditEventInput, type EmitterOptions } from './emitter.js';
+export { AuditEmitter, type AuditEventInput, type ConfirmedEvent, type EmitterOptions } from './emitter.js';
 export { grpcAuditSender } from './grpc-sender.js';
 export {
   validateEvent,
@@ -26,6 +26,7 @@ export { eventDataFromProto } from './event-data.js';
 export {
   outboxAuditSink,
   toAuditEventInput,
+  type AuditIntent,
   type AuditSink,
   type DomainAuditEvent,
   type EventActor,

@@ -50,6 +50,7 @@ interface CounterDoc {
 
 function toRecord(doc: OutboxDoc): OutboxRecord {
   return {
+    seq: doc.seq,
     eventId: doc.eventId,
     payload: new Uint8Array(doc.payload.value()), // a plain copy
     createdAt: doc.createdAt,

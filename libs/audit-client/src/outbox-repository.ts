@@ -15,6 +15,12 @@ export interface OutboxEvent {
 
 /** An outbox entry with its shipping state, as the relay sees it. */
 export interface OutboxRecord extends OutboxEvent {
+  /**
+   * The local insertion number: strictly increasing in the order events were added, persisted
+   * (never reused, also after a purge or a restart) and shared by every replica on this store.
+   * The relay sends it as the event's causal_counter.
+   */
+  readonly seq: number;
   /** Failed shipping attempts so far. */
   readonly attempts: number;
   /** Not shipped before this time (back-off after a failure); equals createdAt at first. */
@@ -43,7 +49,7 @@ export interface OutboxRepository {
   add(tx: Transaction, events: readonly OutboxEvent[]): Promise<void>;
   /** Adds events in a transaction of their own (events not tied to a state change). */
   addNow(events: readonly OutboxEvent[]): Promise<void>;
-  /** Up to `limit` unshipped events whose nextAttemptAt <= now, oldest insertion first. */
+  /** Up to `limit` unshipped events whose nextAttemptAt <= now, oldest insertion first (a far future `now`: every unshipped event, in order). */
   pending(limit: number, now: Date): Promise<OutboxRecord[]>;
   /** Records audit's acknowledgements; an event already shipped keeps its first ack. Returns how many changed. */
   markShipped(acks: readonly OutboxAck[], at: Date): Promise<number>;

@@ -56,6 +56,7 @@ const COLUMNS = 'seq, event_id, payload, created_at, attempts, next_attempt_at, 
 
 function toRecord(row: OutboxRow): OutboxRecord {
   return {
+    seq: row.seq,
     eventId: row.event_id,
     payload: new Uint8Array(row.payload), // a plain copy, not the driver's Buffer
     createdAt: new Date(row.created_at),

@@ -87,7 +87,7 @@ describe('audit relay against a real gRPC AuditService', () => {
     store = openSqlite({ file: path.join(dir, 'svc.db'), migrations: outboxSqliteMigrations });
     const outbox = new SqliteOutboxRepository(store);
     relay = new AuditRelay({ outbox, send: grpcAuditSender(client), log, pollMs: opts.pollMs ?? 50, backoff: { initialMs: 20, maxMs: 200 } });
-    const emitter = new AuditEmitter({ outbox, relay, send: grpcAuditSender(client), source: 'secrets', confirmTimeoutMs: 1_500 });
+    const emitter = new AuditEmitter({ outbox, relay, source: 'secrets', confirmTimeoutMs: 1_500 });
     return { outbox, relay, emitter };
   };
 
@@ -166,20 +166,52 @@ describe('audit relay against a real gRPC AuditService', () => {
     assert.ok(seq.ms < 1_000, `confirmed promptly (${seq.ms} ms), not at the next poll`);
   });
 
-  test('emitAndConfirm fails closed when audit is down, and leaves no event for the action that did not happen', async () => {
+  test('emitAndConfirm fails closed when audit is down; the event stays queued and lands later as it was, followed by the onUnconfirmed outcome', async () => {
     const { outbox, relay, emitter } = setup();
     audit.state.mode = 'down';
     relay.start();
     const before = audit.log.length;
-    await assert.rejects(emitter.emitAndConfirm(event(7), { timeoutMs: 400 }), (err: unknown) => {
+    const intent = { ...event(7), outcome: Outcome.OUTCOME_ATTEMPTED };
+    let intentId = '';
+    const onUnconfirmed = (id: string) => {
+      intentId = id;
+      return { ...event(8), outcome: Outcome.OUTCOME_ERROR, intentEventId: id };
+    };
+    await assert.rejects(emitter.emitAndConfirm(intent, { timeoutMs: 400, onUnconfirmed }), (err: unknown) => {
       assert.ok(err instanceof UnavailableError);
       assert.match((err as Error).message, /the secrets action was not performed/);
       return true;
     });
-    assert.equal(await outbox.countPending(), 0, 'nothing queued for an action that did not happen');
-    audit.state.mode = 'ok';
-    await sleep(200);
+    assert.equal(await outbox.countPending(), 2, 'the intent and the outcome saying it was not performed wait in the outbox');
     assert.equal(audit.log.length, before);
+    audit.state.mode = 'ok';
+    relay.nudge();
+    for (let i = 0; i < 100 && (await outbox.countPending()) > 0; i++) await sleep(20);
+    assert.deepEqual(
+      audit.log.slice(before).map((e) => [e.eventId, e.outcome, e.intentEventId]),
+      [
+        [intentId, Outcome.OUTCOME_ATTEMPTED, ''],
+        [audit.log[before + 1]?.eventId, Outcome.OUTCOME_ERROR, intentId],
+      ],
+      'what lands says only what happened: attempted, then not performed',
+    );
+  });
+
+  test('a confirmed event ships after everything recorded before it, and each carries the outbox causal counter', async () => {
+    const { outbox, relay, emitter } = setup();
+    audit.state.mode = 'down';
+    relay.start();
+    const before = audit.log.length;
+    const queued = await emitter.recordNow(event(20), event(21));
+    await sleep(100); // at least one failed attempt: the queued events are in back-off
+    audit.state.mode = 'ok';
+    const confirmed = await emitter.emitAndConfirm({ ...event(22), outcome: Outcome.OUTCOME_ATTEMPTED });
+    for (let i = 0; i < 100 && (await outbox.countPending()) > 0; i++) await sleep(20);
+    const landed = audit.log.slice(before);
+    assert.deepEqual(landed.map((e) => e.eventId), [...queued, confirmed.eventId], 'audit sequence follows the order the service recorded them');
+    assert.equal(confirmed.sequence, before + 2);
+    const counters = landed.map((e) => e.causalCounter);
+    assert.ok(counters.every((c, i) => c > 0 && (i === 0 || c === counters[i - 1]! + 1)), `causal counters ${counters.join(', ')}`);
   });
 
   test('retries back off exponentially while audit is down', async () => {
@@ -198,6 +230,6 @@ describe('audit relay against a real gRPC AuditService', () => {
 
 async function emitAndConfirmTimed(emitter: AuditEmitter) {
   const t0 = performance.now();
-  const sequence = await emitter.emitAndConfirm(event(99));
+  const { sequence } = await emitter.emitAndConfirm(event(99));
   return { sequence, ms: performance.now() - t0 };
 }

@@ -8,8 +8,14 @@ export interface AuditAck {
   sequence: number;
 }
 
-/** Ships a batch of encoded events to AuditService.Append; resolves with one ack per event. */
-export type AuditSender = (events: ReadonlyArray<{ eventId: string; payload: Uint8Array }>) => Promise<AuditAck[]>;
+/**
+ * Ships a batch of encoded events to AuditService.Append; resolves with one ack per event.
+ * `causalCounter` (the outbox's insertion number) goes into the event's causal_counter.
+ */
+export type AuditSender = (events: ReadonlyArray<{ eventId: string; payload: Uint8Array; causalCounter?: number }>) => Promise<AuditAck[]>;
+
+/** Past any nextAttemptAt: pending() with it returns every unshipped event, oldest first. */
+const EVERY_PENDING = new Date(8.64e15);
 
 /** Tuning for {@link AuditRelay}; defaults suit a service's steady trickle of events. */
 export interface RelayOptions {
@@ -32,6 +38,11 @@ interface Waiter {
  * Moves events from the local outbox to AuditService, in order, with retry and exponential
  * backoff. Events keep their ids across retries, so Append deduplicates a batch that was
  * delivered but whose acknowledgement was lost (a crash between ship and mark).
+ *
+ * Order: each batch is the oldest unshipped events, whatever their back-off (the back-off only
+ * spaces the loop's retries), so an event never reaches audit before one recorded earlier: a
+ * critical action's confirmed intent, which also goes through here, follows what the service
+ * recorded before it (issue 13 item 9).
  */
 export class AuditRelay {
   private readonly clock: Clock;
@@ -43,6 +54,8 @@ export class AuditRelay {
   private wake: (() => void) | undefined;
   private inFlight: Promise<ShipResult> | undefined;
   private failures = 0;
+  /** Set by nudge(): something was added since the last read of the outbox, so look again before sleeping. */
+  private dirty = false;
   private readonly waiters = new Map<string, Waiter[]>();
 
   constructor(private readonly opts: RelayOptions) {
@@ -68,8 +81,9 @@ export class AuditRelay {
     this.waiters.clear();
   }
 
-  /** Asks the loop to ship now rather than at the next poll. */
+  /** Asks the loop to ship now rather than at the next poll (also when a batch is in flight: it looks again right after). */
   nudge(): void {
+    this.dirty = true;
     this.wake?.();
   }
 
@@ -91,7 +105,7 @@ export class AuditRelay {
     return this.inFlight;
   }
 
-  /** Resolves with the event's audit sequence once it is acknowledged. */
+  /** Resolves with the event's audit sequence once it is acknowledged; rejects if a batch holding it failed. */
   waitFor(eventId: string): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const list = this.waiters.get(eventId) ?? [];
@@ -106,11 +120,14 @@ export class AuditRelay {
   }
 
   private async ship(): Promise<ShipResult> {
-    const now = this.clock.now();
-    const batch = await this.opts.outbox.pending(this.batchSize, now);
-    if (batch.length === 0) return { shipped: 0, failed: 0, more: false };
+    this.dirty = false;
+    const batch = await this.opts.outbox.pending(this.batchSize, EVERY_PENDING);
+    if (batch.length === 0) {
+      await this.settleFromStore();
+      return { shipped: 0, failed: 0, more: false };
+    }
     try {
-      const acks = await this.opts.send(batch.map((r) => ({ eventId: r.eventId, payload: r.payload })));
+      const acks = await this.opts.send(batch.map((r) => ({ eventId: r.eventId, payload: r.payload, causalCounter: r.seq })));
       const byId = new Map(acks.map((a) => [a.eventId, a]));
       const missing = batch.filter((r) => !byId.has(r.eventId));
       if (missing.length > 0) throw new Error(`audit acknowledged ${acks.length} of ${batch.length} events`);
@@ -120,6 +137,7 @@ export class AuditRelay {
         for (const w of this.waiters.get(a.eventId) ?? []) w.resolve(a.sequence);
         this.waiters.delete(a.eventId);
       }
+      if (batch.length < this.batchSize) await this.settleFromStore();
       return { shipped: batch.length, failed: 0, more: batch.length === this.batchSize };
     } catch (err) {
       this.failures += 1;
@@ -130,8 +148,26 @@ export class AuditRelay {
         reason,
         new Date(this.clock.now().getTime() + delay),
       );
+      // A critical action waiting on one of these fails closed now rather than at its timeout; the event stays queued.
+      for (const r of batch) {
+        for (const w of this.waiters.get(r.eventId) ?? []) w.reject(err);
+        this.waiters.delete(r.eventId);
+      }
       this.opts.log.warn({ events: batch.length, failures: this.failures, retryInMs: delay, reason }, 'audit relay: shipping failed; will retry');
       return { shipped: 0, failed: batch.length, more: false };
+    }
+  }
+
+  /**
+   * Resolves waiters whose event another replica shipped (replicas on one store share the
+   * outbox): the store then holds its sequence though this relay never saw the ack.
+   */
+  private async settleFromStore(): Promise<void> {
+    for (const id of [...this.waiters.keys()]) {
+      const sequence = (await this.opts.outbox.get(id))?.sequence;
+      if (sequence === undefined) continue;
+      for (const w of this.waiters.get(id) ?? []) w.resolve(sequence);
+      this.waiters.delete(id);
     }
   }
 
@@ -145,7 +181,7 @@ export class AuditRelay {
         result = { shipped: 0, failed: 1, more: false };
       }
       if (!this.running) break;
-      if (result.more) continue;
+      if (result.more || (this.dirty && result.failed === 0)) continue;
       const wait = result.failed > 0 ? this.delayAfter(this.failures) : this.pollMs;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);

@@ -11,7 +11,7 @@ function allowlist(maxAnonymousGroups: number) {
     entries: { listActive: async () => [] } as unknown as EntryRepository,
     dailyIps: { listUnexpired: async () => [] } as unknown as DailyIpRepository,
     version: { current: async () => 0, bump: async () => 1 } as ChangeVersion,
-    audit: { record: async (...e) => void recorded.push(...e), confirm: async () => undefined },
+    audit: { record: async (...e) => void recorded.push(...e), confirm: async () => ({ intentId: 'unused-intent' }) },
     clock: new ManualClock(Date.UTC(2026, 10, 27)),
     settings: { minPrefixV4: 16, minPrefixV6: 48, cutoffTimeZone: 'UTC', cutoffHour: 4, dailyCap: 3, staticEntries: [], pollMs: 250, denialFlushMs: 500, maxAnonymousGroups },
   });
@@ -51,7 +51,7 @@ test('a denial audit would refuse (an odd account id) does not cost the others',
         if (e.some((x) => x.actor.id.startsWith('eyJ'))) throw new Error('refused: looks like a JWT');
         recorded.push(...e.map((x) => x.actor.id));
       },
-      confirm: async () => undefined,
+      confirm: async () => ({ intentId: 'unused-intent' }),
     },
     clock: new ManualClock(Date.UTC(2026, 10, 27)),
     settings: { minPrefixV4: 16, minPrefixV6: 48, cutoffTimeZone: 'UTC', cutoffHour: 4, dailyCap: 3, staticEntries: [], pollMs: 250, denialFlushMs: 500, maxAnonymousGroups: 10 },

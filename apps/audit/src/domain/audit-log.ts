@@ -53,6 +53,8 @@ export function contentHashOf(e: AuditEventData): string {
       add(m[k] ?? '');
     }
   }
+  // Only when set, so events stored before these fields existed keep their hash.
+  if (e.intentEventId || e.causalCounter) for (const v of ['C', e.intentEventId ?? '', String(e.causalCounter ?? 0)]) add(v);
   return h.digest('hex');
 }
 

@@ -30,6 +30,8 @@ export function eventToProto(e: AuditEventData): auditEventV1.AuditEvent {
     requestId: e.requestId,
     details: e.details,
     hashedDetails: e.hashedDetails,
+    intentEventId: e.intentEventId ?? '',
+    causalCounter: e.causalCounter ?? 0,
   });
 }
 

@@ -57,20 +57,28 @@ function enumList<T>(name: string, v: string | undefined, prefix: string, fromJS
   });
 }
 
-/** One line per entry for people; --json gives the LogEntry as JSON for machines. */
+/**
+ * One line per entry for people; --json gives the LogEntry as JSON for machines. The sequence is
+ * the order audit appended the entry; `occurred=` is when it happened (the emitter's clock) and
+ * `causal=<service>:<n>` the order its service recorded it, which is the causal order between
+ * that service's events (issue 13 item 9). An outcome names its intent (`intent=`).
+ */
 export function formatEntry(e: auditV1.LogEntry, json: boolean): string {
   if (json) return JSON.stringify(auditV1.LogEntry.toJSON({ ...e, leafInput: Buffer.alloc(0), leafHash: Buffer.alloc(0) }));
   const ev = e.event;
   const strip = (s: string, p: string) => (s.startsWith(p) ? s.slice(p.length).toLowerCase() : s);
   return [
     `#${e.sequence}`,
-    e.appendedAt?.toISOString() ?? '-',
+    `occurred=${ev?.occurredAt?.toISOString() ?? '-'}`,
+    `appended=${e.appendedAt?.toISOString() ?? '-'}`,
+    ev?.causalCounter ? `causal=${strip(auditEventV1.serviceToJSON(ev.service), 'SERVICE_')}:${ev.causalCounter}` : '',
     strip(auditEventV1.actionToJSON(ev?.action ?? 0), 'ACTION_'),
     strip(auditEventV1.outcomeToJSON(ev?.outcome ?? 0), 'OUTCOME_'),
     `actor=${ev?.actor?.id || '-'}`,
     ev?.subject ? `subject=${strip(auditEventV1.subjectKindToJSON(ev.subject.kind), 'SUBJECT_KIND_')}:${ev.subject.id}` : '',
     ev?.sourceIp ? `ip=${ev.sourceIp}` : '',
     ev?.customerDomain ? `domain=${ev.customerDomain}` : '',
+    ev?.intentEventId ? `intent=${ev.intentEventId}` : '',
     Object.keys(ev?.details ?? {}).length ? JSON.stringify(ev?.details) : '',
   ]
     .filter(Boolean)

@@ -75,6 +75,8 @@ export interface IdentityHarness {
   approve(officer: SignedIn, email: string, roles: identityV1.ApproveAccountRequest['roles'], phone?: string): Promise<string>;
   /** Makes the audit double answer UNAVAILABLE (true) or work again (false); returns the previous setting. */
   failAudit(fail: boolean): boolean;
+  /** Makes the audit double hold every Append unanswered (true), or answer the held ones and go on (false). */
+  hangAudit(hang: boolean): void;
   /** Waits until the outbox shipped every event it holds. */
   drainAudit(): Promise<void>;
   stop(): Promise<void>;
@@ -247,6 +249,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
       return accountId;
     },
     failAudit: (fail) => auditDouble.fail(fail),
+    hangAudit: (hang) => auditDouble.hang(hang),
     drainAudit: () => drainOutbox([h.hosted]),
     async stop() {
       for (const c of clients) c.close();

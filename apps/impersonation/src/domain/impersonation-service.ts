@@ -314,20 +314,23 @@ export class Impersonation {
       );
       grant.tokenId = tokenId;
       await this.d.grants.create(grant);
+      const started = byEmployee(who, caller, {
+        action: 'start',
+        subject: { kind: 'impersonation_grant', id: grant.grantId },
+        customerDomain,
+        details: {
+          reason,
+          role,
+          ticket_ref: ticketRef.slice(0, 200),
+          duration_minutes: String(Math.round(durationMs / 60_000)),
+          expires_at: grant.expiresAt.toISOString(),
+        },
+        hashedDetails: { customer_user_id: targetUserId },
+      });
       try {
-        await this.d.audit.confirm(byEmployee(who, caller, {
-          action: 'start',
-          subject: { kind: 'impersonation_grant', id: grant.grantId },
-          customerDomain,
-          details: {
-            reason,
-            role,
-            ticket_ref: ticketRef.slice(0, 200),
-            duration_minutes: String(Math.round(durationMs / 60_000)),
-            expires_at: grant.expiresAt.toISOString(),
-          },
-          hashedDetails: { customer_user_id: targetUserId },
-        }));
+        // The intent is confirmed before the token leaves; the outcome says the grant started (issue 13 item 6).
+        const { intentId } = await this.d.audit.confirm(started);
+        await this.d.audit.record({ ...started, intentId });
       } catch (err) {
         // Fail closed: no token leaves, and the grant never happened (nor counts toward a burst).
         await this.d.grants.delete(grant.grantId);
@@ -527,14 +530,16 @@ export class Impersonation {
     const now = this.d.clock.now();
     const next: AnomalyRecord = { ...a, state: resolution === 'accept' ? 'accepted' : 'rejected', resolution, resolutionNote: why, resolvedBy: actorOf(who), resolvedAt: now, version: a.version + 1 };
     if (!(await this.d.anomalies.update(next))) throw new AbortedError(`anomaly ${anomalyId} changed meanwhile; retry`);
-    // An officer's decision is an approval (DESIGN.md §5): it stands only once audit confirmed it.
+    // An officer's decision is an approval (DESIGN.md §5): it stands only once audit confirmed its intent; the outcome follows.
+    const decided = byEmployee(who, caller, {
+      action: 'anomaly_resolve',
+      subject: { kind: 'anomaly', id: anomalyId },
+      customerDomain: a.customerDomain,
+      details: { resolution, employee: a.employee.accountId },
+    });
     try {
-      await this.d.audit.confirm(byEmployee(who, caller, {
-        action: 'anomaly_resolve',
-        subject: { kind: 'anomaly', id: anomalyId },
-        customerDomain: a.customerDomain,
-        details: { resolution, employee: a.employee.accountId },
-      }));
+      const { intentId } = await this.d.audit.confirm(decided);
+      await this.d.audit.record({ ...decided, intentId });
     } catch (err) {
       await this.d.anomalies.update({ ...a, version: next.version + 1 });
       throw isDomainError(err) ? err : new UnavailableError('audit could not confirm the decision; the anomaly is unchanged');

@@ -158,14 +158,16 @@ export class Secrets {
    * before the service unseals. Every refusal is audited (a wrong passphrase is an attack signal).
    */
   async unseal(material: { passphrase: string } | { share: string }, from: Caller): Promise<SealStatus> {
+    // The final step: a confirmed intent before the key is kept, its outcome once the service is unsealed.
+    let unsealing: { event: Event; intentId: string } | undefined;
     const confirm = async (c: { mode: string; keyVersion: number }) => {
-      await this.d.audit.confirm(
-        this.event('unseal', 'success', machine(from), from, { subject: { kind: 'seal', id: 'key-file' }, details: { mode: c.mode, key_version: String(c.keyVersion), unsealed: 'true' } }),
-      );
+      const event = this.event('unseal', 'success', machine(from), from, { subject: { kind: 'seal', id: 'key-file' }, details: { mode: c.mode, key_version: String(c.keyVersion), unsealed: 'true' } });
+      unsealing = { event, intentId: (await this.d.audit.confirm(event)).intentId };
     };
     try {
       const status = 'passphrase' in material ? await this.d.seal.unsealWithPassphrase(material.passphrase, { confirm }) : await this.d.seal.unsealWithShare(material.share, { confirm });
-      if (status.sealed) {
+      if (unsealing) await this.d.audit.record(outcomeOf(unsealing, status.sealed ? { outcome: 'error', error: 'sealed again before the unseal completed' } : { outcome: 'success' }));
+      if (status.sealed && !unsealing) {
         await this.d.audit.record(
           this.event('unseal', 'success', machine(from), from, {
             subject: { kind: 'seal', id: 'key-file' },
@@ -175,6 +177,7 @@ export class Secrets {
       }
       return status;
     } catch (err) {
+      if (unsealing) await this.d.audit.record(outcomeOf(unsealing, { outcome: 'error', error: err instanceof FailedPreconditionError ? 'sealed again before the unseal completed' : 'the unseal did not complete' }));
       if (err instanceof PermissionDeniedError || err instanceof InvalidArgumentError) {
         await this.d.audit.record(
           this.event('unseal', err instanceof PermissionDeniedError ? 'denied' : 'failure', machine(from), from, {
@@ -345,6 +348,7 @@ export class Secrets {
     await this.d.releases.create(release);
     await this.d.audit.record(
       this.event('release_create', 'success', employee(who), from, {
+        occurredAt: release.createdAt,
         environment: release.environment,
         subject: { kind: 'release', id: release.releaseId },
         details: {
@@ -376,14 +380,17 @@ export class Secrets {
     if (r.approvals.some((a) => a.approver.accountId === who.accountId)) throw new FailedPreconditionError(`you already approved release ${r.releaseId}`);
     const approvals = [...r.approvals, { approver: actor(who), approvedAt: now, note: memo }];
     const next: ReleaseRecord = { ...r, approvals, state: approvals.length >= r.requiredApprovals ? 'ready' : 'pending_approval', version: r.version + 1 };
-    await this.d.audit.confirm(
-      this.event('release_approve', 'success', employee(who), from, {
-        environment: r.environment,
-        subject: { kind: 'release', id: r.releaseId },
-        details: { app: r.app, deployment_ref: r.deploymentRef, approvals: `${approvals.length}/${r.requiredApprovals}`, note: memo },
-      }),
-    );
-    if (!(await this.d.releases.update(next))) throw new AbortedError(`release ${r.releaseId} changed concurrently; retry`);
+    const event = this.event('release_approve', 'success', employee(who), from, {
+      environment: r.environment,
+      subject: { kind: 'release', id: r.releaseId },
+      details: { app: r.app, deployment_ref: r.deploymentRef, approvals: `${approvals.length}/${r.requiredApprovals}`, note: memo },
+    });
+    const approving = { event, intentId: (await this.d.audit.confirm(event)).intentId };
+    if (!(await this.d.releases.update(next))) {
+      await this.d.audit.record(outcomeOf(approving, { outcome: 'error', error: 'concurrent change: not applied' }));
+      throw new AbortedError(`release ${r.releaseId} changed concurrently; retry`);
+    }
+    await this.d.audit.record(outcomeOf(approving, { outcome: 'success' }));
     return next;
   }
 
@@ -443,17 +450,20 @@ export class Secrets {
         await this.refuseUnlessRedeemable((await this.d.releases.get(found.releaseId)) ?? found, from);
         throw new Error('a release that lost the redemption is still redeemable');
       }
+      // The compare-and-set only reserved the release: the bundle leaves after a confirmed intent, with its outcome recorded.
+      const event = this.event('release_redeem', 'success', machine(from), from, {
+        environment: won.environment,
+        subject: { kind: 'release', id: won.releaseId },
+        details: { app: won.app, deployment_ref: won.deploymentRef, entries: String(secrets.length), client_identity: from.identity },
+      });
+      let redeeming: { event: Event; intentId: string } | undefined;
       try {
-        await this.d.audit.confirm(
-          this.event('release_redeem', 'success', machine(from), from, {
-            environment: won.environment,
-            subject: { kind: 'release', id: won.releaseId },
-            details: { app: won.app, deployment_ref: won.deploymentRef, entries: String(secrets.length), client_identity: from.identity },
-          }),
-        );
+        redeeming = { event, intentId: (await this.d.audit.confirm(event)).intentId };
+        await this.d.audit.record(outcomeOf(redeeming, { outcome: 'success' }));
       } catch (err) {
         const back: ReleaseRecord = { ...won, state: 'ready', redeemedAt: null, redeemedByIdentity: null, redeemedFromIp: null, version: won.version + 1 };
         await this.d.releases.update(back).catch(() => false);
+        if (redeeming) await this.d.audit.record(outcomeOf(redeeming, { outcome: 'error', error: 'the outcome could not be recorded: not redeemed' })).catch(() => undefined);
         throw err;
       }
       return { release: won, secrets };
@@ -594,6 +604,12 @@ export class Secrets {
   private event(action: SecretsAction, outcome: Event['outcome'], who: EventActor, from: Caller, rest: Partial<Event>): Event {
     return { action, outcome, actor: who, ...(from.ip ? { sourceIp: from.ip } : {}), requestId: from.requestId, ...rest };
   }
+}
+
+/** The outcome event of a critical action, naming its confirmed intent (issue 13: an event says only what happened). */
+function outcomeOf(step: { event: Event; intentId: string }, how: { outcome: 'success' } | { outcome: 'error'; error: string }): Event {
+  const details = how.outcome === 'error' ? { ...step.event.details, error: how.error } : step.event.details;
+  return { ...step.event, outcome: how.outcome, intentId: step.intentId, ...(details ? { details } : {}) };
 }
 
 function requireRole(who: SecretsEmployee, roles: readonly string[], what: string): void {

@@ -11,7 +11,7 @@ const [file, count] = process.argv.slice(2);
 const store = openSqlite({ file: file ?? '', migrations: outboxSqliteMigrations });
 const outbox = new SqliteOutboxRepository(store);
 const relay = new AuditRelay({ outbox, send: async () => [], log: createLogger({ service: 'fixture', level: 'silent' }) });
-const emitter = new AuditEmitter({ outbox, relay, send: async () => [], source: 'secrets' });
+const emitter = new AuditEmitter({ outbox, relay, source: 'secrets' });
 const ids: string[] = [];
 for (let i = 0; i < Number(count); i++) {
   const [id] = await store.run(async (tx) =>

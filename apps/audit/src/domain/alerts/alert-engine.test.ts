@@ -180,6 +180,14 @@ describe('built-in rules', () => {
       // More of the same within the window: nothing.
       for (let i = 0; i < c.threshold * 2; i++) assert.deepEqual(engine.observe(log.advance(SEC).append(c.event(i))), []);
     });
+
+    test(`${c.id} never counts an intent (OUTCOME_ATTEMPTED): only an outcome says something happened (issue 13 item 6)`, () => {
+      const log = new SyntheticLog();
+      const engine = engineWith([c.id]);
+      for (let i = 0; i < c.threshold + 2; i++) {
+        assert.deepEqual(engine.observe(log.advance(SEC).append({ ...c.event(i), outcome: 'OUTCOME_ATTEMPTED' })), [], `intent ${i + 1} raised nothing`);
+      }
+    });
   }
 
   test('identity.new_ip_live_session also fires on a daily IP new for LIVE', () => {

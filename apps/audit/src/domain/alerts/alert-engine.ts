@@ -379,7 +379,8 @@ function compile(rule: AlertRule): CompiledRule {
 function matches(c: CompiledRule, event: AuditEventData): boolean {
   if (c.actions === null ? ENGINE_OWN_ACTIONS.has(event.action) : !c.actions.has(event.action)) return false;
   if (c.services !== null && !c.services.has(event.service)) return false;
-  if (c.outcomes !== null && !c.outcomes.has(event.outcome)) return false;
+  // An intent says only that a critical action was about to happen: a rule counts it only when it asks for it.
+  if (c.outcomes === null ? event.outcome === 'OUTCOME_ATTEMPTED' : !c.outcomes.has(event.outcome)) return false;
   if (c.environments !== null && !c.environments.has(event.environment)) return false;
   for (const [key, value] of c.details) {
     if (!Object.hasOwn(event.details, key) || event.details[key] !== value) return false;

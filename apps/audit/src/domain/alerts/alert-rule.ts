@@ -67,7 +67,7 @@ export interface AlertRule {
   readonly services: readonly string[];
   /** Proto Action names; empty: any action (except the audit service's own alert events). */
   readonly actions: readonly string[];
-  /** Proto Outcome names; empty: any outcome. */
+  /** Proto Outcome names; empty: any outcome but OUTCOME_ATTEMPTED (intents count only where listed). */
   readonly outcomes: readonly string[];
   /** Proto Environment names (AlertRule.environments); empty: any, including none. */
   readonly environments: readonly string[];

@@ -239,14 +239,19 @@ export class AccountAdmin {
     return a;
   }
 
-  /** A critical change: audit confirms the event first (fail closed), then the compare-and-set applies it. */
+  /**
+   * A critical change: audit confirms its intent first (fail closed; the intent reads ATTEMPTED),
+   * then the compare-and-set applies it and its outcome event, naming the intent, says how it
+   * ended (issue 13 item 6: an event says only what happened).
+   */
   private async critical(officer: AuthenticatedSession, next: Account, action: IdentityEvent['action'], source: CallSource, details: Record<string, string>): Promise<void> {
     const event = this.officerEvent(officer, next, action, source, details);
-    await this.d.audit.confirm(event);
+    const { intentId } = await this.d.audit.confirm(event);
     if (!(await this.d.accounts.update(next))) {
-      await this.d.audit.record({ ...event, outcome: 'error', details: { ...details, error: 'concurrent change: not applied' } });
+      await this.d.audit.record({ ...event, intentId, outcome: 'error', details: { ...details, error: 'concurrent change: not applied' } });
       throw new AbortedError('the account was changed concurrently: reload it and retry');
     }
+    await this.d.audit.record({ ...event, intentId });
   }
 
   private officerEvent(officer: AuthenticatedSession, account: Account, action: IdentityEvent['action'], source: CallSource, details: Record<string, string>): IdentityEvent {
