@@ -133,7 +133,7 @@ const failures = [];
 async function main() {
   const head = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   log(`git clone ${root} (HEAD ${head}) -> ${clone}`);
-  execFileSync('git', ['clone', '--quiet', root, clone], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('git', ['-c', 'advice.detachedHead=false', 'clone', '--quiet', root, clone], { stdio: ['ignore', 'inherit', 'inherit'] });
 
   log(`npm install (at most ${installS} s)`);
   const tInstall = Date.now();
@@ -164,7 +164,7 @@ async function main() {
     return;
   }
   await sleep(300); // the rest of the table
-  const table = start.out.split('\n').filter((l) => /^(service|identity|allowlist|secrets|impersonation|audit) /.test(l));
+  const table = start.out.split('\n').filter((l) => /^service +address|^[a-z]+ +127\.0\.0\.1:\d+ /.test(l));
   for (const l of table) console.log(`    ${l}`);
   for (const svc of SERVICES) {
     if (!new RegExp(`^${svc}\\s+127\\.0\\.0\\.1:\\d+\\s+\\S+\\s+\\S+\\s+SERVING\\s*$`, 'm').test(start.out)) failures.push(`${svc} is not SERVING`);
@@ -183,14 +183,14 @@ async function main() {
   while (!start.exited && Date.now() - tStop < stopS * 1000) await sleep(100);
   if (!start.exited) failures.push(`npm start did not exit within ${stopS} s of Ctrl-C`);
   else log(`npm start exited (${start.signal ?? `exit ${start.code}`}) ${secs(tStop)} after Ctrl-C`);
-  if (!/all services stopped/.test(start.out)) failures.push('the launcher did not report "all services stopped"');
-  // Give the kernel a moment to reap, then look for anything left behind.
-  let left = new Map();
-  for (let i = 0; i < 20; i++) {
-    left = leftovers(pgid, clone);
-    if (left.size === 0) break;
+  // npm returns at once; the launcher stops the services behind it. Everything must be gone within the same bound.
+  let left = leftovers(pgid, clone);
+  while (left.size > 0 && Date.now() - tStop < stopS * 1000) {
     await sleep(250);
+    left = leftovers(pgid, clone);
   }
+  if (left.size === 0) log(`every process of the clone gone ${secs(tStop)} after Ctrl-C`);
+  if (!/all services stopped/.test(start.out)) failures.push('the launcher did not report "all services stopped"');
   for (const [pid, args] of left) failures.push(`left behind: pid ${pid}: ${args}`);
   const open = [];
   for (let p = base; p < base + 10; p++) if (await portOpen(p)) open.push(p);
