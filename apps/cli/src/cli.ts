@@ -48,9 +48,16 @@ Employees:
 
 Security officer (<account> is an account id or an e-mail address):
   gatehouse accounts list [--state pending|active|suspended] [--json]
-  gatehouse accounts approve <account> --roles manager,developer [--phone +4915112345678] [--note "..."]
+  gatehouse accounts approve <account> --roles manager,developer --name "Lea Dubois" [--phone +4915112345678] [--note "..."]
+                                                  --name: the name customers see (never an e-mail)
   gatehouse accounts suspend <account> --reason "..."
   gatehouse accounts roles <account> --roles a,b --reason "..."
+                                                  never your own; granting security_officer, manager or
+                                                  team_lead waits for a second officer (two-person rule)
+  gatehouse accounts changes [--state pending|applied|expired] [--json]
+                                                  role changes waiting for a second officer
+  gatehouse accounts approve-change <change-id> [--note "..."]
+                                                  approve and apply another officer's role change
   gatehouse accounts phone <account> <+E.164 number> --reason "..."
   gatehouse accounts unlock <account> --note "..."
   gatehouse accounts reset-otp <account> --reason "..."

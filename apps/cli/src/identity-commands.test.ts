@@ -4,7 +4,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { commonV1, identityV1, IdentityServiceService, SERVICE_NAMES } from '@gatehouse/contracts';
-import { FailedPreconditionError, ResourceExhaustedError, systemClock, UnauthenticatedError } from '@gatehouse/core';
+import { FailedPreconditionError, PermissionDeniedError, ResourceExhaustedError, systemClock, UnauthenticatedError } from '@gatehouse/core';
 import { DEV_CLIENT_ID, DEV_ISSUER, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { unary, type RunningServer } from '@gatehouse/service-kit';
 import { startFakeService, tempDir, type TempDir } from '@gatehouse/testing';
@@ -67,6 +67,22 @@ function account(id = 'acc-alice'): identityV1.Account {
     state: AccountState.ACCOUNT_STATE_ACTIVE,
     lockState: LockState.LOCK_STATE_UNLOCKED,
     phoneNumberMask: '+49 151•• ••••78',
+  });
+}
+
+/** A role change waiting for a second officer, as the fake identity answers it. */
+function pendingChange(roles: commonV1.Role[]): identityV1.RoleChange {
+  return identityV1.RoleChange.fromPartial({
+    changeId: 'rch-0001',
+    account: { accountId: 'acc-bob', email: 'bob@example.com', roles: [Role.ROLE_DEVELOPER] },
+    kind: identityV1.RoleChangeKind.ROLE_CHANGE_KIND_SET_ROLES,
+    roles,
+    grantedRoles: roles.filter((r) => r === Role.ROLE_MANAGER || r === Role.ROLE_TEAM_LEAD),
+    reason: 'promotion',
+    requestedBy: { accountId: 'acc-olga', email: 'olga@example.com' },
+    requestedAt: new Date(NOW),
+    expiresAt: minutes(24 * 60),
+    state: identityV1.RoleChangeState.ROLE_CHANGE_STATE_PENDING,
   });
 }
 
@@ -209,7 +225,23 @@ describe('gatehouse identity commands against a fake IdentityService', () => {
           requireSession(bearer);
           if (req.accountId === 'acc-active') throw new FailedPreconditionError('account acc-active is already ACTIVE');
           const a = account(req.accountId);
+          if (req.roles.includes(Role.ROLE_TEAM_LEAD)) return { account: { ...a, state: AccountState.ACCOUNT_STATE_PENDING_APPROVAL }, pendingChange: pendingChange(req.roles) };
           return { account: { ...a, principal: a.principal ? { ...a.principal, roles: req.roles } : undefined } };
+        }),
+        SetRoles: record<identityV1.SetRolesRequest, identityV1.SetRolesResponse>('SetRoles', (req, bearer) => {
+          requireSession(bearer);
+          const a = account(req.accountId);
+          if (req.roles.includes(Role.ROLE_MANAGER)) return { account: a, revokedSessionCount: 0, pendingChange: pendingChange(req.roles) };
+          return { account: { ...a, principal: a.principal ? { ...a.principal, roles: req.roles } : undefined }, revokedSessionCount: 2 };
+        }),
+        ListRoleChanges: record<identityV1.ListRoleChangesRequest, identityV1.ListRoleChangesResponse>('ListRoleChanges', (_req, bearer) => {
+          requireSession(bearer);
+          return { changes: [pendingChange([Role.ROLE_DEVELOPER, Role.ROLE_MANAGER])] };
+        }),
+        ApproveRoleChange: record<identityV1.ApproveRoleChangeRequest, identityV1.ApproveRoleChangeResponse>('ApproveRoleChange', (req, bearer) => {
+          requireSession(bearer);
+          if (req.changeId === 'rch-mine') throw new PermissionDeniedError('two-person rule: the officer who requested a role change cannot approve it; another security officer must');
+          return { change: { ...pendingChange([Role.ROLE_MANAGER]), state: identityV1.RoleChangeState.ROLE_CHANGE_STATE_APPLIED }, account: account('acc-bob'), revokedSessionCount: 1 };
         }),
         BootstrapOfficer: record<identityV1.BootstrapOfficerRequest, identityV1.BootstrapOfficerResponse>('BootstrapOfficer', () => ({ account: account('acc-officer') })),
       },
@@ -375,21 +407,55 @@ describe('gatehouse identity commands against a fake IdentityService', () => {
     assertNoSecrets(c.all());
   });
 
-  test('accounts approve sends the roles, phone and note with the session as bearer', async () => {
+  test('accounts approve sends the roles, phone, note and display name with the session as bearer', async () => {
     storeSession();
     const c = capture();
-    const code = await run(['accounts', 'approve', 'acc-42', '--roles', 'manager,developer', '--phone', '+4915112345678', '--note', 'HR-1234'], env(), c.o, c.e);
+    const code = await run(['accounts', 'approve', 'acc-42', '--roles', 'manager,developer', '--phone', '+4915112345678', '--note', 'HR-1234', '--name', 'Lea Dubois'], env(), c.o, c.e);
     assert.equal(code, 0, c.all());
     const approve = callOf<identityV1.ApproveAccountRequest>('ApproveAccount');
     assert.equal(approve.bearer, SESSION_TOKEN);
-    assert.deepEqual(approve.req, { accountId: 'acc-42', roles: [Role.ROLE_MANAGER, Role.ROLE_DEVELOPER], phoneNumber: '+4915112345678', note: 'HR-1234' });
+    assert.deepEqual(approve.req, { accountId: 'acc-42', roles: [Role.ROLE_MANAGER, Role.ROLE_DEVELOPER], phoneNumber: '+4915112345678', note: 'HR-1234', displayName: 'Lea Dubois' });
     assert.match(c.out.join('\n'), /approved acc-42 <alice@example\.com>: active, roles manager,developer/);
+  });
+
+  test('accounts approve needs --name, and refuses an e-mail address as the name, before any RPC (issue 13 item 5)', async () => {
+    storeSession();
+    for (const extra of [[], ['--name', ' '], ['--name', 'lea@example.com']]) {
+      calls.length = 0;
+      const c = capture();
+      assert.equal(await run(['accounts', 'approve', 'acc-42', '--roles', 'developer', ...extra], env(), c.o, c.e), 2, JSON.stringify(extra));
+      assert.match(c.err.join('\n'), /--name/);
+      assert.deepEqual(calls, []);
+    }
+  });
+
+  test('a privileged grant is shown as pending with the command the second officer runs; changes lists them; approve-change applies (issue 13 item 2)', async () => {
+    storeSession();
+    const c = capture();
+    assert.equal(await run(['accounts', 'roles', 'acc-bob', '--roles', 'developer,manager', '--reason', 'promotion'], env(), c.o, c.e), 0, c.all());
+    assert.match(c.out.join('\n'), /role change rch-0001 for bob@example\.com is PENDING: granting manager needs a second security officer \(two-person rule\)/);
+    assert.match(c.out.join('\n'), /gatehouse accounts approve-change rch-0001/);
+    const a = capture();
+    assert.equal(await run(['accounts', 'approve', 'acc-new', '--roles', 'team_lead', '--name', 'Tea Lead'], env(), a.o, a.e), 0, a.all());
+    assert.match(a.out.join('\n'), /approval rch-0001 .* is PENDING/);
+    const l = capture();
+    assert.equal(await run(['accounts', 'changes'], env(), l.o, l.e), 0, l.all());
+    assert.match(l.out[0] ?? '', /^CHANGE +ACCOUNT +ROLES +GRANTS +STATE +REQUESTED BY +EXPIRES$/);
+    assert.match(l.out[1] ?? '', /^rch-0001 +bob@example\.com +developer,manager +manager +pending +olga@example\.com /);
+    assert.deepEqual(callOf<identityV1.ListRoleChangesRequest>('ListRoleChanges').req.states, []);
+    const ap = capture();
+    assert.equal(await run(['accounts', 'approve-change', 'rch-0001', '--note', 'HR-77 checked'], env(), ap.o, ap.e), 0, ap.all());
+    assert.deepEqual(callOf<identityV1.ApproveRoleChangeRequest>('ApproveRoleChange').req, { changeId: 'rch-0001', note: 'HR-77 checked' });
+    assert.match(ap.out.join('\n'), /role change rch-0001 approved and applied: acc-bob .*1 session\(s\) revoked/);
+    const own = capture();
+    assert.equal(await run(['accounts', 'approve-change', 'rch-mine'], env(), own.o, own.e), 1);
+    assert.match(own.err.join('\n'), /ApproveRoleChange: PERMISSION_DENIED: two-person rule/);
   });
 
   test('an unknown role is a usage error naming it, and no RPC is made', async () => {
     storeSession();
     const c = capture();
-    assert.equal(await run(['accounts', 'approve', 'acc-42', '--roles', 'manager,admin'], env(), c.o, c.e), 2);
+    assert.equal(await run(['accounts', 'approve', 'acc-42', '--roles', 'manager,admin', '--name', 'Lea Dubois'], env(), c.o, c.e), 2);
     assert.match(c.err.join('\n'), /unknown role "admin"/);
     assert.deepEqual(calls, []);
   });
@@ -397,7 +463,7 @@ describe('gatehouse identity commands against a fake IdentityService', () => {
   test('a refused officer action prints status and server message, exit 1', async () => {
     storeSession();
     const c = capture();
-    assert.equal(await run(['accounts', 'approve', 'acc-active', '--roles', 'developer'], env(), c.o, c.e), 1);
+    assert.equal(await run(['accounts', 'approve', 'acc-active', '--roles', 'developer', '--name', 'Active Person'], env(), c.o, c.e), 1);
     assert.match(c.err.join('\n'), /ApproveAccount: FAILED_PRECONDITION: account acc-active is already ACTIVE/);
   });
 

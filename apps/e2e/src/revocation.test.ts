@@ -132,7 +132,7 @@ describe('revocation reaches every service (issue 13 item 1)', () => {
     await call(c.identity, c.identity.beginSignIn, { googleIdToken: idToken(email) }).catch(() => undefined);
     const listed = await call(c.identity, c.identity.listAccounts, identityV1.ListAccountsRequest.fromPartial({ email }), { bearer: officer.token });
     const accountId = listed.accounts[0]?.principal?.accountId ?? '';
-    await call(c.identity, c.identity.approveAccount, identityV1.ApproveAccountRequest.fromPartial({ accountId, roles, phoneNumber: phone, note: 'e2e' }), {
+    await call(c.identity, c.identity.approveAccount, identityV1.ApproveAccountRequest.fromPartial({ accountId, roles, phoneNumber: phone, note: 'e2e', displayName: email.split('@')[0] ?? 'Employee' }), {
       bearer: officer.token,
     });
     return { ...(await firstSignIn(email)), accountId };

@@ -55,7 +55,7 @@ async function approve(h: IdentityHarness, cli: IdentityServiceClient, officerTo
   const listed = await call(cli, cli.listAccounts, identityV1.ListAccountsRequest.fromPartial({ email, states: [identityV1.AccountState.ACCOUNT_STATE_PENDING_APPROVAL] }), { bearer: officerToken });
   const accountId = listed.accounts[0]?.principal?.accountId;
   if (!accountId) throw new Error(`ListAccounts did not find ${email}`);
-  await call(cli, cli.approveAccount, { accountId, roles: [commonV1.Role.ROLE_DEVELOPER], phoneNumber: phone, note: 'bench' }, { bearer: officerToken });
+  await call(cli, cli.approveAccount, { accountId, roles: [commonV1.Role.ROLE_DEVELOPER], phoneNumber: phone, note: 'bench', displayName: 'Bench Employee' }, { bearer: officerToken });
 }
 
 /**

@@ -93,7 +93,7 @@ describe('identity: the officer, register-ip sessions, key rotation, no leaks', 
     const accountId = listed.accounts[0]?.principal?.accountId ?? '';
     // Point the audit double at nothing by stopping it: the approval must not happen.
     const savedAppend = h.failAudit(true);
-    const r = await refused(call(cli, cli.approveAccount, { accountId, roles: [R.ROLE_DEVELOPER], phoneNumber: '+4915100000042', note: '' }, { bearer: officer.token }));
+    const r = await refused(call(cli, cli.approveAccount, { accountId, roles: [R.ROLE_DEVELOPER], phoneNumber: '+4915100000042', note: '', displayName: 'Late Joiner' }, { bearer: officer.token }));
     h.failAudit(savedAppend);
     assert.equal(r.code, S.UNAVAILABLE);
     assert.match(r.details, /audit/);

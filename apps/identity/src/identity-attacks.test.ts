@@ -165,7 +165,7 @@ describe('identity under attack: replay, brute force, SMS misuse, hostile input'
       [() => call(cli, cli.verifyOtp, { signInId: 'si_AAAAAAAAAAAAAAAAAAAAAA', code: '$ne' }), S.INVALID_ARGUMENT, /code: must be 6 to 10 digits/],
       [() => call(cli, cli.verifySmsCode, { signInId: 'si_AAAAAAAAAAAAAAAAAAAAAA', code: '1'.repeat(5000) }), S.INVALID_ARGUMENT, /code/],
       [() => call(cli, cli.getAccount, { accountId: '$ne' }, { bearer: officer.token }), S.INVALID_ARGUMENT, /account_id/],
-      [() => call(cli, cli.approveAccount, { accountId: '{"$gt":""}', roles: [R.ROLE_MANAGER], note: '' }, { bearer: officer.token }), S.INVALID_ARGUMENT, /account_id/],
+      [() => call(cli, cli.approveAccount, { accountId: '{"$gt":""}', roles: [R.ROLE_MANAGER], note: '', displayName: 'Injection Test' }, { bearer: officer.token }), S.INVALID_ARGUMENT, /account_id/],
       [() => call(cli, cli.beginSignIn, { googleIdToken: 'x'.repeat(20_000) }), S.UNAUTHENTICATED, /ID token/],
       [() => call(cli, cli.beginSignIn, { googleIdToken: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.' }), S.UNAUTHENTICATED, /alg "none" is refused/],
       [() => call(cli, cli.whoAmI, {}, { bearer: 'a.b.c' }), S.UNAUTHENTICATED, /session token is malformed/],

@@ -12,8 +12,8 @@ const A = identityV1.AuthorizeAction;
 const D = identityV1.AuthorizeDecision;
 const S = grpc.status;
 
-/** Issue 13 items 3 and 4, from outside: real identity over mTLS, callers with their own certificates. */
-describe('identity issue 13: caller-chosen client IPs (item 3), the officer on STAGING (item 4)', () => {
+/** Issue 13 items 3, 4 and 5, from outside: real identity over mTLS, callers with their own certificates. */
+describe('identity issue 13: caller-chosen client IPs (item 3), the officer on STAGING (item 4), display names (item 5)', () => {
   let h: IdentityHarness;
   let cli: IdentityServiceClient;
   let officer: SignedIn;
@@ -75,5 +75,29 @@ describe('identity issue 13: caller-chosen client IPs (item 3), the officer on S
     const v = await call(other, other.verifySession, { sessionToken: roam.token, clientIp: ip });
     assert.equal(v.valid, false);
     assert.equal(v.reason, identityV1.SessionInvalidReason.SESSION_INVALID_REASON_IP_MISMATCH);
+  });
+
+  test('item 5: ApproveAccount requires a display name that is not an e-mail address; the session names the employee by it', async () => {
+    await call(cli, cli.beginSignIn, { googleIdToken: h.idToken('lea.dubois@bank.example') }).catch(() => undefined);
+    const listed = await call(cli, cli.listAccounts, identityV1.ListAccountsRequest.fromPartial({ email: 'lea.dubois@bank.example' }), { bearer: officer.token });
+    const accountId = listed.accounts[0]?.principal?.accountId ?? '';
+    const approve = (displayName: string | undefined) =>
+      call(cli, cli.approveAccount, identityV1.ApproveAccountRequest.fromPartial({ accountId, roles: [R.ROLE_SUPPORT], phoneNumber: '+4915100000077', note: 'HR-7', ...(displayName === undefined ? {} : { displayName }) }), { bearer: officer.token });
+    for (const bad of [undefined, '', '   ', 'lea.dubois@bank.example', 'Lea <lea@bank.example>']) {
+      const r = await refused(approve(bad));
+      assert.equal(r.code, S.INVALID_ARGUMENT, JSON.stringify(bad));
+      assert.match(r.details, /display_name/, JSON.stringify(bad));
+      const still = await call(cli, cli.getAccount, { accountId }, { bearer: officer.token });
+      assert.equal(still.account?.state, identityV1.AccountState.ACCOUNT_STATE_PENDING_APPROVAL, 'nothing changed');
+    }
+    const ok = await approve('  Lea Dubois ');
+    assert.equal(ok.account?.principal?.displayName, 'Lea Dubois');
+    // The session carries it (the `name` claim), and a later sign-in keeps it (not the Google profile's).
+    const lea = await h.firstSignIn('lea.dubois@bank.example');
+    assert.equal(lea.session.principal?.displayName, 'Lea Dubois');
+    const payload = JSON.parse(Buffer.from(lea.token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { name?: string };
+    assert.equal(payload.name, 'Lea Dubois');
+    const again = await h.signIn('lea.dubois@bank.example', lea.device);
+    assert.equal(again.session.principal?.displayName, 'Lea Dubois');
   });
 });

@@ -50,10 +50,10 @@ describe('identity: accounts, sign-in, sessions and roles over gRPC', () => {
     const acc = pending.accounts.find((a) => a.principal?.email === 'dev1@bank.example');
     assert.ok(acc, 'the applicant is listed as pending');
     // Only the officer may approve: a developer's session is refused.
-    await call(cli, cli.approveAccount, { accountId: acc.principal?.accountId ?? '', roles: [R.ROLE_DEVELOPER], phoneNumber: '+4915100000010', note: 'joined the team' }, { bearer: officer.token });
+    await call(cli, cli.approveAccount, { accountId: acc.principal?.accountId ?? '', roles: [R.ROLE_DEVELOPER], phoneNumber: '+4915100000010', note: 'joined the team', displayName: 'Dev One' }, { bearer: officer.token });
     const dev = await h.firstSignIn('dev1@bank.example');
     const denied = await refused(
-      call(cli, cli.approveAccount, { accountId: dev.accountId, roles: [R.ROLE_MANAGER], note: '' }, { bearer: dev.token }),
+      call(cli, cli.approveAccount, { accountId: dev.accountId, roles: [R.ROLE_MANAGER], note: '', displayName: 'Dev One' }, { bearer: dev.token }),
     );
     assert.equal(denied.code, S.PERMISSION_DENIED);
     assert.match(denied.details, /security_officer/);

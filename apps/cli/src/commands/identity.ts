@@ -468,6 +468,39 @@ function formatAccountRow(acc: identityV1.Account): string[] {
   ];
 }
 
+const CHANGE_STATE_BY_NAME: Readonly<Record<string, identityV1.RoleChangeState>> = {
+  pending: identityV1.RoleChangeState.ROLE_CHANGE_STATE_PENDING,
+  applied: identityV1.RoleChangeState.ROLE_CHANGE_STATE_APPLIED,
+  expired: identityV1.RoleChangeState.ROLE_CHANGE_STATE_EXPIRED,
+};
+
+/** `--name`: the display name customers see (never the e-mail); identity checks it again. */
+function requireDisplayName(cmd: string, value: string | undefined): string {
+  const name = requireText(cmd, '--name', value, 'the name customers see when this employee supports them, e.g. --name "Lea Dubois"');
+  if (name.includes('@')) throw new UsageError(`${cmd}: --name must be a person's name, not an e-mail address: customers see it`);
+  return name;
+}
+
+/** What the officer is told when a grant waits for a second officer (two-person rule). */
+function pendingText(ch: identityV1.RoleChange, what: string): string {
+  return (
+    `${what} ${ch.changeId} for ${ch.account?.email || ch.account?.accountId || '?'} is PENDING: granting ${rolesText(ch.grantedRoles)} needs a second security officer ` +
+    `(two-person rule). Another officer approves it with: gatehouse accounts approve-change ${ch.changeId} --note "..." (before ${ch.expiresAt?.toISOString() ?? '?'})`
+  );
+}
+
+function changeRow(ch: identityV1.RoleChange, clock: Clock): string[] {
+  return [
+    ch.changeId,
+    ch.account?.email || ch.account?.accountId || '?',
+    rolesText(ch.roles),
+    rolesText(ch.grantedRoles),
+    enumLabel(identityV1.roleChangeStateToJSON(ch.state), 'ROLE_CHANGE_STATE_'),
+    ch.requestedBy?.email || ch.requestedBy?.accountId || '?',
+    at(ch.expiresAt, clock),
+  ];
+}
+
 function describeAccount(acc: identityV1.Account | undefined): string {
   if (!acc) return '?';
   return `${acc.principal?.accountId ?? '?'} <${acc.principal?.email ?? '?'}>: ${enumLabel(identityV1.accountStateToJSON(acc.state), 'ACCOUNT_STATE_')}, roles ${rolesText(acc.principal?.roles ?? [])}, ${enumLabel(identityV1.lockStateToJSON(acc.lockState), 'LOCK_STATE_')}, phone ${acc.phoneNumberMask || '-'}`;
@@ -484,7 +517,7 @@ async function resolveAccount(c: IdentityServiceClient, bearer: string, idOrEmai
 
 const MAX_PAGES = 200;
 
-/** `gatehouse accounts list|approve|suspend|roles|phone|unlock|reset-otp|bootstrap`. */
+/** `gatehouse accounts list|approve|changes|approve-change|suspend|roles|phone|unlock|reset-otp|bootstrap`. */
 export async function accounts(ctx: IdentityContext, sub: string | undefined, rest: string[], a: IdentityArgs): Promise<number> {
   const { env, out } = ctx;
   const cmd = `accounts ${sub ?? ''}`.trim();
@@ -520,18 +553,50 @@ export async function accounts(ctx: IdentityContext, sub: string | undefined, re
   }
 
   if (sub === 'approve') {
-    const id = target('give the account: gatehouse accounts approve <account-id> --roles manager,developer [--phone +4915112345678] [--note "..."]');
+    const id = target('give the account: gatehouse accounts approve <account-id> --roles manager,developer --name "Lea Dubois" [--phone +4915112345678] [--note "..."]');
     const roles = parseRoles(cmd, a.roles);
+    const displayName = requireDisplayName(cmd, a.name);
     const phone = a.phone === undefined ? undefined : requirePhone(cmd, '--phone', a.phone);
     const bearer = sessionToken(env);
     return withIdentity(ctx.settings, async (c) => {
       const accountId = await resolveAccount(c, bearer, id);
       const res = await rpc(
         'ApproveAccount',
-        call(c, c.approveAccount, identityV1.ApproveAccountRequest.fromPartial({ accountId, roles, phoneNumber: phone, note: a.note?.trim() ?? '' }), { bearer }),
+        call(c, c.approveAccount, identityV1.ApproveAccountRequest.fromPartial({ accountId, roles, phoneNumber: phone, note: a.note?.trim() ?? '', displayName }), { bearer }),
         sessionHint,
       );
-      out(`approved ${describeAccount(res.account)}`);
+      if (res.pendingChange) out(pendingText(res.pendingChange, 'approval'));
+      else out(`approved ${describeAccount(res.account)}`);
+      return 0;
+    });
+  }
+
+  if (sub === 'changes') {
+    const states = (a.state ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean)
+      .map((s) => {
+        const st = CHANGE_STATE_BY_NAME[s];
+        if (st === undefined) throw new UsageError(`accounts changes: --state must be pending, applied or expired, got ${JSON.stringify(s)}`);
+        return st;
+      });
+    const bearer = sessionToken(env);
+    return withIdentity(ctx.settings, async (c) => {
+      const res = await rpc('ListRoleChanges', call(c, c.listRoleChanges, identityV1.ListRoleChangesRequest.fromPartial({ states, pageSize: 500 }), { bearer }), sessionHint);
+      if (a.json) out(JSON.stringify(res.changes.map((x) => identityV1.RoleChange.toJSON(x))));
+      else if (res.changes.length === 0) out('no role changes');
+      else for (const line of table([['CHANGE', 'ACCOUNT', 'ROLES', 'GRANTS', 'STATE', 'REQUESTED BY', 'EXPIRES'], ...res.changes.map((x) => changeRow(x, ctx.clock ?? systemClock))])) out(line);
+      return 0;
+    });
+  }
+
+  if (sub === 'approve-change') {
+    const changeId = target('give the change: gatehouse accounts approve-change <change-id> [--note "what you checked"] (see gatehouse accounts changes)');
+    const bearer = sessionToken(env);
+    return withIdentity(ctx.settings, async (c) => {
+      const res = await rpc('ApproveRoleChange', call(c, c.approveRoleChange, { changeId, note: a.note?.trim() ?? '' }, { bearer }), sessionHint);
+      out(`role change ${changeId} approved and applied: ${describeAccount(res.account)}; ${res.revokedSessionCount} session(s) revoked so the new roles take effect`);
       return 0;
     });
   }
@@ -556,7 +621,8 @@ export async function accounts(ctx: IdentityContext, sub: string | undefined, re
     return withIdentity(ctx.settings, async (c) => {
       const accountId = await resolveAccount(c, bearer, id);
       const res = await rpc('SetRoles', call(c, c.setRoles, { accountId, roles, reason }, { bearer }), sessionHint);
-      out(`roles set: ${describeAccount(res.account)}; ${res.revokedSessionCount} session(s) revoked so the new roles take effect`);
+      if (res.pendingChange) out(pendingText(res.pendingChange, 'role change'));
+      else out(`roles set: ${describeAccount(res.account)}; ${res.revokedSessionCount} session(s) revoked so the new roles take effect`);
       return 0;
     });
   }
@@ -598,7 +664,7 @@ export async function accounts(ctx: IdentityContext, sub: string | undefined, re
     });
   }
 
-  throw new UsageError(`accounts: unknown subcommand ${JSON.stringify(sub)} (list, approve, suspend, roles, phone, unlock, reset-otp, bootstrap)`);
+  throw new UsageError(`accounts: unknown subcommand ${JSON.stringify(sub)} (list, approve, changes, approve-change, suspend, roles, phone, unlock, reset-otp, bootstrap)`);
 }
 
 /** `gatehouse accounts bootstrap`: the first security officer, from the one-time bootstrap token. No session. */

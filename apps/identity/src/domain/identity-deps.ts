@@ -10,6 +10,7 @@ import type { AllowlistCheck, IdentityAudit } from './ports.js';
 import type { SessionLifetimes } from './sessions/session-policy.js';
 import type { SessionRepository } from './sessions/session-record.js';
 import type { RevocationLog } from './sessions/revocation-log.js';
+import type { RoleChangeRepository } from './accounts/role-change.js';
 import type { BootstrapTokenRepository } from './sessions/bootstrap-token.js';
 import type { SignInRepository } from './sign-in/sign-in.js';
 import type { ThrottleGuard } from './sign-in/throttle-guard.js';
@@ -34,6 +35,8 @@ export interface IdentitySettings {
 /** Everything the identity domain works with: ports only, no transport and no driver. */
 export interface IdentityDeps {
   accounts: AccountRepository;
+  /** Role changes waiting for a second officer (two-person rule). */
+  roleChanges: RoleChangeRepository;
   credentials: OtpCredentialRepository;
   signIns: SignInRepository;
   sessions: SessionRepository;

@@ -28,7 +28,9 @@ export type IdentityAction =
   | 'session_revoke'
   | 'sign_in_new_ip'
   | 'authorize'
-  | 'signing_key_rotate';
+  | 'signing_key_rotate'
+  | 'role_change_request'
+  | 'role_change_approve';
 
 /** An identity audit event (action = ACTION_IDENTITY_<ACTION> in lower case). */
 export type IdentityEvent = DomainAuditEvent<IdentityAction>;

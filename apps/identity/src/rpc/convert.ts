@@ -3,7 +3,8 @@ import { InvalidArgumentError } from '@gatehouse/core';
 import { rolesFromProto as kitRolesFromProto, rolesToProto as kitRolesToProto } from '@gatehouse/service-kit';
 import type { SessionClaims } from '@gatehouse/session';
 import type { AccountView } from '../domain/accounts/account-admin.js';
-import type { AccountState, Role } from '../domain/accounts/account.js';
+import type { Account, AccountState, Role } from '../domain/accounts/account.js';
+import type { RoleChange, RoleChangeState } from '../domain/accounts/role-change.js';
 import type { OtpAlgorithm, OtpCredential, OtpDigits, OtpKind } from '../domain/otp/index.js';
 import type { SessionRecord, SessionStatus } from '../domain/sessions/session-record.js';
 import type { AuthorizeAction } from '../domain/sessions/session-policy.js';
@@ -154,7 +155,7 @@ const AMR: Record<string, identityV1.AuthMethod> = {
 export function sessionInfoFromClaims(c: SessionClaims, keyId = ''): identityV1.SessionInfo {
   return I.SessionInfo.fromPartial({
     sessionId: c.sessionId,
-    principal: principalOf({ accountId: c.accountId, email: c.email, roles: c.roles }),
+    principal: principalOf({ accountId: c.accountId, email: c.email, ...(c.displayName ? { displayName: c.displayName } : {}), roles: c.roles }),
     scope: c.scope === 'full' ? I.SessionScope.SESSION_SCOPE_FULL : I.SessionScope.SESSION_SCOPE_REGISTER_IP_ONLY,
     amr: c.amr.map((m) => AMR[m] ?? I.AuthMethod.AUTH_METHOD_UNSPECIFIED),
     pinnedIp: c.pinnedIp,
@@ -181,6 +182,7 @@ export function sessionInfoFromRecord(r: SessionRecord): identityV1.SessionInfo 
       expiresAt: r.expiresAt,
       authTime: r.authTime,
       email: r.email,
+      ...(r.displayName ? { displayName: r.displayName } : {}),
       roles: r.roles,
       amr: r.amr,
       pinnedIp: r.pinnedIp,
@@ -256,4 +258,37 @@ export function writePageToken(last: Record<string, string | number>): string {
 export function pageSize(n: number): number {
   if (n < 0 || n > 500) throw new InvalidArgumentError('page_size', 'must be from 0 to 500');
   return n === 0 ? 50 : n;
+}
+
+const CHANGE_STATE: Record<RoleChangeState, identityV1.RoleChangeState> = {
+  pending: I.RoleChangeState.ROLE_CHANGE_STATE_PENDING,
+  applied: I.RoleChangeState.ROLE_CHANGE_STATE_APPLIED,
+  expired: I.RoleChangeState.ROLE_CHANGE_STATE_EXPIRED,
+};
+
+/** Role change states from a ListRoleChanges filter. */
+export function roleChangeStatesFromProto(states: readonly identityV1.RoleChangeState[]): RoleChangeState[] {
+  return states.map((p) => {
+    const found = (Object.keys(CHANGE_STATE) as RoleChangeState[]).find((s) => CHANGE_STATE[s] === p);
+    if (!found) throw new InvalidArgumentError('states', `${I.roleChangeStateToJSON(p)} is not a role change state`);
+    return found;
+  });
+}
+
+/** A role change waiting for (or approved by) a second officer, with the account as it is now. */
+export function roleChangeToProto(c: RoleChange, account: Account | undefined): identityV1.RoleChange {
+  return I.RoleChange.fromPartial({
+    changeId: c.changeId,
+    account: principalOf(account ?? { accountId: c.accountId, email: '' }),
+    kind: c.kind === 'set_roles' ? I.RoleChangeKind.ROLE_CHANGE_KIND_SET_ROLES : I.RoleChangeKind.ROLE_CHANGE_KIND_APPROVE_ACCOUNT,
+    roles: rolesToProto(c.roles),
+    grantedRoles: rolesToProto(c.grantedRoles),
+    reason: c.reason,
+    requestedBy: principalOf(c.requestedBy),
+    requestedAt: c.requestedAt,
+    expiresAt: c.expiresAt,
+    state: CHANGE_STATE[c.state],
+    approvedBy: c.approvedBy ? principalOf(c.approvedBy) : undefined,
+    approvedAt: c.approvedAt,
+  });
 }

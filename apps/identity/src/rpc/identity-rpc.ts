@@ -5,6 +5,8 @@ import type { AccountAdmin } from '../domain/accounts/account-admin.js';
 import type { CallSource } from '../domain/identity-deps.js';
 import type { SessionService } from '../domain/sessions/session-service.js';
 import type { SignInFlow, FactorMode } from '../domain/sign-in/sign-in-flow.js';
+import type { RevocationHub } from '../domain/sessions/revocation-log.js';
+import { watchRevocationsHandler } from './revocations-rpc.js';
 import {
   accountToProto,
   actionFromProto,
@@ -12,6 +14,8 @@ import {
   enrollmentFromProto,
   pageSize,
   readPageToken,
+  roleChangeStatesFromProto,
+  roleChangeToProto,
   rolesFromProto,
   sessionInfoFromClaims,
   sessionInfoFromRecord,
@@ -33,6 +37,8 @@ export const identityPolicy: Readonly<Record<string, CallerRule>> = {
   ApproveAccount: callers.operators,
   SuspendAccount: callers.operators,
   SetRoles: callers.operators,
+  ListRoleChanges: callers.operators,
+  ApproveRoleChange: callers.operators,
   SetPhoneNumber: callers.operators,
   UnlockAccount: callers.operators,
   BeginSignIn: callers.operatorsAndBackends,
@@ -50,6 +56,7 @@ export const identityPolicy: Readonly<Record<string, CallerRule>> = {
   ListSessions: callers.operators,
   GetSigningKeys: callers.anyAuthenticated,
   Authorize: callers.anyAuthenticated,
+  WatchRevocations: callers.servicesAndBackends,
 };
 
 /** What the handlers translate to. */
@@ -60,6 +67,8 @@ export interface IdentityRpcDeps {
   clock: Clock;
   /** Backends (certificate names) whose x-gatehouse-client-ip names the end user's IP. */
   trustedProxies: readonly string[];
+  /** Feeds WatchRevocations. */
+  revocations: RevocationHub;
 }
 
 const I = identityV1;
@@ -76,6 +85,7 @@ export function identityBinding(d: IdentityRpcDeps): ServiceBinding {
   const now = () => d.clock.now();
 
   const handlers: Record<string, ReturnType<typeof unary>> = {
+    watchRevocations: watchRevocationsHandler(d.revocations),
     bootstrapOfficer: unary<identityV1.BootstrapOfficerRequest, identityV1.BootstrapOfficerResponse>(async (req, ctx) => {
       const v = await d.admin.bootstrapOfficer(req.bootstrapToken, req.googleIdToken, req.phoneNumber, source(ctx));
       return { account: accountToProto(v, now()) };
@@ -106,8 +116,8 @@ export function identityBinding(d: IdentityRpcDeps): ServiceBinding {
 
     approveAccount: unary<identityV1.ApproveAccountRequest, identityV1.ApproveAccountResponse>(async (req, ctx) => {
       const o = await officer(ctx);
-      const v = await d.admin.approve(o, req.accountId, rolesFromProto(req.roles), req.phoneNumber, req.note, source(ctx));
-      return { account: accountToProto(v, now()) };
+      const r = await d.admin.approve(o, req.accountId, rolesFromProto(req.roles), req.phoneNumber, req.note, req.displayName, source(ctx));
+      return { account: accountToProto(r.view, now()), pendingChange: r.pending ? roleChangeToProto(r.pending, r.view.account) : undefined };
     }),
 
     suspendAccount: unary<identityV1.SuspendAccountRequest, identityV1.SuspendAccountResponse>(async (req, ctx) => {
@@ -119,7 +129,19 @@ export function identityBinding(d: IdentityRpcDeps): ServiceBinding {
     setRoles: unary<identityV1.SetRolesRequest, identityV1.SetRolesResponse>(async (req, ctx) => {
       const o = await officer(ctx);
       const r = await d.admin.setRoles(o, req.accountId, rolesFromProto(req.roles), req.reason, source(ctx));
-      return { account: accountToProto(r.view, now()), revokedSessionCount: r.revoked };
+      return { account: accountToProto(r.view, now()), revokedSessionCount: r.revoked, pendingChange: r.pending ? roleChangeToProto(r.pending, r.view.account) : undefined };
+    }),
+
+    listRoleChanges: unary<identityV1.ListRoleChangesRequest, identityV1.ListRoleChangesResponse>(async (req, ctx) => {
+      await officer(ctx);
+      const rows = await d.admin.listRoleChanges(roleChangeStatesFromProto(req.states), pageSize(req.pageSize));
+      return { changes: rows.map((r) => roleChangeToProto(r.change, r.account)) };
+    }),
+
+    approveRoleChange: unary<identityV1.ApproveRoleChangeRequest, identityV1.ApproveRoleChangeResponse>(async (req, ctx) => {
+      const o = await officer(ctx);
+      const r = await d.admin.approveRoleChange(o, req.changeId, req.note, source(ctx));
+      return { change: roleChangeToProto(r.change, r.view.account), account: accountToProto(r.view, now()), revokedSessionCount: r.revoked };
     }),
 
     setPhoneNumber: unary<identityV1.SetPhoneNumberRequest, identityV1.SetPhoneNumberResponse>(async (req, ctx) => {

@@ -32,6 +32,9 @@ import { signingKeyBootstrapSqliteMigrations } from './sqlite-bootstrap-token-re
 import { SqliteRevocationLog, revocationSqliteMigrations } from './sqlite-revocation-log.js';
 import { MongoRevocationLog, revocationMongoIndexes } from './mongo-revocation-log.js';
 import type { RevocationLog } from '../domain/sessions/revocation-log.js';
+import type { RoleChangeRepository } from '../domain/accounts/role-change.js';
+import { SqliteRoleChangeRepository, roleChangeSqliteMigrations } from './sqlite-role-change-repository.js';
+import { MongoRoleChangeRepository, roleChangeMongoIndexes } from './mongo-role-change-repository.js';
 
 /**
  * The identity service's own schema, in the order it was introduced (the audit outbox's tables
@@ -44,9 +47,9 @@ export const identitySchema: {
   mongoMigrations: readonly MongoMigration[];
   mongoIndexes: readonly MongoIndexSpec[];
 } = {
-  sqliteMigrations: [...accountSqliteMigrations, ...otpSqliteMigrations, ...signInSqliteMigrations, ...sessionSqliteMigrations, ...signingKeyBootstrapSqliteMigrations, ...revocationSqliteMigrations],
+  sqliteMigrations: [...accountSqliteMigrations, ...otpSqliteMigrations, ...signInSqliteMigrations, ...sessionSqliteMigrations, ...signingKeyBootstrapSqliteMigrations, ...revocationSqliteMigrations, ...roleChangeSqliteMigrations],
   mongoMigrations: [],
-  mongoIndexes: [...accountMongoIndexes, ...otpMongoIndexes, ...signInMongoIndexes, ...sessionMongoIndexes, ...signingKeyMongoIndexes, ...revocationMongoIndexes],
+  mongoIndexes: [...accountMongoIndexes, ...otpMongoIndexes, ...signInMongoIndexes, ...sessionMongoIndexes, ...signingKeyMongoIndexes, ...revocationMongoIndexes, ...roleChangeMongoIndexes],
 };
 
 /** Identity's repositories on the opened store. */
@@ -59,6 +62,7 @@ export interface IdentityStores {
   signingKeys: SigningKeyRepository;
   bootstrap: BootstrapTokenRepository;
   revocations: RevocationLog;
+  roleChanges: RoleChangeRepository;
 }
 
 /** The SQLite or MongoDB adapters of every identity port, for the backend the host opened. */
@@ -74,6 +78,7 @@ export function identityStores(opened: OpenedStore): IdentityStores {
       signingKeys: new SqliteSigningKeyRepository(s),
       bootstrap: new SqliteBootstrapTokenRepository(s),
       revocations: new SqliteRevocationLog(s),
+      roleChanges: new SqliteRoleChangeRepository(s),
     };
   }
   const m = opened.store;
@@ -86,5 +91,6 @@ export function identityStores(opened: OpenedStore): IdentityStores {
     signingKeys: new MongoSigningKeyRepository(m),
     bootstrap: new MongoBootstrapTokenRepository(m),
     revocations: new MongoRevocationLog(m),
+    roleChanges: new MongoRoleChangeRepository(m),
   };
 }

@@ -27,7 +27,7 @@ async function signingKeysDdl(name: string, migrations: readonly SqliteMigration
 test('identity\'s migrations keep their ids and order (signing keys are created inside identity-0005, not by the lib\'s migration)', () => {
   assert.deepEqual(
     identitySchema.sqliteMigrations.map((m) => m.id),
-    ['identity-0001-accounts', 'identity-0002-otp-throttle', 'identity-0003-sign-ins', 'identity-0004-sessions', 'identity-0005-signing-keys-bootstrap'],
+    ['identity-0001-accounts', 'identity-0002-otp-throttle', 'identity-0003-sign-ins', 'identity-0004-sessions', 'identity-0005-signing-keys-bootstrap', 'identity-0007-revocations', 'identity-0008-role-changes'],
   );
   assert.ok(identitySchema.mongoIndexes.includes(signingKeyMongoIndexes[0] as (typeof identitySchema.mongoIndexes)[number]), 'the lib\'s listing index, under its old name');
 });

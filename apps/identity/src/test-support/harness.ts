@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -5,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { auditEventV1 } from '@gatehouse/contracts';
-import { AllowlistServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, identityV1 } from '@gatehouse/contracts';
+import { AllowlistServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, commonV1, identityV1 } from '@gatehouse/contracts';
 import { ManualClock, base32Decode } from '@gatehouse/core';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
@@ -13,7 +14,9 @@ import { runService, type HostedService } from '@gatehouse/service-host';
 import { CLIENT_IP_HEADER, call, dial, unary, type RunningServer } from '@gatehouse/service-kit';
 import { drainOutbox, startAuditDouble, startFakeService } from '@gatehouse/testing';
 import { OtpSeed, otpAt, timeStep, type OtpAlgorithm, type OtpDigits } from '../domain/otp/index.js';
+import { bootstrapTokenHash } from '../domain/accounts/account-admin.js';
 import { identityService } from '../service.js';
+import { identityStores } from '../store/schema.js';
 
 /** An SMS the fake gateway received (the HTTP boundary double). */
 export interface SentSms {
@@ -71,8 +74,21 @@ export interface IdentityHarness {
   signIn(email: string, device: Device, opts?: { client?: IdentityServiceClient; clientIp?: string }): Promise<SignedIn>;
   /** Begins a sign-in and passes the SMS step; returns the sign-in id. */
   pastSms(email: string, opts?: { client?: IdentityServiceClient; clientIp?: string }): Promise<string>;
-  /** Records the account (BeginSignIn refusal), then the officer approves it. */
+  /**
+   * Records the account (BeginSignIn refusal), then the officer approves it. A privileged role
+   * (security_officer, manager, team_lead) needs a second officer (two-person rule): the
+   * harness appoints a helper officer (secondOfficer), who approves the pending change and is
+   * demoted again, so suites keep one active officer as before.
+   */
   approve(officer: SignedIn, email: string, roles: identityV1.ApproveAccountRequest['roles'], phone?: string): Promise<string>;
+  /**
+   * Appoints `email` as another security officer the way a deployment appoints its second:
+   * a fresh one-time bootstrap token (what identity writes at start while fewer than two
+   * officers exist; data-directory access), BootstrapOfficer, then a sign-in.
+   */
+  secondOfficer(email?: string): Promise<SignedIn>;
+  /** Writes a new one-time bootstrap token into identity's store, as identity does at start; returns it. */
+  mintBootstrapToken(): Promise<string>;
   /** Makes the audit double answer UNAVAILABLE (true) or work again (false); returns the previous setting. */
   failAudit(fail: boolean): boolean;
   /** Makes the audit double hold every Append unanswered (true), or answer the held ones and go on (false). */
@@ -89,6 +105,18 @@ export function forClient(ip: string): grpc.Metadata {
   return md;
 }
 
+
+/** The roles whose grant needs a second officer (two-person rule). */
+const PRIVILEGED: readonly commonV1.Role[] = [commonV1.Role.ROLE_SECURITY_OFFICER, commonV1.Role.ROLE_MANAGER, commonV1.Role.ROLE_TEAM_LEAD];
+
+/** The display name tests approve an account with: "lea.dubois@x" → "Lea Dubois" (never the e-mail). */
+export function displayNameFor(email: string): string {
+  return (email.split('@')[0] ?? 'employee')
+    .split(/[._-]+/)
+    .filter(Boolean)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join(' ');
+}
 
 /** The device an otpauth:// URI describes. */
 export function deviceOf(uri: string): Device {
@@ -177,6 +205,8 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
   };
   const cli = await client('cli');
   const web = await client('web');
+  /** The helper officers' OTP devices, so they sign in again without re-enrolling. */
+  const devices = new Map<string, Device>();
   const pick = (opts?: { client?: IdentityServiceClient; clientIp?: string }) => {
     const c = opts?.client ?? (opts?.clientIp ? web : cli);
     return { c, metadata: opts?.clientIp ? forClient(opts.clientIp) : undefined };
@@ -245,8 +275,29 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
       const listed = await call(cli, cli.listAccounts, identityV1.ListAccountsRequest.fromPartial({ email }), { bearer: officer.token });
       const accountId = listed.accounts[0]?.principal?.accountId;
       if (!accountId) throw new Error(`${email} is not listed for approval`);
-      await call(cli, cli.approveAccount, { accountId, roles, phoneNumber: phone, note: 'test' }, { bearer: officer.token });
+      const privileged = roles.some((r) => PRIVILEGED.includes(r));
+      const helper = privileged ? await h.secondOfficer() : undefined;
+      const r = await call(cli, cli.approveAccount, { accountId, roles, phoneNumber: phone, note: 'test', displayName: displayNameFor(email) }, { bearer: officer.token });
+      if (helper) {
+        if (!r.pendingChange) throw new Error(`approving ${email} as ${roles.join(',')} did not wait for a second officer`);
+        await call(cli, cli.approveRoleChange, { changeId: r.pendingChange.changeId, note: 'test: second officer' }, { bearer: helper.token });
+        await call(cli, cli.setRoles, { accountId: helper.accountId, roles: [], reason: 'test: helper officer done' }, { bearer: officer.token });
+      }
       return accountId;
+    },
+    async mintBootstrapToken() {
+      const token = `ghb_${randomBytes(32).toString('base64url')}`;
+      const now = clock.now();
+      await identityStores(hosted.store).bootstrap.put(bootstrapTokenHash(token), now, new Date(now.getTime() + 3600_000));
+      return token;
+    },
+    async secondOfficer(email = 'helper.officer@bank.example') {
+      const bootstrapToken = await h.mintBootstrapToken();
+      await call(cli, cli.bootstrapOfficer, { bootstrapToken, googleIdToken: h.idToken(email), phoneNumber: '+4915100000098' });
+      const known = devices.get(email);
+      const signed = known ? await h.signIn(email, known) : await h.firstSignIn(email);
+      devices.set(email, signed.device);
+      return signed;
     },
     failAudit: (fail) => auditDouble.fail(fail),
     hangAudit: (hang) => auditDouble.hang(hang),

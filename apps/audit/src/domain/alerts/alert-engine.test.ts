@@ -190,6 +190,20 @@ describe('built-in rules', () => {
     });
   }
 
+  test('identity.role_change: the request, its approval and the change applied each raise an alert (issue 13 item 2)', () => {
+    const log = new SyntheticLog();
+    const engine = engineWith(['identity.role_change']);
+    const step = (action: string, outcome = 'OUTCOME_SUCCESS') => engine.observe(log.advance(SEC).append({ action, outcome, actorId: 'acc-olga', subjectId: 'acc-kim' }));
+    // An intent, or a refusal, says nothing changed.
+    assert.deepEqual(step('ACTION_IDENTITY_ROLE_CHANGE_REQUEST', 'OUTCOME_ATTEMPTED'), []);
+    assert.deepEqual(step('ACTION_IDENTITY_ROLES_SET', 'OUTCOME_DENIED'), []);
+    const raised = ['ACTION_IDENTITY_ROLE_CHANGE_REQUEST', 'ACTION_IDENTITY_ROLE_CHANGE_APPROVE', 'ACTION_IDENTITY_ROLES_SET', 'ACTION_IDENTITY_ACCOUNT_APPROVE', 'ACTION_IDENTITY_BOOTSTRAP_OFFICER'].map((a) => step(a));
+    assert.deepEqual(raised.map((r) => r.length), [1, 1, 1, 1, 1]);
+    assert.match(raised[0]?.[0]?.summary ?? '', /acc-kim.*ACTION_IDENTITY_ROLE_CHANGE_REQUEST/);
+    assert.equal(raised[0]?.[0]?.severity, 'ALERT_SEVERITY_HIGH');
+    assert.deepEqual(step('ACTION_IDENTITY_SESSION_ISSUE'), []);
+  });
+
   test('identity.new_ip_live_session also fires on a daily IP new for LIVE', () => {
     const log = new SyntheticLog();
     const engine = engineWith(['identity.new_ip_live_session']);

@@ -31,6 +31,8 @@ test('the built-in rules have the documented defaults and are valid', () => {
       ['secrets.release_expired_unredeemed', 1, 24 * 60 * MIN, 'ALERT_SEVERITY_HIGH'],
       ['impersonation.anomaly', 1, 60 * MIN, 'ALERT_SEVERITY_CRITICAL'],
       ['identity.new_ip_live_session', 1, 60 * MIN, 'ALERT_SEVERITY_HIGH'],
+      ['identity.account_locked', 1, 60 * MIN, 'ALERT_SEVERITY_HIGH'],
+      ['identity.role_change', 1, MIN, 'ALERT_SEVERITY_HIGH'],
     ],
   );
   for (const rule of rules) {
@@ -49,6 +51,8 @@ test('the built-in rules have the documented defaults and are valid', () => {
   assert.deepEqual(get('secrets.release_redeemed_twice').detailMatches, { reason: 'already_redeemed' });
   assert.deepEqual(get('secrets.release_redeem_misuse').detailMatches, { class: 'misuse' });
   assert.deepEqual(get('identity.new_ip_live_session').environments, ['ENVIRONMENT_LIVE']);
+  assert.deepEqual(get('identity.role_change').outcomes, ['OUTCOME_SUCCESS'], 'intents and refusals are not role changes');
+  assert.deepEqual(get('identity.role_change').groupBy, [{ field: 'EVENT_FIELD_SUBJECT_ID' }, { field: 'EVENT_FIELD_ACTION' }]);
 });
 
 test('config overrides threshold, window and enabled per rule and leaves the rest alone', () => {

@@ -26,6 +26,7 @@ export const BUILT_IN_RULE_IDS = [
   'impersonation.anomaly',
   'identity.new_ip_live_session',
   'identity.account_locked',
+  'identity.role_change',
 ] as const;
 
 /** Id of a built-in rule. */
@@ -297,6 +298,32 @@ const DEFINITIONS: { readonly [K in BuiltInRuleId]: BuiltInDefinition } = {
     windowMs: HOUR,
     threshold: 1,
     summary: (i) => `Account ${groupId(i)} locked after too many failed second-factor attempts; its sessions were revoked`,
+  },
+  /**
+   * Role changes (issue 13 item 2): every grant or change of roles is worth a look, and the
+   * privileged ones (security_officer, manager, team_lead) go through the two-person rule.
+   *
+   * Event contract (IdentityService): each step, with subject = { kind: SUBJECT_KIND_ACCOUNT,
+   * id: <account id> } and OUTCOME_SUCCESS: a request waiting for a second officer
+   * (ACTION_IDENTITY_ROLE_CHANGE_REQUEST), its approval (ACTION_IDENTITY_ROLE_CHANGE_APPROVE),
+   * and the change applied (ACTION_IDENTITY_ROLES_SET, ACTION_IDENTITY_ACCOUNT_APPROVE, or
+   * ACTION_IDENTITY_BOOTSTRAP_OFFICER for an officer appointed with a bootstrap token). A
+   * critical action's intent (OUTCOME_ATTEMPTED) and refusals are not counted.
+   */
+  'identity.role_change': {
+    name: 'Role change',
+    description: 'Roles were requested, approved or changed for an account (two-person rule for security_officer, manager and team_lead).',
+    severity: 'ALERT_SEVERITY_HIGH',
+    services: ['SERVICE_IDENTITY'],
+    actions: ['ACTION_IDENTITY_ROLE_CHANGE_REQUEST', 'ACTION_IDENTITY_ROLE_CHANGE_APPROVE', 'ACTION_IDENTITY_ROLES_SET', 'ACTION_IDENTITY_ACCOUNT_APPROVE', 'ACTION_IDENTITY_BOOTSTRAP_OFFICER'],
+    outcomes: ['OUTCOME_SUCCESS'],
+    environments: [],
+    detailMatches: {},
+    // Per account AND step, so the request, its approval and the change applied each raise one.
+    groupBy: [SUBJECT_ID, { field: 'EVENT_FIELD_ACTION' }],
+    windowMs: MINUTE,
+    threshold: 1,
+    summary: (i) => `Role change on account ${groupId(i)} (${clip(i.groupValues[1] ?? '')}): check who did it and why`,
   },
 };
 

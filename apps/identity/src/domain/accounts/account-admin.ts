@@ -5,11 +5,22 @@ import { retireCredential, type OtpCredential, type ThrottleState } from '../otp
 import type { IdentityEvent } from '../ports.js';
 import { checkReason, employeeActor, type AuthenticatedSession, type SessionService } from '../sessions/session-service.js';
 import { ROLES, applicantAccount, type Account, type AccountFilter, type Actor, type Role } from './account.js';
+import { ROLE_CHANGE_TTL_MS, effectiveRoleChangeState, privilegedAdditions, type RoleChange, type RoleChangeKind, type RoleChangeState } from './role-change.js';
 
 /** E.164: a plus, then 7 to 15 digits, no leading zero (ITU-T E.164). */
 const E164 = /^\+[1-9]\d{6,14}$/;
 /** Account ids as identity makes them. */
 const ACCOUNT_ID = /^acc_[A-Za-z0-9_-]{22}$/;
+/** Role change ids as identity makes them. */
+const ROLE_CHANGE_ID = /^rch_[A-Za-z0-9_-]{22}$/;
+
+/** What SetRoles and ApproveAccount answer: the account, and the change when it waits for a second officer. */
+export interface RoleChangeOutcome {
+  view: AccountView;
+  revoked: number;
+  /** Set when the change grants a privileged role and waits for ApproveRoleChange (two-person rule). */
+  pending?: RoleChange | undefined;
+}
 
 /** An account with what the officer sees next to it: lock state and active credential. */
 export interface AccountView {
@@ -45,7 +56,8 @@ export class AccountAdmin {
    * one-time bootstrap token (256 bits). Returns it, to be shown once; only its hash is stored.
    */
   async ensureBootstrapToken(): Promise<string | undefined> {
-    if ((await this.d.accounts.countActiveOfficers()) > 0) return undefined;
+    // Also while only one officer exists: the two-person rule needs a second one (issue 13 item 2).
+    if ((await this.d.accounts.countActiveOfficers()) >= 2) return undefined;
     const now = this.d.clock.now();
     if (await this.d.bootstrap.pending(now)) return undefined;
     const token = `ghb_${randomBytes(32).toString('base64url')}`;
@@ -59,7 +71,14 @@ export class AccountAdmin {
       throw new PermissionDeniedError('the bootstrap token is not valid');
     }
     checkPhone(phone);
-    if ((await this.d.accounts.countActiveOfficers()) > 0) throw new FailedPreconditionError('a security officer already exists: bootstrap is closed');
+    const officers = await this.d.accounts.countActiveOfficers();
+    if (officers >= 2 || (officers === 1 && !(await this.d.bootstrap.pending(this.d.clock.now())))) {
+      throw new FailedPreconditionError(
+        officers >= 2
+          ? 'a security officer already exists: bootstrap is closed'
+          : 'a security officer already exists: bootstrap is closed until identity writes a new token for the second officer (at its next start)',
+      );
+    }
     const google = await this.d.google.verify(idToken);
     const now = this.d.clock.now();
     if (!(await this.d.bootstrap.consume(bootstrapTokenHash(bootstrapToken), now))) {
@@ -67,6 +86,9 @@ export class AccountAdmin {
       throw new PermissionDeniedError('the bootstrap token is not valid, expired or already used');
     }
     const existing = await this.d.accounts.byIssuerSubject(google.issuer, google.subject);
+    if (existing?.state === 'active' && existing.roles.includes('security_officer')) {
+      throw new FailedPreconditionError('this Google account is already an active security officer: the second officer must be another person');
+    }
     const accountId = existing?.accountId ?? newId('acc');
     const base: Account = existing ?? { ...applicantAccount(google, accountId, now), version: 0 };
     const self: Actor = { accountId, email: google.email };
@@ -111,30 +133,48 @@ export class AccountAdmin {
     return Promise.all(rows.map((a) => this.viewOf(a)));
   }
 
-  /** ApproveAccount: a pending or suspended account may sign in, with these roles (critical). */
-  async approve(officer: AuthenticatedSession, accountId: string, roles: Role[], phone: string | undefined, note: string, source: CallSource): Promise<AccountView> {
+  /**
+   * ApproveAccount: a pending or suspended account may sign in, with these roles and the
+   * display name customers will see (critical).
+   */
+  async approve(officer: AuthenticatedSession, accountId: string, roles: Role[], phone: string | undefined, note: string, displayName: string, source: CallSource): Promise<RoleChangeOutcome> {
     const why = checkReason(note, false, 'note');
     checkRoles(roles);
     if (phone !== undefined) checkPhone(phone);
     const account = await this.load(accountId);
     if (account.state === 'active') throw new FailedPreconditionError('the account is already active');
+    const name = checkDisplayName(displayName);
     if (!account.phoneCiphertext && phone === undefined) throw new FailedPreconditionError('the account has no phone number on file: give one (the SMS step needs it)');
+    const phoneFields = phone !== undefined ? { phoneCiphertext: this.d.secrets.phoneCipher.encrypt(phone, accountId), phoneMask: maskPhone(phone) } : {};
+    // A pending or suspended account holds no access: every privileged role it gets is granted now.
+    const granted = privilegedAdditions([], roles);
+    if (granted.length > 0) {
+      const pending = await this.requestChange(officer, account, 'approve_account', roles, granted, why, { displayName: name, ...phoneFields }, source);
+      return { view: await this.viewOf(account), revoked: 0, pending };
+    }
+    const next = this.approved(account, roles, name, phoneFields, actorOf(officer));
+    await this.critical(officer, next, 'account_approve', source, { roles: roles.join(','), note: why, previous_state: account.state, display_name: name });
+    return { view: await this.viewOf(next), revoked: 0 };
+  }
+
+  /** The account approved (or reinstated) with these roles and display name. */
+  private approved(account: Account, roles: Role[], displayName: string, phone: { phoneCiphertext?: string | undefined; phoneMask?: string | undefined }, by: Actor): Account {
     const now = this.d.clock.now();
-    const next: Account = {
+    return {
       ...account,
       state: 'active',
       roles: [...roles],
-      ...(phone !== undefined ? { phoneCiphertext: this.d.secrets.phoneCipher.encrypt(phone, accountId), phoneMask: maskPhone(phone) } : {}),
+      displayName,
+      displayNameApproved: true,
+      ...(phone.phoneCiphertext !== undefined ? { phoneCiphertext: phone.phoneCiphertext, phoneMask: phone.phoneMask } : {}),
       approvedAt: now,
-      approvedBy: actorOf(officer),
+      approvedBy: by,
       suspendedAt: undefined,
       suspendedBy: undefined,
       suspensionReason: undefined,
       updatedAt: now,
       version: account.version + 1,
     };
-    await this.critical(officer, next, 'account_approve', source, { roles: roles.join(','), note: why, previous_state: account.state });
-    return this.viewOf(next);
   }
 
   /** SuspendAccount: no more sign-ins, every session revoked at once (critical). Never the last officer. */
@@ -152,8 +192,12 @@ export class AccountAdmin {
     return { view: await this.viewOf(next), revoked };
   }
 
-  /** SetRoles: the full set, replacing the old; sessions revoked so the next sign-in carries them (critical). */
-  async setRoles(officer: AuthenticatedSession, accountId: string, roles: Role[], reason: string, source: CallSource): Promise<{ view: AccountView; revoked: number }> {
+  /**
+   * SetRoles: the full set, replacing the old; sessions revoked so the next sign-in carries them
+   * (critical). Nobody changes their own roles, and adding a privileged role waits for a second
+   * officer (two-person rule, issue 13 item 2).
+   */
+  async setRoles(officer: AuthenticatedSession, accountId: string, roles: Role[], reason: string, source: CallSource): Promise<RoleChangeOutcome> {
     const why = checkReason(reason, true);
     checkRoles(roles);
     const account = await this.load(accountId);
@@ -161,11 +205,153 @@ export class AccountAdmin {
     if (account.roles.includes('security_officer') && !roles.includes('security_officer') && (await this.d.accounts.countActiveOfficers()) <= 1) {
       throw new FailedPreconditionError('this is the last active security officer: appoint another before removing the role');
     }
+    if (accountId === officer.claims.accountId) {
+      throw new PermissionDeniedError('nobody changes their own roles: another security officer must change them');
+    }
+    const granted = privilegedAdditions(account.roles, roles);
+    if (granted.length > 0) {
+      const pending = await this.requestChange(officer, account, 'set_roles', roles, granted, why, {}, source);
+      return { view: await this.viewOf(account), revoked: 0, pending };
+    }
+    return this.applyRoles(officer, account, roles, why, source, {});
+  }
+
+  /** Sets the roles now (critical) and revokes the account's sessions. */
+  private async applyRoles(officer: AuthenticatedSession, account: Account, roles: Role[], why: string, source: CallSource, extra: Record<string, string>, by?: Actor): Promise<RoleChangeOutcome> {
+    const accountId = account.accountId;
     const now = this.d.clock.now();
     const next: Account = { ...account, roles: [...roles], updatedAt: now, version: account.version + 1 };
-    await this.critical(officer, next, 'roles_set', source, { roles: roles.join(','), previous_roles: account.roles.join(','), reason: why });
-    const revoked = await this.sessions.revokeAllFor(accountId, actorOf(officer), `roles changed: ${why}`);
+    await this.critical(officer, next, 'roles_set', source, { roles: roles.join(','), previous_roles: account.roles.join(','), reason: why, ...extra }, by);
+    const revoked = await this.sessions.revokeAllFor(accountId, by ?? actorOf(officer), `roles changed: ${why}`);
     return { view: await this.viewOf(next), revoked };
+  }
+
+  /**
+   * Records a role change that grants a privileged role, to wait for a second officer. Refused
+   * when nobody could approve it: the approver must be an active officer other than the
+   * requester and the account holder. The request is audited (confirmed) before it is stored.
+   */
+  private async requestChange(
+    officer: AuthenticatedSession,
+    account: Account,
+    kind: RoleChangeKind,
+    roles: Role[],
+    granted: Role[],
+    why: string,
+    extra: Pick<RoleChange, 'displayName' | 'phoneCiphertext' | 'phoneMask'>,
+    source: CallSource,
+  ): Promise<RoleChange> {
+    const holderIsOfficer = account.state === 'active' && account.roles.includes('security_officer');
+    const approvers = (await this.d.accounts.countActiveOfficers()) - 1 - (holderIsOfficer ? 1 : 0);
+    if (approvers < 1) {
+      throw new FailedPreconditionError(
+        `granting ${granted.join(', ')} needs a second security officer's approval (two-person rule), and no other active security officer exists to approve it: appoint a second officer first (identity writes a bootstrap token for one at start while fewer than two officers exist)`,
+      );
+    }
+    const now = this.d.clock.now();
+    const change: RoleChange = {
+      changeId: newId('rch'),
+      accountId: account.accountId,
+      kind,
+      roles: [...roles],
+      grantedRoles: granted,
+      reason: why,
+      ...extra,
+      accountVersion: account.version,
+      requestedBy: actorOf(officer),
+      requestedAt: now,
+      expiresAt: new Date(now.getTime() + ROLE_CHANGE_TTL_MS),
+      state: 'pending',
+      version: 1,
+    };
+    const event = this.officerEvent(officer, account, 'role_change_request', source, {
+      change_id: change.changeId,
+      kind,
+      roles: roles.join(','),
+      granted_roles: granted.join(','),
+      previous_roles: account.roles.join(','),
+      reason: why,
+      expires_at: change.expiresAt.toISOString(),
+    });
+    const { intentId } = await this.d.audit.confirm(event);
+    await this.d.roleChanges.create(change);
+    await this.d.audit.record({ ...event, intentId, occurredAt: now });
+    return change;
+  }
+
+  /** ListRoleChanges: changes in these states (default pending), newest first, with expiry applied, each with its account. */
+  async listRoleChanges(states: readonly RoleChangeState[], limit: number): Promise<Array<{ change: RoleChange; account: Account | undefined }>> {
+    const wanted: readonly RoleChangeState[] = states.length > 0 ? states : ['pending'];
+    // A stored pending change past its expiry reads as expired.
+    const stored = wanted.includes('expired') && !wanted.includes('pending') ? [...wanted, 'pending' as const] : wanted;
+    const now = this.d.clock.now();
+    const changes = (await this.d.roleChanges.list(stored, limit)).map((c) => ({ ...c, state: effectiveRoleChangeState(c, now) })).filter((c) => wanted.includes(c.state));
+    return Promise.all(changes.map(async (change) => ({ change, account: await this.d.accounts.byId(change.accountId) })));
+  }
+
+  /**
+   * ApproveRoleChange: a second officer approves a pending change, which is then applied as
+   * SetRoles or ApproveAccount would (critical). The pending → applied move is a
+   * compare-and-set, so of two approvals only one applies.
+   */
+  async approveRoleChange(officer: AuthenticatedSession, changeId: string, note: string, source: CallSource): Promise<{ change: RoleChange } & RoleChangeOutcome> {
+    const why = checkReason(note, false, 'note');
+    if (typeof changeId !== 'string' || !ROLE_CHANGE_ID.test(changeId)) throw new InvalidArgumentError('change_id', 'is not a role change id (rch_ followed by 22 base64url characters)');
+    const change = await this.d.roleChanges.byId(changeId);
+    if (!change) throw new NotFoundError('no such role change');
+    const now = this.d.clock.now();
+    const state = effectiveRoleChangeState(change, now);
+    if (state === 'expired') {
+      if (change.state === 'pending') await this.d.roleChanges.decide({ ...change, state: 'expired', version: change.version + 1 });
+      throw new FailedPreconditionError(`the role change expired at ${change.expiresAt.toISOString()} without a second approval: request it again`);
+    }
+    if (state !== 'pending') throw new FailedPreconditionError('the role change was already approved and applied');
+    if (change.requestedBy.accountId === officer.claims.accountId) {
+      throw new PermissionDeniedError('two-person rule: the officer who requested a role change cannot approve it; another security officer must');
+    }
+    if (change.accountId === officer.claims.accountId) throw new PermissionDeniedError('nobody approves a change of their own roles');
+    const account = await this.load(change.accountId);
+    if (account.version !== change.accountVersion) {
+      throw new FailedPreconditionError('the account changed since the role change was requested: request it again');
+    }
+    if (change.kind === 'set_roles' && account.state !== 'active') throw new FailedPreconditionError('roles can only be set on an active account');
+    if (change.kind === 'approve_account' && account.state === 'active') throw new FailedPreconditionError('the account is already active');
+    const applied: RoleChange = { ...change, state: 'applied', approvedBy: actorOf(officer), approvedAt: now, approvalNote: why, version: change.version + 1 };
+    const event = this.officerEvent(officer, account, 'role_change_approve', source, {
+      change_id: change.changeId,
+      kind: change.kind,
+      roles: change.roles.join(','),
+      granted_roles: change.grantedRoles.join(','),
+      requested_by: change.requestedBy.accountId,
+      note: why,
+    });
+    const { intentId } = await this.d.audit.confirm(event);
+    if (!(await this.d.roleChanges.decide(applied))) {
+      await this.d.audit.record({ ...event, intentId, outcome: 'error', details: { ...event.details, error: 'decided concurrently: not applied' } });
+      throw new AbortedError('the role change was decided concurrently (another approval won): reload it');
+    }
+    await this.d.audit.record({ ...event, intentId, occurredAt: now });
+    // The change is the requester's: the applied event names them, with who approved it.
+    const trail = { change_id: change.changeId, requested_by: change.requestedBy.accountId, approved_by: officer.claims.accountId };
+    try {
+      if (change.kind === 'set_roles') {
+        return { change: applied, ...(await this.applyRoles(officer, account, change.roles, change.reason, source, trail, change.requestedBy)) };
+      }
+      const next = this.approved(account, change.roles, change.displayName ?? account.displayName, change, change.requestedBy);
+      await this.critical(
+        officer,
+        next,
+        'account_approve',
+        source,
+        { roles: change.roles.join(','), note: change.reason, previous_state: account.state, display_name: next.displayName, ...trail },
+        change.requestedBy,
+      );
+      return { change: applied, view: await this.viewOf(next), revoked: 0 };
+    } catch (err) {
+      // Not applied (audit or the account's compare-and-set refused): the change waits again.
+      await this.d.roleChanges.decide({ ...change, version: applied.version + 1 }, 'applied');
+      throw err;
+    }
   }
 
   /** SetPhoneNumber: the officer sets the SMS number (verified out of band); stored encrypted, shown masked. */
@@ -244,8 +430,8 @@ export class AccountAdmin {
    * then the compare-and-set applies it and its outcome event, naming the intent, says how it
    * ended (issue 13 item 6: an event says only what happened).
    */
-  private async critical(officer: AuthenticatedSession, next: Account, action: IdentityEvent['action'], source: CallSource, details: Record<string, string>): Promise<void> {
-    const event = this.officerEvent(officer, next, action, source, details);
+  private async critical(officer: AuthenticatedSession, next: Account, action: IdentityEvent['action'], source: CallSource, details: Record<string, string>, by?: Actor): Promise<void> {
+    const event = this.officerEvent(officer, next, action, source, details, by);
     const { intentId } = await this.d.audit.confirm(event);
     if (!(await this.d.accounts.update(next))) {
       await this.d.audit.record({ ...event, intentId, outcome: 'error', details: { ...details, error: 'concurrent change: not applied' } });
@@ -254,11 +440,12 @@ export class AccountAdmin {
     await this.d.audit.record({ ...event, intentId });
   }
 
-  private officerEvent(officer: AuthenticatedSession, account: Account, action: IdentityEvent['action'], source: CallSource, details: Record<string, string>): IdentityEvent {
+  /** An officer's event; `by` names another officer as the actor (the requester of a change a second officer approved). */
+  private officerEvent(officer: AuthenticatedSession, account: Account, action: IdentityEvent['action'], source: CallSource, details: Record<string, string>, by?: Actor): IdentityEvent {
     return {
       action,
       outcome: 'success',
-      actor: { kind: 'employee', id: officer.claims.accountId, displayName: officer.claims.email },
+      actor: by ? { kind: 'employee', id: by.accountId, displayName: by.email } : { kind: 'employee', id: officer.claims.accountId, displayName: officer.claims.email },
       subject: { kind: 'account', id: account.accountId, displayName: account.email },
       sourceIp: source.ip,
       requestId: source.requestId,
@@ -274,6 +461,23 @@ function actorOf(s: AuthenticatedSession): Actor {
 function checkRoles(roles: Role[]): void {
   for (const r of roles) if (!ROLES.includes(r)) throw new InvalidArgumentError('roles', `unknown role ${JSON.stringify(String(r)).slice(0, 40)}`);
   if (new Set(roles).size !== roles.length) throw new InvalidArgumentError('roles', 'lists a role twice');
+}
+
+/** Longest display name accepted (the token's `name` claim allows 200). */
+const DISPLAY_NAME_MAX = 100;
+
+/**
+ * The display name the officer gives at approval (issue 13 item 5): what customers see in the
+ * access log and the impersonation token, so never an e-mail address. Trimmed; refused when
+ * empty, too long, with control characters, or holding an '@'.
+ */
+export function checkDisplayName(name: string): string {
+  const n = typeof name === 'string' ? name.trim() : '';
+  if (n === '') throw new InvalidArgumentError('display_name', 'is required: the name customers see when this employee supports them (e.g. "Lea Dubois")');
+  if (n.length > DISPLAY_NAME_MAX) throw new InvalidArgumentError('display_name', `must be at most ${DISPLAY_NAME_MAX} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(n)) throw new InvalidArgumentError('display_name', 'must not contain control characters');
+  if (n.includes('@')) throw new InvalidArgumentError('display_name', 'must not be an e-mail address: customers see this name, never the e-mail');
+  return n;
 }
 
 function checkPhone(phone: string): void {

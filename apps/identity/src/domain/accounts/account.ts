@@ -21,7 +21,13 @@ export interface Account {
   issuer: string;
   subject: string;
   email: string;
+  /** The name shown for the employee: the Google profile name until the officer approves one. */
   displayName: string;
+  /**
+   * True once the officer set displayName at approval (issue 13 item 5): sign-ins then keep it
+   * instead of the Google profile's name.
+   */
+  displayNameApproved?: boolean | undefined;
   hostedDomain: string;
   roles: Role[];
   state: AccountState;

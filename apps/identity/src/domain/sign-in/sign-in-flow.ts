@@ -90,8 +90,10 @@ export class SignInFlow {
     if (!account.phoneCiphertext) {
       throw new FailedPreconditionError('no phone number is on file for the SMS step: the security officer must set one');
     }
-    if (google.email !== account.email || (google.name ?? account.displayName) !== account.displayName) {
-      account = await this.refreshProfile(account, google.email, google.name ?? account.displayName);
+    // The officer's approved display name wins over the Google profile's (issue 13 item 5).
+    const profileName = account.displayNameApproved ? account.displayName : (google.name ?? account.displayName);
+    if (google.email !== account.email || profileName !== account.displayName) {
+      account = await this.refreshProfile(account, google.email, profileName);
     }
     const now = this.d.clock.now();
     const signIn: SignIn = {

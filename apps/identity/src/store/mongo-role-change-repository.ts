@@ -1,0 +1,63 @@
+import { inTurn, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { RoleChange, RoleChangeRepository, RoleChangeState } from '../domain/accounts/role-change.js';
+
+const ROLE_CHANGES = 'role_changes';
+
+interface RoleChangeDoc extends Omit<RoleChange, 'changeId'> {
+  _id: string;
+}
+
+/** The listing order per state. */
+export const roleChangeMongoIndexes: MongoIndexSpec[] = [{ collection: ROLE_CHANGES, key: { state: 1, requestedAt: -1, _id: -1 }, options: { name: 'role_changes_state' } }];
+
+function toChange(d: RoleChangeDoc): RoleChange {
+  const { _id, ...rest } = d;
+  const c: RoleChange = { ...rest, changeId: _id };
+  for (const [k, v] of Object.entries(c)) if (v === null || v === undefined) delete (c as unknown as Record<string, unknown>)[k];
+  return c;
+}
+
+function toDoc(c: RoleChange): RoleChangeDoc {
+  const { changeId, ...rest } = c;
+  const d = { ...rest, _id: changeId } as RoleChangeDoc;
+  for (const [k, v] of Object.entries(d)) if (v === undefined) delete (d as unknown as Record<string, unknown>)[k];
+  return d;
+}
+
+/**
+ * Role changes on MongoDB. decide() is a single-document replace conditioned on state and
+ * version, queued per document within the process (inTurn) as the other conditional updates are.
+ */
+export class MongoRoleChangeRepository implements RoleChangeRepository {
+  constructor(private readonly store: MongoStore) {}
+
+  private get col() {
+    return this.store.db.collection<RoleChangeDoc>(ROLE_CHANGES);
+  }
+
+  async create(c: RoleChange): Promise<void> {
+    await this.col.insertOne(toDoc(c));
+  }
+
+  async byId(changeId: string): Promise<RoleChange | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: String(changeId) } });
+    return d ? toChange(d) : undefined;
+  }
+
+  async list(states: readonly RoleChangeState[], limit: number): Promise<RoleChange[]> {
+    if (states.length === 0) return [];
+    const docs = await this.col
+      .find({ state: { $in: states.map(String) as RoleChangeState[] } })
+      .sort({ requestedAt: -1, _id: -1 })
+      .limit(limit)
+      .toArray();
+    return docs.map(toChange);
+  }
+
+  decide(next: RoleChange, expected: RoleChangeState = 'pending'): Promise<boolean> {
+    return inTurn(`${this.store.db.databaseName}/${ROLE_CHANGES}/${next.changeId}`, async () => {
+      const r = await this.col.replaceOne({ _id: { $eq: String(next.changeId) }, state: { $eq: expected }, version: { $eq: next.version - 1 } }, toDoc(next));
+      return r.modifiedCount === 1;
+    });
+  }
+}
