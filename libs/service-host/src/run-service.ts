@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import type * as grpc from '@grpc/grpc-js';
-import { systemClock, type Clock } from '@gatehouse/core';
+import { systemClock, UnavailableError, type Clock } from '@gatehouse/core';
 import { AuditServiceClient } from '@gatehouse/contracts';
 import { descriptorSet } from '@gatehouse/contracts';
 import { loadTlsMaterial } from '@gatehouse/pki';
@@ -23,7 +23,7 @@ import {
   type ServiceBinding,
   type TransportSecurity,
 } from '@gatehouse/service-kit';
-import { openStore, type MongoIndexSpec, type MongoMigration, type OpenedStore, type SqliteMigration } from '@gatehouse/storage';
+import { openStore, storeUnavailableReason, type MongoIndexSpec, type MongoMigration, type OpenedStore, type SqliteMigration } from '@gatehouse/storage';
 import {
   AuditEmitter,
   AuditRelay,
@@ -165,7 +165,10 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     return client;
   };
   const wired = await spec.wire({ cfg, log, clock: opts.clock ?? systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn) });
-  const server = await startServer({
+  const storeHealth = watchStoreHealth(store, log, (ok) => server.setCondition('store', ok));
+  closers.push(() => storeHealth.stop());
+  const server: RunningServer = await startServer({
+    classifyError: storeHealth.classify,
     service: spec.name,
     version: cfg.GATEHOUSE_VERSION ?? BUILD_VERSION,
     host: cfg.GATEHOUSE_HOST,
@@ -215,6 +218,45 @@ function writeReadyFile(file: string, info: object): void {
 }
 
 /** A supervised service stops itself when its launcher disappears, so nothing is left orphaned. */
+/**
+ * A store that cannot write (read-only or immutable file, full disk, I/O error, lost primary)
+ * makes a call fail with UNAVAILABLE, which is retryable, rather than INTERNAL, and the service
+ * reports NOT_SERVING so balancers and probes move away (issue 17 item 8). It then probes with a
+ * small durable write every second and reports SERVING again once one succeeds.
+ */
+function watchStoreHealth(store: OpenedStore, log: Logger, setOk: (ok: boolean) => void): { classify: (err: unknown) => unknown; stop: () => void } {
+  let probe: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const classify = (err: unknown): unknown => {
+    const reason = storeUnavailableReason(err);
+    if (reason === undefined) return undefined;
+    if (probe === undefined && !stopped) {
+      log.error({ err, reason }, 'the store cannot write: reporting NOT_SERVING until a write succeeds again');
+      setOk(false);
+      probe = setInterval(() => {
+        store.store.probeWrite().then(
+          () => {
+            clearInterval(probe);
+            probe = undefined;
+            log.warn('the store can write again: reporting SERVING');
+            setOk(true);
+          },
+          () => undefined,
+        );
+      }, 1000);
+      probe.unref();
+    }
+    return new UnavailableError(`${reason}; retry later`);
+  };
+  return {
+    classify,
+    stop: () => {
+      stopped = true;
+      clearInterval(probe);
+    },
+  };
+}
+
 function watchParent(pid: number, server: RunningServer, log: Logger): () => void {
   const timer = setInterval(() => {
     try {

@@ -61,6 +61,8 @@ export interface AdapterRuntime {
   log: Logger;
   deadlineCapMs: number;
   tracker: CallTracker;
+  /** Turns a known infrastructure error (a store that cannot write) into a domain error; undefined leaves it as is. */
+  classifyError?: ((err: unknown) => unknown) | undefined;
 }
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
@@ -130,7 +132,7 @@ export function adaptUnary(fn: UnaryFn<never, unknown>, rt: AdapterRuntime, path
     });
     const work = (async () => fn(wellFormed(call.request, rpc), ctx))().then(
       (value) => settle(null, value),
-      (err: unknown) => settle(toServiceError(err, log, requestId)),
+      (err: unknown) => settle(toServiceError(rt.classifyError?.(err) ?? err, log, requestId)),
     );
     rt.tracker.unary.add(work);
     void work.finally(() => rt.tracker.unary.delete(work));
@@ -186,7 +188,7 @@ export function adaptServerStream(
     aborted.catch(() => undefined);
     Promise.race([(async () => fn(wellFormed(call.request, rpc), ctx, send))(), aborted]).then(
       () => finish(null),
-      (err: unknown) => finish(toServiceError(err, log, requestId)),
+      (err: unknown) => finish(toServiceError(rt.classifyError?.(err) ?? err, log, requestId)),
     );
   };
 }

@@ -82,6 +82,11 @@ export interface ServerOptions {
   rateLimits?: RateLimitConfig | undefined;
   /** Run after the server stopped (close stores, stop relays), in order. */
   onShutdown?: Array<() => Promise<void> | void>;
+  /**
+   * Maps an error a handler threw before it becomes a status: the host turns a store that
+   * cannot write into UNAVAILABLE (and health NOT_SERVING) instead of INTERNAL.
+   */
+  classifyError?: (err: unknown) => unknown;
 }
 
 /** A started server. */
@@ -91,6 +96,11 @@ export interface RunningServer {
   readonly metricsPort: number | undefined;
   readonly metrics: RpcMetrics;
   setServing(status: ServingStatus): void;
+  /**
+   * Health as the sum of named conditions (the store can write, the log is intact, ...): the
+   * service reports SERVING only while every condition holds.
+   */
+  setCondition(name: string, ok: boolean): void;
   /** Drains in-flight calls (up to the grace period), then stops. Idempotent. */
   shutdown(reason?: string): Promise<void>;
 }
@@ -118,7 +128,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const metrics = new RpcMetrics(opts.service);
   const tracker = new CallTracker();
-  const rt: AdapterRuntime = { log: opts.log, deadlineCapMs: limits.deadlineCapMs, tracker };
+  const rt: AdapterRuntime = { log: opts.log, deadlineCapMs: limits.deadlineCapMs, tracker, classifyError: opts.classifyError };
   const methods = new Map<string, MethodEntry>();
   for (const p of ['Check', 'Watch', 'List']) {
     // Health is public (probes carry no certificate), so it sits under the per-IP limit (issue 17 item 4).
@@ -197,6 +207,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     health.setStatus('', status);
     for (const s of opts.services) health.setStatus(s.name, status);
   };
+  const failing = new Set<string>();
+  let draining = false;
+  const setCondition = (name: string, ok: boolean) => {
+    if (ok) failing.delete(name);
+    else failing.add(name);
+    if (!draining) setServing(failing.size === 0 ? 'SERVING' : 'NOT_SERVING');
+  };
   setServing('SERVING');
   if (insecure) opts.log.warn({ host: opts.host, port }, 'PLAINTEXT mode: no mTLS, caller policy NOT enforced (loopback dev only)');
 
@@ -204,6 +221,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shutdown = (reason = 'shutdown') => {
     stopping ??= (async () => {
       opts.log.info({ reason }, 'draining');
+      draining = true;
       setServing('NOT_SERVING');
       listener.close();
       const closed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
@@ -232,7 +250,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 
   opts.log.info({ host: opts.host, port, metricsPort: metricsServer?.port, security: opts.security.mode }, 'serving');
-  return { port, address: `${opts.host}:${port}`, metricsPort: metricsServer?.port, metrics, setServing, shutdown };
+  return { port, address: `${opts.host}:${port}`, metricsPort: metricsServer?.port, metrics, setServing, setCondition, shutdown };
 }
 
 /**

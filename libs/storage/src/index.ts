@@ -12,6 +12,7 @@ export {
 export { openStore, type OpenStoreOptions, type OpenedStore } from './open-store.js';
 export { boundedMaxTimeMS } from './max-time.js';
 export { inTurn } from './mutex.js';
+export { storeUnavailableReason } from './store-unavailable.js';
 export {
   StorageError,
   DuplicateKeyError,

@@ -194,6 +194,13 @@ export class MongoStore implements UnitOfWork {
     return boundedMaxTimeMS(deadline, this.defaultMaxTimeMS);
   }
 
+  /** One durable write of a probe document (see SqliteStore.probeWrite). */
+  async probeWrite(): Promise<void> {
+    await this.db
+      .collection<{ _id: string; at: Date }>('gatehouse_write_probe')
+      .updateOne({ _id: 'probe' }, { $set: { at: new Date() } }, { upsert: true, writeConcern: { w: 'majority', j: true } });
+  }
+
   /** Closes the client; in-flight operations fail. */
   async close(): Promise<void> {
     if (this.#closed) return;

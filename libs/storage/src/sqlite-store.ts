@@ -133,6 +133,18 @@ export class SqliteStore implements UnitOfWork {
     }
   }
 
+  /**
+   * One durable write of a probe row: how a service that saw the store fail learns it can
+   * write again (it then reports SERVING). Throws what the write throws.
+   */
+  async probeWrite(): Promise<void> {
+    await this.run(async (tx) => {
+      const db = sqliteTx(tx);
+      db.exec('CREATE TABLE IF NOT EXISTS gatehouse_write_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)');
+      db.prepare('INSERT OR REPLACE INTO gatehouse_write_probe (id, at) VALUES (1, ?)').run(Date.now());
+    });
+  }
+
   /** Waits for the running transaction, then closes the connection. Later calls fail. */
   async close(): Promise<void> {
     if (this.#closed) return;
