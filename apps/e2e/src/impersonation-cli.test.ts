@@ -533,12 +533,17 @@ describe('gatehouse impersonate / anomalies / access-log (CLI) against the stack
         const text = JSON.stringify(auditV1.LogEntry.toJSON(e)) + Buffer.from(e.leafInput).toString('latin1');
         for (const s of secretParts) assert.ok(!text.includes(s), `audit entry ${e.sequence} (${auditEventV1.actionToJSON(e.event?.action ?? 0)}) holds a token`);
       }
-      const starts = entries.filter((e) => e.event?.action === auditEventV1.Action.ACTION_IMPERSONATION_START).map((e) => e.event?.subject?.id);
+      // A critical action logs a confirmed intent (ATTEMPTED) and then its outcome naming it (issue 13 item 6).
+      const outcomeOf = (a: auditEventV1.Action, o: auditEventV1.Outcome) => entries.filter((e) => e.event?.action === a && e.event.outcome === o);
+      const starts = outcomeOf(auditEventV1.Action.ACTION_IMPERSONATION_START, auditEventV1.Outcome.OUTCOME_SUCCESS).map((e) => e.event?.subject?.id);
       assert.deepEqual(starts.sort(), [...started.values()].flat().sort(), 'one start event per grant');
+      const startIntents = outcomeOf(auditEventV1.Action.ACTION_IMPERSONATION_START, auditEventV1.Outcome.OUTCOME_ATTEMPTED).map((e) => e.event?.subject?.id);
+      assert.deepEqual(startIntents.sort(), [...started.values()].flat().sort(), 'and one confirmed intent per grant');
       const anomalies = entries.filter((e) => e.event?.action === auditEventV1.Action.ACTION_IMPERSONATION_ANOMALY).map((e) => e.event?.subject?.id);
       assert.deepEqual(anomalies.sort(), [...anomalyIds].sort(), 'one anomaly event per burst');
       const histogram = JSON.stringify(Object.fromEntries([...new Set(entries.map((e) => e.event?.action ?? 0))].map((a) => [auditEventV1.actionToJSON(a), count(entries, a)])));
-      assert.equal(count(entries, auditEventV1.Action.ACTION_IMPERSONATION_ANOMALY_RESOLVE), 2, histogram);
+      assert.equal(outcomeOf(auditEventV1.Action.ACTION_IMPERSONATION_ANOMALY_RESOLVE, auditEventV1.Outcome.OUTCOME_SUCCESS).length, 2, histogram);
+      assert.equal(outcomeOf(auditEventV1.Action.ACTION_IMPERSONATION_ANOMALY_RESOLVE, auditEventV1.Outcome.OUTCOME_ATTEMPTED).length, 2, histogram);
       assert.equal(count(entries, auditEventV1.Action.ACTION_IMPERSONATION_LOCK), 1, histogram);
       assert.equal(count(entries, auditEventV1.Action.ACTION_IMPERSONATION_UNLOCK), 1, histogram);
 

@@ -109,7 +109,11 @@ describe('gatehouse secrets / release (CLI) against the stack', () => {
     assert.equal(events.status, 0, events.stderr);
     const lines = events.stdout.trim().split('\n');
     assert.equal(lines.filter((l) => /secrets_release_redeem_refused/.test(l)).length, 99);
-    assert.equal(lines.filter((l) => /secrets_release_redeem\s/.test(l)).length, 1);
+    // The winner's confirmed intent, then its outcome (issue 13 item 6).
+    assert.equal(lines.filter((l) => /secrets_release_redeem\s+success\s/.test(l)).length, 1);
+    assert.equal(lines.filter((l) => /secrets_release_redeem\s+attempted\s/.test(l)).length, 1);
+    const redeemLines = lines.filter((l) => /secrets_release_redeem\s/.test(l));
+    assert.ok(redeemLines.every((l) => /^#\d+ {2}occurred=\S+ {2}appended=\S+ {2}causal=secrets:\d+ /.test(l)), 'each line shows when it happened and its causal counter');
     assert.ok(!events.stdout.includes(token2) && !events.stdout.includes('s3cr3t'));
   });
 });
