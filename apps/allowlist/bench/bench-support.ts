@@ -13,7 +13,8 @@ export interface CheckCall {
 }
 
 /** A command to a load driver process. */
-export type DriverCommand = ({ kind: 'check'; calls: CheckCall[] } & LoadTarget & ClosedLoopSpec) | { kind: 'stop' };
+/** `health`: send grpc.health.v1 Check (service "") instead, the same way: the edge's own floor (issue 17). */
+export type DriverCommand = ({ kind: 'check'; calls: CheckCall[]; health?: boolean } & LoadTarget & ClosedLoopSpec) | { kind: 'stop' };
 
 /** What a load driver answers. */
 export interface DriverResult extends LoadRun {

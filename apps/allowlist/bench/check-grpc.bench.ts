@@ -24,9 +24,10 @@ const ENV = { live: commonV1.Environment.ENVIRONMENT_LIVE, staging: commonV1.Env
 const keyOf = (ip: string, accountId: string | undefined, environment: number) => `${ip}\u0000${accountId ?? ''}\u0000${environment}`;
 
 /** Every load process runs Check against `address` for `seconds`, from one common instant. */
-function phase(drivers: BenchLoadDriver[], address: string, pkiDir: string, calls: CheckCall[], seconds: number): Promise<LoadPhase<DriverResult>> {
-  const timing = { leadMs: 1500, seconds, inFlight: IN_FLIGHT, requests: calls.length };
-  return loadPhase(drivers, timing, (d, loop) => d.run({ kind: 'check', address, pkiDir, certName: 'other-backend', calls, ...loop }), `Check failed against ${address}`);
+function phase(drivers: BenchLoadDriver[], address: string, pkiDir: string, calls: CheckCall[], seconds: number, health = false): Promise<LoadPhase<DriverResult>> {
+  const timing = { leadMs: 1500, seconds, inFlight: IN_FLIGHT, requests: health ? 1 : calls.length };
+  const what = health ? 'grpc.health Check' : 'Check';
+  return loadPhase(drivers, timing, (d, loop) => d.run({ kind: 'check', address, pkiDir, certName: 'other-backend', calls, health, ...loop }), `${what} failed against ${address}`);
 }
 
 /** Successful calls answered DENY, over the phases. */
@@ -121,6 +122,9 @@ export async function grpcBench(h: AllowlistHarness, drivers: BenchLoadDriver[],
   try {
     const bareAddress = `127.0.0.1:${echo.port}`;
     const half = SECONDS / 2;
+    // The edge's floor on the same service: grpc.health Check through the same gatekeeper and
+    // connection (issue 17's goal: Check at 0.8 of it), before and after the Check phases.
+    const health1 = await phase(drivers, realAddress, pkiDir, calls, half, true);
     const b1 = await phase(drivers, bareAddress, pkiDir, calls, half);
     await h.drainAudit();
     const events0 = h.events.length;
@@ -129,6 +133,8 @@ export async function grpcBench(h: AllowlistHarness, drivers: BenchLoadDriver[],
     await h.drainAudit();
     const auditEvents = h.events.slice(events0).filter((e) => e.action === auditEventV1.Action.ACTION_ALLOWLIST_CHECK_DENY);
     const b2 = await phase(drivers, bareAddress, pkiDir, calls, half);
+    const health2 = await phase(drivers, realAddress, pkiDir, calls, half, true);
+    const health = mergePhases([health1, health2]);
     // Diagnostic (not part of the ratio): the real service with only the requests it allows, so no denial audit at all.
     const allowOnly = calls.filter((c) => answers.get(keyOf(c.ip, c.accountId, c.environment))?.decision === allowlistV1.CheckDecision.CHECK_DECISION_ALLOW);
     const a = await phase(drivers, realAddress, pkiDir, allowOnly, half);
@@ -152,7 +158,10 @@ export async function grpcBench(h: AllowlistHarness, drivers: BenchLoadDriver[],
         `server CPU ${(a.serverCpuMs / a.calls).toFixed(3)} ms/call (after bare ${b2.rate.toFixed(0)} calls/s)`,
     );
     log(`    ${serverCpuRatioText('allowlist', base, real)}`);
+    log(`    ${figureText('grpc.health Check on the allowlist', health)}; phases ${health1.rate.toFixed(0)}, ${health2.rate.toFixed(0)} calls/s`);
     return [
+      goalLine('allowlist-check-vs-health', real.rate / health.rate, GOAL),
+      benchLine({ name: 'allowlist-check-vs-health', value: real.rate, unit: 'Check/s', baseline: health.rate, baselineUnit: 'health Check/s' }),
       goalLine('allowlist-check-grpc', real.rate / base.rate, GOAL),
       benchLine({ name: 'allowlist-check-grpc', value: real.rate, unit: 'Check/s', baseline: base.rate, baselineUnit: 'bare RPCs/s' }),
     ];

@@ -9,6 +9,7 @@ import { driveClosedLoop, loadClient, sendBytes, serveLoadCommands } from '@gate
 import type { DriverCommand, DriverResult } from './bench-support.js';
 
 const CHECK = '/gatehouse.allowlist.v1.AllowlistService/Check';
+const HEALTH = '/grpc.health.v1.Health/Check';
 const DENY = allowlistV1.CheckDecision.CHECK_DECISION_DENY;
 
 async function runCheck(cmd: Extract<DriverCommand, { kind: 'check' }>): Promise<DriverResult> {
@@ -17,6 +18,10 @@ async function runCheck(cmd: Extract<DriverCommand, { kind: 'check' }>): Promise
     Buffer.from(allowlistV1.CheckRequest.encode({ ip: c.ip, environment: c.environment, ...(c.accountId !== undefined ? { accountId: c.accountId } : {}) }).finish()),
   );
   let denies = 0;
+  if (cmd.health) {
+    const r = await driveClosedLoop(cmd, [Buffer.alloc(0)], (body) => sendBytes(client, HEALTH, body, (b) => b), { warmUps: 50 });
+    return { kind: 'check', ...r, denies };
+  }
   const r = await driveClosedLoop(cmd, bodies, (body) => sendBytes(client, CHECK, body, (b) => allowlistV1.CheckResponse.decode(b)), {
     warmUps: 50,
     check: (res) => {

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http2 from 'node:http2';
+import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,7 +38,8 @@ describe('allowlist: streams whose request never arrives', () => {
     await Promise.all(
       Array.from({ length: CONNECTIONS }, async () => {
         const session = http2.connect(`https://127.0.0.1:${port}`, {
-          createConnection: () => tls.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2', ca, ALPNProtocols: ['h2'], servername: 'allowlist', rejectUnauthorized: false }),
+          createConnection: () =>
+            tls.connect({ socket: net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }), ca, ALPNProtocols: ['h2'], servername: 'allowlist', rejectUnauthorized: false }),
         });
         sessions.push(session);
         session.on('error', () => undefined);
