@@ -170,6 +170,8 @@ export class Impersonation {
       audit: AuditSink<ImpersonationAction>;
       clock: Clock;
       settings: ImpersonationSettings;
+      /** Background failures (revocations pushed by identity), for the service's log. */
+      onError?: (err: unknown, what: string) => void;
     },
   ) {
     this.rule = { ruleId: BURST_RULE_ID, distinctTargets: d.settings.burst.distinctTargets, windowMs: d.settings.burst.windowMs };
@@ -366,6 +368,42 @@ export class Impersonation {
     const event = this.grantEvent('revoke', closed, caller);
     await this.d.audit.record({ ...event, actor: employeeActor(who), details: { ...event.details, by: 'officer' } });
     return closed;
+  }
+
+  /**
+   * Identity locked or suspended an account (pushed by its revocation feed): every grant the
+   * account started up to that instant is revoked at once, as the policy revokes its sessions.
+   * Idempotent: a replayed revocation finds no active grant left. Failures are reported, and
+   * the grant's expiry (at most 60 minutes) still bounds it.
+   */
+  onRevocation(r: { kind: string; accountId: string; revokedAt: Date }): void {
+    if (r.kind !== 'account_locked' && r.kind !== 'account_suspended') return;
+    const why = r.kind === 'account_locked' ? 'account locked by identity' : 'account suspended';
+    this.revocations = this.revocations
+      .then(() => this.revokeAllOf(r.accountId, r.revokedAt, why))
+      .catch((err: unknown) => this.d.onError?.(err, `revoking the grants of ${r.accountId} failed`));
+  }
+
+  private revocations: Promise<unknown> = Promise.resolve();
+
+  /** Revokes the account's active grants started at or before `upTo`; returns how many. */
+  async revokeAllOf(accountId: string, upTo: Date, reason: string): Promise<number> {
+    const now = this.d.clock.now();
+    let revoked = 0;
+    for (;;) {
+      const page = await this.d.grants.listActive({ accountId }, now, { limit: 200 });
+      const active = page.filter((g) => g.startedAt.getTime() <= upTo.getTime());
+      const events: Event[] = [];
+      for (const g of active) {
+        const closed = await this.d.grants.close(g.grantId, now, { state: 'revoked', revokeReason: reason });
+        if (!closed) continue;
+        revoked++;
+        events.push({ ...this.grantEvent('revoke', closed, { ip: '', identity: 'service:identity', requestId: '' }), actor: { kind: 'system', id: 'impersonation' }, details: { employee: accountId, by: 'identity_revocation', revoke_reason: reason } });
+      }
+      if (events.length > 0) await this.d.audit.record(...events);
+      // Done when the page was the last one, or when it revoked nothing (what is left started later).
+      if (page.length < 200 || events.length === 0) return revoked;
+    }
   }
 
   /** ListActive: own grants for support/developer; anyone's for officer and manager. */

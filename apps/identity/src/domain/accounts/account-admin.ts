@@ -188,7 +188,7 @@ export class AccountAdmin {
     const now = this.d.clock.now();
     const next: Account = { ...account, state: 'suspended', suspendedAt: now, suspendedBy: actorOf(officer), suspensionReason: why, updatedAt: now, version: account.version + 1 };
     await this.critical(officer, next, 'account_suspend', source, { reason: why });
-    const revoked = await this.sessions.revokeAllFor(accountId, actorOf(officer), `account suspended: ${why}`);
+    const revoked = await this.sessions.revokeAllFor(accountId, actorOf(officer), `account suspended: ${why}`, 'account_suspended');
     return { view: await this.viewOf(next), revoked };
   }
 
