@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { allowlistV1 as A, commonV1, type AllowlistServiceClient } from '@gatehouse/contracts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { allowlistV1 as A, auditEventV1, commonV1, type AllowlistServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
 import { startAllowlist, type AllowlistHarness } from './test-support/harness.js';
 
@@ -50,5 +51,46 @@ describe('allowlist: the gRPC edge', () => {
     );
     assert.equal(err?.code, S.PERMISSION_DENIED);
     assert.match(err?.details ?? '', /only the security officer may list another account's daily IPs/);
+  });
+
+  test('Check refuses an account id or IP that audit would refuse, audits the refusal, and records claimed accounts as claimed (issue 17 items 1, 2)', async () => {
+    const web = await h.client('web');
+    // Let this backend's Check bucket (5/s, burst 10 in this suite) refill after the flood test.
+    await sleep(2500);
+    await h.drainAudit();
+    const before = h.events.length;
+    const check = (ip: string, accountId?: string) =>
+      call(web, web.check, A.CheckRequest.fromPartial({ ip, environment: commonV1.Environment.ENVIRONMENT_STAGING, ...(accountId !== undefined ? { accountId } : {}) })).then(
+        (r) => r,
+        (e: grpc.ServiceError) => e,
+      );
+    for (const [ip, accountId, field] of [
+      ['203.0.113.7', 'acc-1\u0007', 'account_id'],
+      ['203.0.113.7', '$ne', 'account_id'],
+      ['203.0.113.7', 'a'.repeat(300), 'account_id'],
+      ['203.0.113.7\r\n', undefined, 'ip'],
+    ] as const) {
+      const r = await check(ip, accountId);
+      assert.ok(r instanceof Error, `refused: ${JSON.stringify([ip, accountId])}`);
+      assert.equal((r as grpc.ServiceError).code, S.INVALID_ARGUMENT);
+      assert.match((r as grpc.ServiceError).details, new RegExp(`^${field}: `));
+    }
+    const denied = await check('203.0.113.9', 'acc-claimed');
+    assert.ok(!(denied instanceof Error) && denied.decision === A.CheckDecision.CHECK_DECISION_DENY);
+    await sleep(700);
+    await h.drainAudit();
+    const events = h.events.slice(before).filter((e) => e.action === auditEventV1.Action.ACTION_ALLOWLIST_CHECK_DENY);
+    const refusals = events.filter((e) => e.details['reason'] === 'invalid_request');
+    assert.deepEqual(
+      refusals.map((e) => [e.actor?.id, e.details['field'], e.details['count']]).sort(),
+      [
+        ['backend:web', 'account_id', '3'],
+        ['backend:web', 'ip', '1'],
+      ],
+      'every refused Check left a trace, naming the backend',
+    );
+    const claimed = events.find((e) => e.details['claimed_account_id'] === 'acc-claimed');
+    assert.equal(claimed?.actor?.kind, auditEventV1.ActorKind.ACTOR_KIND_SERVICE);
+    assert.equal(claimed?.actor?.id, 'backend:web', 'the backend that made the claim is the actor, not the employee');
   });
 });

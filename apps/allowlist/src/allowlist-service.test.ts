@@ -164,9 +164,10 @@ describe('allowlist: enumerated entries and Check', () => {
     await sleep(700);
     await h.drainAudit();
     const denials = h.events.slice(before).filter((e) => e.action === auditEventV1.Action.ACTION_ALLOWLIST_CHECK_DENY);
-    const identified = denials.filter((e) => e.actor?.id === 'acc-dev-1');
+    const identified = denials.filter((e) => e.details['claimed_account_id'] === 'acc-dev-1');
     assert.equal(identified.length, 5, 'never aggregated for an identified account');
-    assert.ok(identified.every((e) => e.sourceIp === '203.0.113.77' && e.actor?.kind === auditEventV1.ActorKind.ACTOR_KIND_EMPLOYEE));
+    // The account is only claimed by the calling backend: the backend is the actor (issue 17 item 2).
+    assert.ok(identified.every((e) => e.sourceIp === '203.0.113.77' && e.actor?.kind === auditEventV1.ActorKind.ACTOR_KIND_SERVICE && e.actor?.id.startsWith('backend:')));
     const flood = denials.filter((e) => e.sourceIp === '203.0.113.88');
     assert.equal(flood.reduce((n, e) => n + Number(e.details['count'] ?? '0'), 0), 400, 'all 400 counted');
     assert.ok(flood.length <= 2, `aggregated (${flood.length} events)`);

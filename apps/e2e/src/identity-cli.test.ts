@@ -118,7 +118,8 @@ describe('identity and allowlist through the CLI against the stack', () => {
     for (const a of wanted) assert.ok(seen.some((e) => e.action === a), auditEventV1.actionToJSON(a));
     assert.ok(!seen.some((e) => e.action === auditEventV1.Action.ACTION_ALLOWLIST_DAILY_IP_REGISTER), 'no daily IP registration was audited');
     const denial = seen.find((e) => e.action === auditEventV1.Action.ACTION_ALLOWLIST_CHECK_DENY);
-    assert.equal(denial?.actor?.id, 'acc-nobody');
+    assert.equal(denial?.details['claimed_account_id'], 'acc-nobody');
+    assert.equal(denial?.actor?.kind, auditEventV1.ActorKind.ACTOR_KIND_SERVICE, 'the account is what the caller claims; the caller is the actor');
     assert.equal(denial?.sourceIp, '10.10.0.1');
   });
 });

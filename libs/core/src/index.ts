@@ -18,3 +18,4 @@ export { systemClock, ManualClock, type Clock, type RandomSource } from './clock
 export type { Transaction, UnitOfWork } from './transaction.js';
 export { base32Encode, base32Decode } from './base32.js';
 export { freeText } from './free-text.js';
+export { checkAccountId } from './account-id.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditSink, DomainAuditEvent } from '@gatehouse/audit-client';
 import { reachesLive } from '@gatehouse/session';
-import { AlreadyExistsError, FailedPreconditionError, freeText, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
+import { AlreadyExistsError, checkAccountId, FailedPreconditionError, freeText, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
 import { AllowlistIndex, type CheckResult } from './allowlist-index.js';
 import { compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, type CidrWarning } from '@gatehouse/ip';
 import type { AllowlistEntry, ChangeVersion, DailyIp, DailyIpRepository, EntryRepository, EntryScope, Environment } from './model.js';
@@ -130,6 +130,17 @@ export class Allowlist {
 
   /** Check: from memory only. Denials are buffered for audit (identified ones one event each). */
   check(ip: string, accountId: string | undefined, env: Environment, source: Source, caller: string): CheckResult {
+    // Inputs audit would refuse in the denial event are refused here, before deciding, and the
+    // refusal is audited (issue 17 item 1): a Check never answers without leaving its trace.
+    try {
+      // A merely malformed IP is an answer (DENY MALFORMED_IP, per the contract); one with control
+      // characters cannot even be recorded, so it is refused.
+      if (typeof ip !== 'string' || /\p{Cc}/u.test(ip)) throw new InvalidArgumentError('ip', 'must be an IP address in text form (no control characters)');
+      if (accountId !== undefined) checkAccountId(accountId);
+    } catch (err) {
+      this.denials.refused({ field: err instanceof InvalidArgumentError ? err.field : 'request', env, requestId: source.requestId, caller });
+      throw err;
+    }
     const result = this.snapshot.check(ip, accountId, env, this.d.clock.now());
     if (!result.allow) this.denials.add({ ip: result.canonicalIp || ip.slice(0, 64), accountId, env, reason: result.reason, requestId: source.requestId, caller });
     return result;
@@ -344,7 +355,17 @@ interface Denial {
 class DenialBuffer {
   private identified: Denial[] = [];
   private anonymous = new Map<string, { d: Denial; count: number }>();
+  private refusals = new Map<string, { caller: string; field: string; env: Environment; count: number }>();
   private overflow = 0;
+
+  /** A Check refused as invalid: counted per (caller, field), so a probing backend leaves a trace without flooding the log. */
+  refused(r: { field: string; env: Environment; requestId: string; caller: string }): void {
+    const key = `${r.caller}|${r.field}|${r.env}`;
+    const g = this.refusals.get(key);
+    if (g) g.count++;
+    else if (this.refusals.size < this.maxGroups) this.refusals.set(key, { caller: r.caller, field: r.field, env: r.env, count: 1 });
+    else this.overflow++;
+  }
 
   constructor(private readonly maxGroups: number) {}
 
@@ -361,16 +382,27 @@ class DenialBuffer {
   }
 
   drain(): Event[] {
+    // The account is only what the calling backend claims (issue 17 item 2): the actor is the
+    // backend, and the account rides in claimed_account_id, which the alert rule groups by.
     const events: Event[] = this.identified.map((d) => ({
       action: 'check_deny',
       outcome: 'denied',
-      actor: { kind: 'employee', id: d.accountId ?? '' },
+      actor: { kind: 'service', id: d.caller },
       subject: { kind: 'ip_address', id: d.ip || 'malformed' },
       ...(d.ip && isCanonical(d.ip) ? { sourceIp: d.ip } : {}),
       environment: d.env,
       requestId: d.requestId,
-      details: { reason: d.reason, caller: d.caller },
+      details: { reason: d.reason, caller: d.caller, claimed_account_id: d.accountId ?? '' },
     }));
+    for (const r of this.refusals.values()) {
+      events.push({
+        action: 'check_deny',
+        outcome: 'denied',
+        actor: { kind: 'service', id: r.caller },
+        environment: r.env,
+        details: { reason: 'invalid_request', field: r.field, count: String(r.count), caller: r.caller },
+      });
+    }
     for (const { d, count } of this.anonymous.values()) {
       events.push({
         action: 'check_deny',
@@ -392,6 +424,7 @@ class DenialBuffer {
     }
     this.identified = [];
     this.anonymous = new Map();
+    this.refusals = new Map();
     this.overflow = 0;
     return events;
   }

@@ -25,9 +25,15 @@ test('one flush: identified denials one event each; anonymous grouped per IP up 
   for (let i = 0; i < 1000; i++) a.check(`203.0.${Math.floor(i / 2) % 250}.${i % 2}`, undefined, 'staging', src, 'backend:web');
   a.check('not an ip', undefined, 'live', src, 'backend:web');
   await a.flushDenials();
-  const identified = recorded.filter((e) => e.actor.kind === 'employee');
+  const identified = recorded.filter((e) => e.details?.['claimed_account_id']);
   assert.equal(identified.length, 7);
-  assert.ok(identified.every((e) => e.actor.id === 'acc-1' && e.sourceIp === '198.51.100.9' && e.environment === 'live' && e.details?.['reason'] === 'no_match'));
+  assert.ok(
+    identified.every(
+      (e) => e.details?.['claimed_account_id'] === 'acc-1' && e.sourceIp === '198.51.100.9' && e.environment === 'live' && e.details?.['reason'] === 'no_match',
+    ),
+  );
+  // The account is what the backend claims, so the backend is the actor (issue 17 item 2).
+  assert.ok(identified.every((e) => e.actor.kind === 'service' && e.actor.id === 'backend:web'));
   const anonymous = recorded.filter((e) => e.actor.kind === 'anonymous');
   assert.equal(anonymous.length, 101, '100 groups and one overflow event');
   assert.equal(anonymous.reduce((n, e) => n + Number(e.details?.['count']), 0), 1001, 'no denial uncounted');
@@ -48,8 +54,8 @@ test('a denial audit would refuse (an odd account id) does not cost the others',
     version: { current: async () => 0, bump: async () => 1 } as ChangeVersion,
     audit: {
       record: async (...e) => {
-        if (e.some((x) => x.actor.id.startsWith('eyJ'))) throw new Error('refused: looks like a JWT');
-        recorded.push(...e.map((x) => x.actor.id));
+        if (e.some((x) => x.details?.['claimed_account_id']?.startsWith('eyJ'))) throw new Error('refused: looks like a JWT');
+        recorded.push(...e.map((x) => x.details?.['claimed_account_id'] ?? ''));
       },
       confirm: async () => ({ intentId: 'unused-intent' }),
     },
@@ -64,4 +70,23 @@ test('a denial audit would refuse (an odd account id) does not cost the others',
   await a.flushDenials();
   assert.deepEqual(recorded, ['acc-1', 'acc-2']);
   assert.equal(errors.length, 1);
+});
+
+test('Check refuses an account id or IP audit would refuse, before deciding, and audits the refusal (issue 17 item 1)', async () => {
+  const { a, recorded } = allowlist(10);
+  const src = { ip: '10.0.0.1', requestId: 'req-1' };
+  assert.throws(() => a.check('198.51.100.9', 'acc-1\u0007', 'live', src, 'backend:web'), /account_id: is not an account id/);
+  assert.throws(() => a.check('198.51.100.9', '$ne', 'live', src, 'backend:web'), /account_id: is not an account id/);
+  assert.throws(() => a.check('198.51.100.9\n', undefined, 'live', src, 'backend:web'), /ip: must be an IP address in text form/);
+  assert.throws(() => a.check('\u0000', undefined, 'live', src, 'backend:web'), /ip: must be an IP address/);
+  await a.flushDenials();
+  const refusals = recorded.filter((e) => e.details?.['reason'] === 'invalid_request');
+  assert.deepEqual(
+    refusals.map((e) => [e.actor.kind, e.actor.id, e.details?.['field'], e.details?.['count']]),
+    [
+      ['service', 'backend:web', 'account_id', '2'],
+      ['service', 'backend:web', 'ip', '2'],
+    ],
+  );
+  assert.ok(!JSON.stringify(recorded).includes('\\u0007') && !JSON.stringify(recorded).includes('$ne'), 'the refused values are not recorded');
 });

@@ -159,7 +159,7 @@ export function allowlistBinding(d: AllowlistRpcDeps): ServiceBinding {
 
       Check: unary<allowlistV1.CheckRequest, allowlistV1.CheckResponse>(async (req, ctx) => {
         const env = environmentFromProto(req.environment);
-        const accountId = req.accountId !== undefined && req.accountId !== '' ? req.accountId.slice(0, 256) : undefined;
+        const accountId = req.accountId !== undefined && req.accountId !== '' ? req.accountId : undefined;
         const r = d.allowlist.check(req.ip, accountId, env, { ip: ctx.peerIp, requestId: ctx.requestId }, caller(ctx));
         return A.CheckResponse.fromPartial({
           decision: r.allow ? A.CheckDecision.CHECK_DECISION_ALLOW : A.CheckDecision.CHECK_DECISION_DENY,

@@ -12,7 +12,6 @@ const REPORT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** Ids this service issues: `gr_…`, `an_…`. */
 export const GRANT_ID_RE = /^gr_[A-Za-z0-9_-]{16}$/;
 export const ANOMALY_ID_RE = /^an_[A-Za-z0-9_-]{16}$/;
-const ACCOUNT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,255}$/;
 
 export const MAX_JUSTIFICATION = 2000;
 export const MAX_ANOMALY_JUSTIFICATION = 4000;
@@ -42,10 +41,7 @@ export function checkOpaqueId(value: string, field: string): string {
   return value;
 }
 
-export function checkAccountId(value: string, field = 'account_id'): string {
-  if (typeof value !== 'string' || !ACCOUNT_ID_RE.test(value)) throw new InvalidArgumentError(field, 'is not an account id');
-  return value;
-}
+export { checkAccountId } from '@gatehouse/core';
 
 export function checkGrantId(value: string, field = 'grant_id'): string {
   if (typeof value !== 'string' || value.length === 0) throw new InvalidArgumentError(field, 'is required');

@@ -76,13 +76,15 @@ const CASES: BuiltInCase[] = [
   {
     id: 'allowlist.denials_per_account',
     threshold: 10,
-    event: () => ({ action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorId: 'acc-9', sourceIp: '203.0.113.9' }),
-    groupKey: 'actor_id=acc-9',
-    summary: '10 allowlist denials for account acc-9 within 10m (last from 203.0.113.9)',
+    event: () => ({ action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorKind: 'ACTOR_KIND_SERVICE', actorId: 'backend:web', details: { claimed_account_id: 'acc-9' }, sourceIp: '203.0.113.9' }),
+    groupKey: 'details.claimed_account_id=acc-9',
+    summary: '10 allowlist denials for account acc-9 within 10m (last from 203.0.113.9, claimed by backend:web)',
     severity: 'ALERT_SEVERITY_MEDIUM',
     nonMatching: [
       { action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorId: '' },
-      { action: 'ACTION_ALLOWLIST_DAILY_IP_REGISTER', outcome: 'OUTCOME_DENIED', actorId: 'acc-9' },
+      // The backend alone is no account: without a claimed account id the denial is not counted.
+      { action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorKind: 'ACTOR_KIND_SERVICE', actorId: 'backend:web' },
+      { action: 'ACTION_ALLOWLIST_DAILY_IP_REGISTER', outcome: 'OUTCOME_DENIED', actorId: 'acc-9', details: { claimed_account_id: 'acc-9' } },
     ],
   },
   {
@@ -478,7 +480,7 @@ describe('alert ids and replay', () => {
       log.advance(3_700);
       const account = `acc-${i % 7}`;
       if (i % 3 === 0) log.append(otpFailure(account));
-      else if (i % 3 === 1) log.append({ action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorId: i % 2 ? account : '' });
+      else if (i % 3 === 1) log.append({ action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorId: '', details: i % 2 ? { claimed_account_id: account } : {} });
       else if (i % 97 === 2) log.append({ action: 'ACTION_IDENTITY_OTP_REPLAY', subjectId: account });
       else log.append({ action: 'ACTION_IDENTITY_SESSION_ISSUE', actorId: account });
     }
@@ -584,7 +586,7 @@ describe('memory bounds', () => {
   test('the group cap evicts the least recently active group', () => {
     const log = new SyntheticLog();
     const engine = engineWith(['allowlist.denials_per_account'], { 'allowlist.denials_per_account': { threshold: 2 } }, { maxGroupsPerRule: 3 });
-    const deny = (actor: string) => log.advance(SEC).append({ action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorId: actor });
+    const deny = (actor: string) => log.advance(SEC).append({ action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorId: '', details: { claimed_account_id: actor } });
     for (const actor of ['acc-1', 'acc-2', 'acc-3', 'acc-4']) assert.deepEqual(engine.observe(deny(actor)), []);
     assert.deepEqual(engine.stats(), [{ ruleId: 'allowlist.denials_per_account', groups: 3, evictedGroups: 1 }]);
     // acc-1 was evicted and forgot its first denial; acc-4 kept its own.
@@ -644,7 +646,7 @@ test('throughput: 100k events through all built-in rules', (t) => {
         break;
       case 4:
       case 5:
-        records.push(log.append({ action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorId: i % 4 === 0 ? '' : account }));
+        records.push(log.append({ action: 'ACTION_ALLOWLIST_CHECK_DENY', outcome: 'OUTCOME_DENIED', actorId: '', details: i % 4 === 0 ? {} : { claimed_account_id: account } }));
         break;
       case 6:
         records.push(log.append({ action: 'ACTION_IDENTITY_SIGN_IN_NEW_IP', actorId: account, environment: 'ENVIRONMENT_LIVE' }));

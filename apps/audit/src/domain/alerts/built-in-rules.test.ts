@@ -47,7 +47,7 @@ test('the built-in rules have the documented defaults and are valid', () => {
   ]);
   assert.deepEqual(get('otp.failures_per_account').outcomes, ['OUTCOME_FAILURE']);
   assert.deepEqual(get('otp.failures_per_account').groupBy, [{ field: 'EVENT_FIELD_SUBJECT_ID' }]);
-  assert.deepEqual(get('allowlist.denials_per_account').groupBy, [{ field: 'EVENT_FIELD_ACTOR_ID' }]);
+  assert.deepEqual(get('allowlist.denials_per_account').groupBy, [{ field: 'EVENT_FIELD_DETAIL', detailKey: 'claimed_account_id' }], 'the account a backend claims, never the backend itself');
   assert.deepEqual(get('secrets.release_redeemed_twice').detailMatches, { reason: 'already_redeemed' });
   assert.deepEqual(get('secrets.release_redeem_misuse').detailMatches, { class: 'misuse' });
   assert.deepEqual(get('identity.new_ip_live_session').environments, ['ENVIRONMENT_LIVE']);

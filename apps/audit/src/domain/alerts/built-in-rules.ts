@@ -124,11 +124,12 @@ const DEFINITIONS: { readonly [K in BuiltInRuleId]: BuiltInDefinition } = {
    * allowed (stolen session used from elsewhere, or a misconfigured VPN worth a look).
    *
    * Event contract (AllowlistService): each denied Check emits ACTION_ALLOWLIST_CHECK_DENY
-   * (OUTCOME_DENIED) with actor = { kind: ACTOR_KIND_EMPLOYEE, id: <account id> } when the
-   * check named an account, and source_ip = the denied IP. Denials for an identified account
-   * are never aggregated into one event. Anonymous denials (actor ACTOR_KIND_ANONYMOUS, empty
-   * id; these may be aggregated under floods) are not counted: an empty group key is skipped,
-   * so unrelated anonymous callers never merge into one "account".
+   * (OUTCOME_DENIED) with details.claimed_account_id = <account id> when the check named an
+   * account, actor = the calling backend (ACTOR_KIND_SERVICE: the account is only what that
+   * backend claims, issue 17 item 2), and source_ip = the denied IP. Denials for an identified
+   * account are never aggregated into one event. Anonymous denials (no claimed account; these
+   * may be aggregated under floods) are not counted: an empty group key is skipped, so
+   * unrelated anonymous callers never merge into one "account".
    */
   'allowlist.denials_per_account': {
     name: 'Allowlist denials per account',
@@ -139,12 +140,14 @@ const DEFINITIONS: { readonly [K in BuiltInRuleId]: BuiltInDefinition } = {
     outcomes: [],
     environments: [],
     detailMatches: {},
-    groupBy: [ACTOR_ID],
+    groupBy: [{ field: 'EVENT_FIELD_DETAIL', detailKey: 'claimed_account_id' }],
     windowMs: 10 * MINUTE,
     threshold: 10,
     summary: (i) =>
       `${plural(i.count, 'allowlist denial')} for account ${groupId(i)} within ${formatWindow(i.rule.windowMs)}` +
-      (i.event.sourceIp === '' ? '' : ` (last from ${clip(i.event.sourceIp)})`),
+      (i.event.sourceIp === '' ? '' : ` (last from ${clip(i.event.sourceIp)}`) +
+      (i.event.actor.id === '' ? '' : `${i.event.sourceIp === '' ? ' (' : ', '}claimed by ${clip(i.event.actor.id)}`) +
+      (i.event.sourceIp === '' && i.event.actor.id === '' ? '' : ')'),
   },
   /**
    * A release redeemed twice: a single-use release token was presented after its redemption,
