@@ -92,8 +92,11 @@ describe('identity under attack: replay, brute force, SMS misuse, hostile input'
     assert.equal(send.code, S.PERMISSION_DENIED);
     const resync = await refused(call(cli, cli.resyncHotp, { signInId, firstCode: '123456', secondCode: '234567' }));
     assert.equal(resync.code, S.PERMISSION_DENIED);
+    // The lock revoked the victim's sessions (issue 13 item 1): refresh and every other use are refused.
     const refresh = await refused(call(cli, cli.refreshSession, {}, { bearer: victim.token }));
-    assert.equal(refresh.code, S.PERMISSION_DENIED);
+    assert.deepEqual([refresh.code, /revoked/.test(refresh.details)], [S.UNAUTHENTICATED, true]);
+    const who = await refused(call(cli, cli.whoAmI, {}, { bearer: victim.token }));
+    assert.equal(who.code, S.UNAUTHENTICATED);
     for (const c of clients) c.close();
 
     // The officer unlocks: the event is emitted and the right code works again.
