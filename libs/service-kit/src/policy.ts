@@ -45,18 +45,41 @@ export function ruleAllows(rule: CallerRule, caller: CallerIdentity | undefined)
 }
 
 const identityCache = new Map<string, CallerIdentity | undefined>();
+/** The identity of each TLS connection, found once per connection (HTTP/2 forbids renegotiation). */
+const bySession = new WeakMap<object, CallerIdentity | undefined>();
 
 /**
- * The caller's identity from its client certificate, memoised by certificate fingerprint so
- * the hot path parses each certificate once.
+ * The HTTP/2 session under a grpc-js call (the handler's call wraps the interceptor's, which
+ * wraps the base call that holds the stream), or undefined if grpc-js hides it.
+ */
+function sessionOf(call: unknown): object | undefined {
+  let c = call as { call?: unknown; nextCall?: unknown; stream?: { session?: object } } | undefined;
+  for (let depth = 0; c && depth < 4; depth++) {
+    if (c.stream?.session) return c.stream.session;
+    c = (c.call ?? c.nextCall) as typeof c;
+  }
+  return undefined;
+}
+
+/**
+ * The caller's identity from its client certificate. TLS's getPeerCertificate() builds the whole
+ * certificate object on every call and was the largest cost of a hot-path call, so the identity
+ * is kept per connection (the session), and certificates are parsed once by fingerprint.
  */
 export function callerOf(call: AuthContextSource): CallerIdentity | undefined {
+  const session = sessionOf(call);
+  if (session && bySession.has(session)) return bySession.get(session);
   const cert = call.getAuthContext().sslPeerCertificate as { fingerprint256?: string } | undefined;
-  if (!cert?.fingerprint256) return undefined;
-  if (identityCache.has(cert.fingerprint256)) return identityCache.get(cert.fingerprint256);
-  const id = peerIdentity(call);
-  if (identityCache.size > 10_000) identityCache.clear();
-  identityCache.set(cert.fingerprint256, id);
+  let id: CallerIdentity | undefined;
+  if (cert?.fingerprint256) {
+    if (identityCache.has(cert.fingerprint256)) id = identityCache.get(cert.fingerprint256);
+    else {
+      id = peerIdentity(call);
+      if (identityCache.size > 10_000) identityCache.clear();
+      identityCache.set(cert.fingerprint256, id);
+    }
+  }
+  if (session) bySession.set(session, id);
   return id;
 }
 
