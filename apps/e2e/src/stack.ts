@@ -1,11 +1,10 @@
 import net from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensurePki, loadTlsMaterial, type ClientTlsMaterial } from '@gatehouse/pki';
-import { startIdentityDouble, type IdentityDouble } from '@gatehouse/testing';
 
 /** The repository root, found from this file. */
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -29,12 +28,6 @@ export interface Stack {
   dir: string;
   pkiDir: string;
   services: Record<StackService, ServiceProcess>;
-  /**
-   * Present when the stack trusts a test session issuer (GATEHOUSE_SESSION_KEYS_FILE): the real
-   * identity cannot vouch for sessions it never issued, so the other services check those
-   * sessions (VerifySession, WatchRevocations) against this double instead; revoke through it.
-   */
-  sessionIdentity?: IdentityDouble;
   /** Client TLS material for a certificate issued to the test (`cli` operator, `dev-backend` backend). */
   material(client: 'cli' | 'dev-backend', server: StackService): Promise<ClientTlsMaterial>;
   stop(): Promise<Array<{ name: StackService; code: number | null; signal: NodeJS.Signals | null }>>;
@@ -81,8 +74,11 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
   const ports = Object.fromEntries(await Promise.all(STACK.map(async (s) => [s, await freePort()] as const))) as Record<StackService, number>;
   const auditAddr = `127.0.0.1:${ports.audit}`;
   const addr = (name: StackService) => `127.0.0.1:${ports[name]}`;
+  // A stack that trusts a test session issuer (GATEHOUSE_SESSION_KEYS_FILE): the real identity
+  // cannot vouch for sessions it never issued, so the other services check those sessions
+  // (VerifySession, WatchRevocations) against identity's double, on a thread of its own.
   const keysFile = extraEnv['GATEHOUSE_SESSION_KEYS_FILE'];
-  const sessionIdentity = keysFile ? await startIdentityDouble({ security: { mode: 'mtls', material: await loadTlsMaterial(pkiDir, 'identity') }, keysFile }) : undefined;
+  const sessionIdentity = keysFile ? await startIdentityDoubleProcess(pkiDir, keysFile) : undefined;
   const start = async (name: StackService) => {
     const main = path.join(ROOT, 'dist/apps', name, 'main.mjs');
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run nx run-many -t build first`);
@@ -107,7 +103,7 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
         GATEHOUSE_SHUTDOWN_GRACE_MS: '5000',
         ...(name === 'allowlist' ? { GATEHOUSE_ALLOWLIST_STATIC_CIDRS: '127.0.0.1/32,::1/128' } : {}),
         ...extraEnv,
-        ...(sessionIdentity && name !== 'identity' ? { GATEHOUSE_IDENTITY_ADDR: `127.0.0.1:${sessionIdentity.server.port}` } : {}),
+        ...(sessionIdentity && name !== 'identity' ? { GATEHOUSE_IDENTITY_ADDR: `127.0.0.1:${sessionIdentity.port}` } : {}),
       },
     });
     child.stderr?.setEncoding('utf8');
@@ -131,7 +127,6 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
     dir,
     pkiDir,
     services,
-    ...(sessionIdentity ? { sessionIdentity } : {}),
     material: async (client, server) => ({ ...(await loadTlsMaterial(pkiDir, client)), expectedServerName: server }),
     stop: async () => {
       const results = await Promise.all(
@@ -154,6 +149,26 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
       await sessionIdentity?.stop();
       fs.rmSync(dir, { recursive: true, force: true });
       return results;
+    },
+  };
+}
+
+/** Identity's double (libs/testing) in a process of its own, so spawnSync in a test cannot stall its answers. */
+async function startIdentityDoubleProcess(pkiDir: string, keysFile: string): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = fork(path.join(import.meta.dirname, 'identity-double-process.ts'), [pkiDir, keysFile], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the identity double exited with ${code} before listening`)));
+  });
+  return {
+    port,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send('stop');
+      await Promise.race([exited, sleep(3000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
 }
