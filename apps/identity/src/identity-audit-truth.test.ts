@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { refused } from '@gatehouse/testing';
+import { answeredTooLate } from '@gatehouse/testing';
 import { startIdentity, type IdentityHarness, type SignedIn } from './test-support/harness.js';
 
 const R = commonV1.Role;
@@ -30,29 +30,19 @@ describe('identity: an officer action audit confirmed too late is never logged a
   });
 
   const eventsFor = (accountId: string, action: auditEventV1.Action) => h.events.filter((e) => e.subject?.id === accountId && e.action === action);
-  async function answeredTooLate<T>(fn: () => Promise<T>, landed: () => boolean): Promise<{ code: grpc.status; details: string }> {
-    h.hangAudit(true);
-    let err: { code: grpc.status; details: string };
-    try {
-      err = await refused(fn());
-    } finally {
-      h.hangAudit(false);
-    }
-    for (let i = 0; i < 200 && !landed(); i++) await new Promise((r) => setTimeout(r, 25));
-    await h.drainAudit();
-    return err;
-  }
+  /** Audit holds the Append past the confirm timeout, then answers (and stores it). */
+  const lateAnswer = (fn: () => Promise<unknown>, landed: () => boolean) => answeredTooLate((on) => h.hangAudit(on), () => h.drainAudit(), fn, landed);
 
   test('item 6: suspend and phone change confirmed too late change nothing and read "attempted"; the normal approve logs intent then success', async () => {
     const accountId = await h.approve(officer, 'late@bank.example', [R.ROLE_DEVELOPER]);
 
-    const suspend = await answeredTooLate(
+    const suspend = await lateAnswer(
       () => call(cli, cli.suspendAccount, { accountId, reason: 'left the company' }, { bearer: officer.token }),
       () => eventsFor(accountId, Act.ACTION_IDENTITY_ACCOUNT_SUSPEND).length > 0,
     );
     assert.equal(suspend.code, grpc.status.UNAVAILABLE);
     assert.match(suspend.details, /audit/);
-    const phone = await answeredTooLate(
+    const phone = await lateAnswer(
       () => call(cli, cli.setPhoneNumber, { accountId, phoneNumber: '+4915100000777', reason: 'new phone' }, { bearer: officer.token }),
       () => eventsFor(accountId, Act.ACTION_IDENTITY_PHONE_NUMBER_SET).length > 0,
     );

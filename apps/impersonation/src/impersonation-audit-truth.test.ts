@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, impersonationV1, type ImpersonationServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { refused } from '@gatehouse/testing';
+import { answeredTooLate, refused } from '@gatehouse/testing';
 import { BACKENDS, backendEnv, startImpersonation, type ImpersonationHarness } from './test-support/harness.js';
 
 const P = impersonationV1;
@@ -35,18 +35,8 @@ for (const backend of BACKENDS) {
       );
     const inDomain = (domain: string, action: auditEventV1.Action) => h.events.filter((e) => e.customerDomain === domain && e.action === action);
 
-    async function answeredTooLate<T>(fn: () => Promise<T>, landed: () => boolean): Promise<{ code: grpc.status; details: string }> {
-      h.audit.hang(true);
-      let err: { code: grpc.status; details: string };
-      try {
-        err = await refused(fn());
-      } finally {
-        h.audit.hang(false);
-      }
-      for (let i = 0; i < 200 && !landed(); i++) await new Promise((r) => setTimeout(r, 25));
-      await h.drainAudit();
-      return err;
-    }
+    /** Audit holds the Append past the confirm timeout, then answers (and stores it). */
+    const lateAnswer = (fn: () => Promise<unknown>, landed: () => boolean) => answeredTooLate((on) => h.audit.hang(on), () => h.drainAudit(), fn, landed);
 
     before(async () => {
       const env = await backendEnv(backend, (why) => (skipped = why));
@@ -66,7 +56,7 @@ for (const backend of BACKENDS) {
       if (!live(t)) return;
       const me = account('late');
       const domain = domainName('late');
-      const late = await answeredTooLate(() => start(support(me), domain, 'user-1'), () => inDomain(domain, A.ACTION_IMPERSONATION_START).length > 0);
+      const late = await lateAnswer(() => start(support(me), domain, 'user-1'), () => inDomain(domain, A.ACTION_IMPERSONATION_START).length > 0);
       assert.equal(late.code, grpc.status.UNAVAILABLE);
       assert.match(late.details, /audit/);
       const active = (await call(cli, cli.listActive, { customerDomain: domain, pageSize: 100, pageToken: '' }, { bearer: officer() })).grants;
@@ -94,7 +84,7 @@ for (const backend of BACKENDS) {
       const anomalyId = /anomaly (an_[A-Za-z0-9_-]{16})/.exec(fired.details)?.[1] ?? '';
       assert.ok(anomalyId, fired.details);
       const resolves = () => h.events.filter((e) => e.action === A.ACTION_IMPERSONATION_ANOMALY_RESOLVE && e.subject?.id === anomalyId);
-      const late = await answeredTooLate(
+      const late = await lateAnswer(
         () => call(cli, cli.resolveAnomaly, { anomalyId, resolution: P.AnomalyResolution.ANOMALY_RESOLUTION_REJECT, note: 'not justified' }, { bearer: officer() }),
         () => resolves().length > 0,
       );

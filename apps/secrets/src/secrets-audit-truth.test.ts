@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, secretsV1, type SecretsServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { refused } from '@gatehouse/testing';
+import { answeredTooLate } from '@gatehouse/testing';
 import { BACKENDS, backendEnv, startSecrets, TEST_PASSPHRASE, type SecretsHarness } from './test-support/harness.js';
 
 const S = secretsV1;
@@ -36,18 +36,7 @@ for (const backend of BACKENDS) {
     const eventsFor = (releaseId: string, action: auditEventV1.Action) => h.events.filter((e) => e.subject?.id === releaseId && e.action === action);
 
     /** Audit holds the Append past the confirm timeout, then answers (and stores it). */
-    async function answeredTooLate<T>(fn: () => Promise<T>, landed: () => boolean): Promise<{ code: grpc.status; details: string }> {
-      h.audit.hang(true);
-      let err: { code: grpc.status; details: string };
-      try {
-        err = await refused(fn());
-      } finally {
-        h.audit.hang(false);
-      }
-      for (let i = 0; i < 200 && !landed(); i++) await new Promise((r) => setTimeout(r, 25));
-      await h.drainAudit();
-      return err;
-    }
+    const lateAnswer = (fn: () => Promise<unknown>, landed: () => boolean) => answeredTooLate((on) => h.audit.hang(on), () => h.drainAudit(), fn, landed);
 
     before(async () => {
       const env = await backendEnv(backend, (why) => (skipped = why));
@@ -74,7 +63,7 @@ for (const backend of BACKENDS) {
       const id = rel.release?.releaseId ?? '';
       assert.equal(rel.release?.state, S.ReleaseState.RELEASE_STATE_PENDING_APPROVAL);
 
-      const lateApprove = await answeredTooLate(() => approve(id), () => eventsFor(id, A.ACTION_SECRETS_RELEASE_APPROVE).length > 0);
+      const lateApprove = await lateAnswer(() => approve(id), () => eventsFor(id, A.ACTION_SECRETS_RELEASE_APPROVE).length > 0);
       assert.equal(lateApprove.code, grpc.status.UNAVAILABLE);
       assert.match(lateApprove.details, /audit/);
       const pending = await getRelease(id);
@@ -87,7 +76,7 @@ for (const backend of BACKENDS) {
 
       assert.equal((await approve(id)).release?.state, S.ReleaseState.RELEASE_STATE_READY);
 
-      const lateRedeem = await answeredTooLate(() => redeem(rel.releaseToken), () => eventsFor(id, A.ACTION_SECRETS_RELEASE_REDEEM).length > 0);
+      const lateRedeem = await lateAnswer(() => redeem(rel.releaseToken), () => eventsFor(id, A.ACTION_SECRETS_RELEASE_REDEEM).length > 0);
       assert.equal(lateRedeem.code, grpc.status.UNAVAILABLE);
       assert.ok(!lateRedeem.details.includes('truth-pw'));
       assert.equal((await getRelease(id))?.state, S.ReleaseState.RELEASE_STATE_READY, 'never redeemed');
@@ -171,7 +160,7 @@ for (const backend of BACKENDS) {
       await call(cli, cli.seal, { reason: 'truth test' });
       const from = h.events.length;
       const unseals = () => h.events.slice(from).filter((e) => e.action === A.ACTION_SECRETS_UNSEAL);
-      const late = await answeredTooLate(() => call(cli, cli.unseal, { passphrase: TEST_PASSPHRASE }), () => unseals().length > 0);
+      const late = await lateAnswer(() => call(cli, cli.unseal, { passphrase: TEST_PASSPHRASE }), () => unseals().length > 0);
       assert.equal(late.code, grpc.status.UNAVAILABLE);
       assert.equal((await call(cli, cli.sealStatus, {})).seal?.state, S.SealState.SEAL_STATE_SEALED, 'still sealed');
       assert.ok(unseals().length > 0, 'the late Append landed');

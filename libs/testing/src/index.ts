@@ -56,6 +56,6 @@ export {
 export { startBareRpc } from './bare-rpc.js';
 export { probeStore, probed, unsynced, type ProbedRun, type StoreCounts, type StoreProbe } from './store-probe.js';
 export { catchThis, catchInstance, timePorts, portBreakdown, type PortStat, type PortTimers } from './port-breakdown.js';
-export { refused } from './rpc-refusal.js';
+export { refused, answeredTooLate } from './rpc-refusal.js';
 export { drainOutbox } from './drain-outbox.js';
 export { startServiceHarness, backendEnv, STORAGE_BACKENDS, type ServiceHarness, type ServiceHarnessOptions } from './service-harness.js';
