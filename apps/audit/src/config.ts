@@ -19,6 +19,8 @@ export const auditConfigShape = {
   GATEHOUSE_AUDIT_ORIGIN: env.string().default('gatehouse/audit'),
   GATEHOUSE_AUDIT_CHECKPOINT_EVERY: env.int(1, 10_000_000).default(1000),
   GATEHOUSE_AUDIT_CHECKPOINT_INTERVAL_MS: env.int(1_000, 86_400_000).default(60_000),
+  /** How often the log is recomputed from its rows and compared with its signed checkpoints and index columns (also at start). */
+  GATEHOUSE_AUDIT_INTEGRITY_CHECK_MS: env.int(1_000, 86_400_000).default(600_000),
   /** Backends (certificate names) that may read the log and alerts without a session: log shippers, alert forwarders. */
   GATEHOUSE_AUDIT_READERS: z
     .string()

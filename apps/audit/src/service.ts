@@ -7,6 +7,7 @@ import { AlertService } from './domain/alert-service.js';
 import { AlertEngine, builtInRules, type BuiltInRulesConfig } from './domain/alerts/index.js';
 import { AuditLog } from './domain/audit-log.js';
 import { LiveFeed } from './domain/live-feed.js';
+import { IntegrityMonitor, LogIntegrityCheck, integrityAlert } from './domain/log-integrity.js';
 import { auditBinding } from './rpc/audit-rpc.js';
 import { auditAuthz } from './rpc/authz.js';
 import { protoLeafCodec } from './rpc/convert.js';
@@ -21,7 +22,7 @@ export const auditService: ServiceSpec<typeof auditConfigShape> = {
   configShape: auditConfigShape,
   storage: auditSchema,
   shipsAuditEvents: false,
-  wire: async ({ cfg, log, clock, store, dialService, onShutdown }) => {
+  wire: async ({ cfg, log, clock, store, dialService, onShutdown, setCondition }) => {
     const dataDir = cfg.GATEHOUSE_DATA_DIR;
     const signer = loadOrCreateSigningKey(cfg.GATEHOUSE_AUDIT_SIGNING_KEY_FILE ?? path.join(dataDir, 'audit-signing-key.pem'));
     const hmacKey = loadOrCreateHmacKey(cfg.GATEHOUSE_AUDIT_HMAC_KEY_FILE ?? path.join(dataDir, 'audit-hmac.key'));
@@ -56,8 +57,25 @@ export const auditService: ServiceSpec<typeof auditConfigShape> = {
       onError: (err) => log.error({ err }, 'alert evaluation failed'),
     });
     alertsRef.current = alerts;
-    const missed = await alerts.rebuild((cutoff) => own.recentRecords(cutoff));
-    if (missed > 0) log.warn({ alerts: missed }, 'raised alerts missed while the service was down');
+    // Checked against its signatures and leaves before serving, then on a timer (issue 13 item 7).
+    const integrity = new IntegrityMonitor({
+      check: new LogIntegrityCheck({ repo: logRepo, codec: protoLeafCodec, publicKey: signer.publicKey, origin: cfg.GATEHOUSE_AUDIT_ORIGIN }),
+      refuseWrites: (f) => auditLog.refuseWrites(f),
+      onFailure: (f) => {
+        log.error({ sequence: f.sequence, damage: f.damage }, `AUDIT LOG INTEGRITY FAILURE at sequence ${f.sequence}: ${f.detail}; appends refused (NOT_SERVING), reads and exports still served`);
+        setCondition('audit-log-integrity', false);
+        void alerts.raise(integrityAlert(f, clock.now()));
+      },
+      onError: (err) => log.error({ err }, 'the audit log integrity check could not run; retrying at the next interval'),
+    });
+    if (await integrity.run()) {
+      log.warn('alert replay skipped: the log failed its integrity check');
+    } else {
+      const missed = await alerts.rebuild((cutoff) => own.recentRecords(cutoff));
+      if (missed > 0) log.warn({ alerts: missed }, 'raised alerts missed while the service was down');
+    }
+    const integrityTimer = setInterval(() => void integrity.run(), cfg.GATEHOUSE_AUDIT_INTEGRITY_CHECK_MS);
+    onShutdown(() => clearInterval(integrityTimer));
     const timer = setInterval(() => {
       auditLog.checkpointIfGrown().catch((err: unknown) => log.error({ err }, 'periodic checkpoint failed'));
     }, cfg.GATEHOUSE_AUDIT_CHECKPOINT_INTERVAL_MS);

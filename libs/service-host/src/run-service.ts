@@ -69,6 +69,11 @@ export interface WireContext<S extends z.ZodRawShape> {
   dialService<C extends grpc.Client>(Ctor: new (address: string, creds: grpc.ChannelCredentials, options?: Partial<grpc.ChannelOptions>) => C, service: string, address: string): C;
   /** Registers something to close when the service stops (after the server drained). */
   onShutdown(fn: () => Promise<void> | void): void;
+  /**
+   * Sets a named health condition (e.g. the audit log is intact): health is SERVING only while
+   * every condition holds. Usable during wiring; it applies once the server starts.
+   */
+  setCondition(name: string, ok: boolean): void;
 }
 
 /** What `wire` returns: the bindings to serve and anything to close on shutdown. */
@@ -164,7 +169,11 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     closers.push(() => client.close());
     return client;
   };
-  const wired = await spec.wire({ cfg, log, clock: opts.clock ?? systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn) });
+  // Conditions set while wiring wait for the server; afterwards they go straight to it.
+  const conditions = new Map<string, boolean>();
+  let started: RunningServer | undefined;
+  const setCondition = (name: string, ok: boolean) => (started ? started.setCondition(name, ok) : conditions.set(name, ok));
+  const wired = await spec.wire({ cfg, log, clock: opts.clock ?? systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn), setCondition });
   const storeHealth = watchStoreHealth(store, log, (ok) => server.setCondition('store', ok));
   closers.push(() => storeHealth.stop());
   const server: RunningServer = await startServer({
@@ -195,6 +204,8 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     onShutdown: [...(wired.onShutdown ?? []), ...closers, () => store.store.close()],
   });
 
+  started = server;
+  for (const [name, ok] of conditions) server.setCondition(name, ok);
   if (cfg.GATEHOUSE_READY_FILE) writeReadyFile(cfg.GATEHOUSE_READY_FILE, { port: server.port, metricsPort: server.metricsPort, pid: process.pid });
   const unwatch = cfg.GATEHOUSE_PARENT_PID ? watchParent(cfg.GATEHOUSE_PARENT_PID, server, log) : undefined;
   if (opts.handleSignals) stopOnSignals(server, log);

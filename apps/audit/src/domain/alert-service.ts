@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Clock } from '@gatehouse/core';
 import type { AlertEngine, AlertRule, RaisedAlert } from './alerts/index.js';
-import type { Acknowledger, AlertChangeRecord, AlertFilter, AlertRecord, AlertRepository } from './alert-store.js';
+import type { Acknowledger, AlertChangeRecord, AlertFilter, AlertRecord, AlertRepository, RaisedAlertData } from './alert-store.js';
 import type { LogRecord } from './event.js';
 import type { LiveFeed } from './live-feed.js';
 
@@ -43,7 +43,16 @@ export class AlertService {
     return this.pending;
   }
 
-  private async store(raised: RaisedAlert[]): Promise<void> {
+  /**
+   * Stores an alert raised outside the rules (the log's integrity check), in turn with the rest;
+   * an id already stored is not raised again.
+   */
+  raise(alert: RaisedAlertData): Promise<void> {
+    this.pending = this.pending.then(() => this.store([alert])).catch((err: unknown) => this.o.onError?.(err));
+    return this.pending;
+  }
+
+  private async store(raised: RaisedAlertData[]): Promise<void> {
     const changes = await this.o.repo.insertRaised(raised.map((a) => ({ ...a })));
     if (changes.length === 0) return;
     this.o.feed.notify();

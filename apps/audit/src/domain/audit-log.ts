@@ -1,8 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
-import { AlreadyExistsError, InvalidArgumentError, type Clock } from '@gatehouse/core';
+import { AlreadyExistsError, InvalidArgumentError, UnavailableError, type Clock } from '@gatehouse/core';
 import type { CompactRange} from '@gatehouse/merkle';
 import { checkpointText, compactRangeAt, consistencyProof, inclusionProof, leafHash, type NodeReader } from '@gatehouse/merkle';
 import type { AuditEventData, LogRecord } from './event.js';
+import type { IntegrityFailure } from './log-integrity.js';
 import type { CheckpointSigner, LeafCodec, LogFilter, LogRepository, MerkleNode, StoredCheckpoint, StoredRecord } from './ports.js';
 import { APPEND_LIMITS, isCanonicalIp, validateBatch } from '@gatehouse/audit-client';
 
@@ -29,6 +30,15 @@ export interface AuditLogOptions {
   /** Called after each committed append, in sequence order (Watch, alert rules). */
   onAppended?: (records: LogRecord[]) => void;
 }
+
+/**
+ * Append refused because the log failed its integrity check (issue 13 item 7). UNAVAILABLE, as
+ * health says NOT_SERVING: emitters keep their events in their outbox and retry, and critical
+ * actions fail closed, exactly as when audit is down, until the officer restores the database
+ * and restarts audit. (FAILED_PRECONDITION would tell a relay not to retry, and those events
+ * belong in the repaired log.)
+ */
+export class LogWritesRefusedError extends UnavailableError {}
 
 /** "hmac-sha256:<hex>" of a value under the deployment key: searchable, not readable (as Vault does). */
 export function hmacForm(key: Uint8Array, value: string): string {
@@ -90,6 +100,7 @@ class Mutex {
 export class AuditLog {
   private frontier: CompactRange | undefined;
   private readonly appends = new Mutex();
+  private refused: IntegrityFailure | undefined;
 
   constructor(private readonly o: AuditLogOptions) {}
 
@@ -102,9 +113,36 @@ export class AuditLog {
     },
   };
 
-  /** Loads the tree's right edge from the store (at start, and when another replica appended). */
+  /**
+   * Loads the tree's right edge from the store (at start, and when another replica appended).
+   * A store it cannot be read from (damaged outside audit) leaves it unloaded: each append then
+   * reads it in its transaction, and the integrity check names the damage.
+   */
   async init(): Promise<void> {
-    this.frontier = await compactRangeAt(this.reader, await this.o.repo.treeSize());
+    try {
+      this.frontier = await compactRangeAt(this.reader, await this.o.repo.treeSize());
+    } catch {
+      this.frontier = undefined;
+    }
+  }
+
+  /** From now on, appends and new checkpoint signatures are refused: the stored log is not what audit wrote. */
+  refuseWrites(failure: IntegrityFailure): void {
+    this.refused ??= failure;
+  }
+
+  /** The integrity failure writes are refused for, if any. */
+  get integrityFailure(): IntegrityFailure | undefined {
+    return this.refused;
+  }
+
+  private assertWritable(what: string): void {
+    const f = this.refused;
+    if (f) {
+      throw new LogWritesRefusedError(
+        `audit log integrity check failed at sequence ${f.sequence} (${f.detail}); ${what} refused until the database is restored and audit restarted; reads and exports still work`,
+      );
+    }
   }
 
   /** Current number of entries. */
@@ -132,6 +170,7 @@ export class AuditLog {
    * with different content the whole batch is refused ALREADY_EXISTS.
    */
   async append(events: AuditEventData[], caller: { kind: string; name: string }): Promise<AppendOutcome[]> {
+    this.assertWritable('appends are');
     const now = this.o.clock.now();
     validateBatch(events, caller, now);
     const prepared = events.map((e) => {
@@ -198,15 +237,23 @@ export class AuditLog {
    */
   async checkpoint(fresh: boolean): Promise<StoredCheckpoint> {
     const latest = await this.o.repo.latestCheckpoint();
+    if (latest && this.refused) return latest;
     const size = await this.o.repo.treeSize();
     if (latest && (!fresh || latest.treeSize === size)) return latest;
     return this.checkpointAt(size);
+  }
+
+  /** Where an export ends by default: the current size, or (writes refused) the last size audit signed. */
+  async exportableSize(): Promise<number> {
+    if (this.refused) return (await this.o.repo.latestCheckpoint())?.treeSize ?? 0;
+    return this.o.repo.treeSize();
   }
 
   /** The checkpoint of exactly `size` entries: the stored one, or one signed now. */
   async checkpointAt(size: number): Promise<StoredCheckpoint> {
     const stored = await this.o.repo.checkpoint(size);
     if (stored) return stored;
+    this.assertWritable(`signing a checkpoint of ${size} entries is`);
     const cp = {
       origin: this.o.origin,
       treeSize: size,
@@ -222,6 +269,7 @@ export class AuditLog {
 
   /** Signs a checkpoint if the log grew since the last one (the periodic T-seconds timer). */
   async checkpointIfGrown(): Promise<StoredCheckpoint | undefined> {
+    if (this.refused) return undefined;
     const latest = await this.o.repo.latestCheckpoint();
     const size = await this.o.repo.treeSize();
     if (size === 0 || latest?.treeSize === size) return undefined;

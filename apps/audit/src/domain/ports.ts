@@ -31,6 +31,63 @@ export function foldPerfect(leafHashes: Uint8Array[], nodeHash: (l: Uint8Array, 
   return root;
 }
 
+/**
+ * The index columns of a stored entry: copies of leaf fields that queries filter on (and the
+ * dedupe keys), so a query needs no decoding. One mapping, used by both adapters when they write
+ * and by the integrity check when it compares a row with its leaf. Times are epoch milliseconds.
+ */
+export interface IndexColumns {
+  eventId: string;
+  contentHash: string;
+  occurredAt: number;
+  appendedAt: number;
+  service: string;
+  action: string;
+  outcome: string;
+  actorId: string;
+  subjectKind: string | null;
+  subjectId: string | null;
+  customerDomain: string;
+  sourceIp: string;
+  environment: string;
+  requestId: string;
+  submittedBy: string;
+}
+
+/** What a record's index columns must hold. */
+export function indexColumnsOf(r: StoredRecord): IndexColumns {
+  const e = r.event;
+  return {
+    eventId: e.eventId,
+    contentHash: r.contentHash,
+    occurredAt: e.occurredAt.getTime(),
+    appendedAt: r.appendedAt.getTime(),
+    service: e.service,
+    action: e.action,
+    outcome: e.outcome,
+    actorId: e.actor.id,
+    subjectKind: e.subject?.kind ?? null,
+    subjectId: e.subject?.id ?? null,
+    customerDomain: e.customerDomain,
+    sourceIp: e.sourceIp,
+    environment: e.environment,
+    requestId: e.requestId,
+    submittedBy: r.submittedBy,
+  };
+}
+
+/**
+ * A stored row as the integrity check reads it, values as found: an edit outside audit may have
+ * changed a value's type (a TEXT leaf, a string time), so nothing here is trusted to be typed.
+ */
+export interface RawRow {
+  sequence: number;
+  leafInput: unknown;
+  leafHash: unknown;
+  /** Each IndexColumns key, as stored (times as epoch milliseconds when they are times). */
+  columns: { [K in keyof IndexColumns]: unknown };
+}
+
 /** A complete perfect Merkle subtree: hash of leaves [index·2^level, (index+1)·2^level). */
 export interface MerkleNode {
   level: number;
@@ -100,6 +157,8 @@ export interface LogRepository {
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
   /** Stored checkpoints with tree size in (after, upTo], ascending. */
   checkpointsBetween(after: number, upTo: number): Promise<StoredCheckpoint[]>;
+  /** Rows with sequence >= from, ascending, at most `limit`, undecoded (the integrity check's input). */
+  rawRows(from: number, limit: number): Promise<RawRow[]>;
 }
 
 /** The Ed25519 key that signs checkpoints (kept outside the database). */

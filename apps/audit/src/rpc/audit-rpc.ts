@@ -177,7 +177,8 @@ export function auditBinding(d: AuditRpcDeps): ServiceBinding {
       Export: serverStream<auditV1.ExportRequest, auditV1.ExportResponse>(async (req, ctx, send) => {
         const who = await d.authz.requireReader(ctx);
         const current = await d.log.treeSize();
-        const to = req.toTreeSize ?? current;
+        // After an integrity failure nothing new is signed: by default, up to the last signed checkpoint.
+        const to = req.toTreeSize ?? (await d.log.exportableSize());
         if (to > current) throw new InvalidArgumentError('to_tree_size', `${to} exceeds the current tree size ${current}`);
         if (req.fromSequence > to) throw new InvalidArgumentError('from_sequence', `${req.fromSequence} exceeds to_tree_size ${to}`);
         const trusted = req.trustedTreeSize;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@gatehouse/core';
-import type { AuditLog } from '../domain/audit-log.js';
+import { LogWritesRefusedError, type AuditLog } from '../domain/audit-log.js';
 import type { Acknowledger, AlertChangeRecord, AlertRecord } from '../domain/alert-store.js';
 import type { AuditEventData, LogRecord } from '../domain/event.js';
 
@@ -32,6 +32,16 @@ export function ownEvents(log: AuditLog, clock: Clock, onError: (err: unknown) =
     details: {},
     hashedDetails: {},
   });
+  // A read (export, hash) is still served while the log refuses writes after an integrity
+  // failure: the officer investigates with them. Its event then goes to the service log only.
+  const appendUnlessRefused = async (events: AuditEventData[]) => {
+    try {
+      await log.append(events, SELF);
+    } catch (err) {
+      if (!(err instanceof LogWritesRefusedError)) throw err;
+      onError(err);
+    }
+  };
   const employee = (by: Acknowledger) => ({ kind: 'ACTOR_KIND_EMPLOYEE', id: by.accountId, displayName: by.email });
   return {
     alertsRaised: async (changes) => {
@@ -62,7 +72,7 @@ export function ownEvents(log: AuditLog, clock: Clock, onError: (err: unknown) =
       );
     },
     exported: async (by, peerIp, requestId, range) => {
-      await log.append(
+      await appendUnlessRefused(
         [
           {
             ...base('ACTION_AUDIT_EXPORT', `audit-export-${randomUUID()}`),
@@ -72,11 +82,10 @@ export function ownEvents(log: AuditLog, clock: Clock, onError: (err: unknown) =
             details: { from_sequence: String(range.from), to_tree_size: String(range.to) },
           },
         ],
-        SELF,
       );
     },
     hashed: async (by, peerIp, requestId) => {
-      await log.append([{ ...base('ACTION_AUDIT_HASH_VALUE', `audit-hash-${randomUUID()}`), actor: employee(by), sourceIp: peerIp, requestId }], SELF);
+      await appendUnlessRefused([{ ...base('ACTION_AUDIT_HASH_VALUE', `audit-hash-${randomUUID()}`), actor: employee(by), sourceIp: peerIp, requestId }]);
     },
     recentRecords: async (cutoff) => {
       const out: LogRecord[] = [];

@@ -3,10 +3,15 @@ import type { Transaction } from '@gatehouse/core';
 import { mongoSession, type MongoIndexSpec, type MongoMigration, type MongoStore } from '@gatehouse/storage';
 import type { LogRecord } from '../domain/event.js';
 import { nodeHash } from '@gatehouse/merkle';
-import { MIN_STORED_NODE_LEVEL, foldPerfect, type AppendTx, type LeafCodec, type LogFilter, type LogRepository, type MerkleNode, type PageSpec, type StoredCheckpoint, type StoredRecord } from '../domain/ports.js';
+import { MIN_STORED_NODE_LEVEL, foldPerfect, indexColumnsOf, type AppendTx, type IndexColumns, type LeafCodec, type LogFilter, type LogRepository, type MerkleNode, type PageSpec, type RawRow, type StoredCheckpoint, type StoredRecord } from '../domain/ports.js';
 import { recordFromLeaf } from './sqlite-log-repository.js';
 
 const LOG = 'audit_log';
+/** The index columns' field names (a document holds them under the IndexColumns keys). */
+const COLUMN_KEYS: ReadonlyArray<keyof IndexColumns> = [
+  'eventId', 'contentHash', 'occurredAt', 'appendedAt', 'service', 'action', 'outcome', 'actorId',
+  'subjectKind', 'subjectId', 'customerDomain', 'sourceIp', 'environment', 'requestId', 'submittedBy',
+];
 const META = 'audit_meta';
 const NODES = 'merkle_nodes';
 const CHECKPOINTS = 'audit_checkpoints';
@@ -72,6 +77,15 @@ export const auditMongoIndexes: MongoIndexSpec[] = [
 
 const bin = (b: Uint8Array) => new Binary(Buffer.from(b));
 const buf = (b: Binary) => Buffer.from(b.buffer);
+/** Bytes of a stored value, or the value itself when an edit made it something else. */
+const bytesOrRaw = (v: unknown): unknown => (v instanceof Binary ? buf(v) : v);
+/** Epoch milliseconds of a stored time, or the value itself when it is not a date. */
+const timeOrRaw = (v: unknown): unknown => (v instanceof Date ? v.getTime() : v);
+
+/** The index columns as a document's fields (times as Dates, as Query's filters expect). */
+function indexFields(c: IndexColumns) {
+  return { ...c, occurredAt: new Date(c.occurredAt), appendedAt: new Date(c.appendedAt) };
+}
 const nodeId = (level: number, index: number) => `${level}:${index}`;
 
 function toCheckpoint(d: CheckpointDoc): StoredCheckpoint {
@@ -116,7 +130,7 @@ export class MongoLogRepository implements LogRepository {
   ) {}
 
   private record(d: Pick<LogDoc, '_id' | 'leafInput' | 'leafHash'>): LogRecord {
-    return recordFromLeaf(this.codec, d._id, buf(d.leafInput), buf(d.leafHash));
+    return recordFromLeaf(this.codec, d._id, bytesOrRaw(d.leafInput), bytesOrRaw(d.leafHash));
   }
 
   private txFor(db: Db, session: ClientSession): AppendTx {
@@ -141,21 +155,7 @@ export class MongoLogRepository implements LogRepository {
         await db.collection<LogDoc>(LOG).insertMany(
           records.map((r) => ({
             _id: r.sequence,
-            eventId: r.event.eventId,
-            contentHash: r.contentHash,
-            occurredAt: r.event.occurredAt,
-            appendedAt: r.appendedAt,
-            service: r.event.service,
-            action: r.event.action,
-            outcome: r.event.outcome,
-            actorId: r.event.actor.id,
-            subjectKind: r.event.subject?.kind ?? null,
-            subjectId: r.event.subject?.id ?? null,
-            customerDomain: r.event.customerDomain,
-            sourceIp: r.event.sourceIp,
-            environment: r.event.environment,
-            requestId: r.event.requestId,
-            submittedBy: r.submittedBy,
+            ...indexFields(indexColumnsOf(r)),
             leafInput: bin(r.leafInput),
             leafHash: bin(r.leafHash),
           })),
@@ -228,6 +228,21 @@ export class MongoLogRepository implements LogRepository {
     return d ? toCheckpoint(d) : undefined;
   }
 
+  async rawRows(from: number, limit: number): Promise<RawRow[]> {
+    const docs = await this.store.db
+      .collection<Record<string, unknown> & { _id: number }>(LOG)
+      .find({ _id: { $gte: from } })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.map((d) => {
+      const columns = Object.fromEntries(COLUMN_KEYS.map((k) => [k, d[k]])) as RawRow['columns'];
+      columns.occurredAt = timeOrRaw(d['occurredAt']);
+      columns.appendedAt = timeOrRaw(d['appendedAt']);
+      return { sequence: d._id, leafInput: bytesOrRaw(d['leafInput']), leafHash: bytesOrRaw(d['leafHash']), columns };
+    });
+  }
+
   async checkpointsBetween(after: number, upTo: number): Promise<StoredCheckpoint[]> {
     const docs = await this.store.db
       .collection<CheckpointDoc>(CHECKPOINTS)
@@ -241,7 +256,7 @@ export class MongoLogRepository implements LogRepository {
 async function readNode(db: Db, level: number, index: number, session: ClientSession | undefined): Promise<Uint8Array | undefined> {
   if (level === 0) {
     const d = await db.collection<LogDoc>(LOG).findOne({ _id: index }, { session, projection: { leafHash: 1 } });
-    return d ? buf(d.leafHash) : undefined;
+    return d && d.leafHash instanceof Binary ? buf(d.leafHash) : undefined;
   }
   if (level < MIN_STORED_NODE_LEVEL) {
     const width = 2 ** level;

@@ -1,8 +1,8 @@
-import type { Transaction } from '@gatehouse/core';
+import { FailedPreconditionError, type Transaction } from '@gatehouse/core';
 import { sqliteTx, type SqliteDatabase, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { LogRecord } from '../domain/event.js';
 import { nodeHash } from '@gatehouse/merkle';
-import { MIN_STORED_NODE_LEVEL, foldPerfect, type AppendTx, type LeafCodec, type LogFilter, type LogRepository, type MerkleNode, type PageSpec, type StoredCheckpoint, type StoredRecord } from '../domain/ports.js';
+import { MIN_STORED_NODE_LEVEL, foldPerfect, indexColumnsOf, type AppendTx, type LeafCodec, type LogFilter, type LogRepository, type MerkleNode, type IndexColumns, type PageSpec, type RawRow, type StoredCheckpoint, type StoredRecord } from '../domain/ports.js';
 
 /** The audit log's tables. Entries keep their leaf bytes; the other columns serve queries. */
 export const auditSqliteMigrations: SqliteMigration[] = [
@@ -53,6 +53,25 @@ export const auditSqliteMigrations: SqliteMigration[] = [
   },
 ];
 
+/** Each index column's SQL name, in the table's order. */
+const SQLITE_COLUMNS: ReadonlyArray<readonly [keyof IndexColumns, string]> = [
+  ['eventId', 'event_id'],
+  ['contentHash', 'content_hash'],
+  ['occurredAt', 'occurred_at'],
+  ['appendedAt', 'appended_at'],
+  ['service', 'service'],
+  ['action', 'action'],
+  ['outcome', 'outcome'],
+  ['actorId', 'actor_id'],
+  ['subjectKind', 'subject_kind'],
+  ['subjectId', 'subject_id'],
+  ['customerDomain', 'customer_domain'],
+  ['sourceIp', 'source_ip'],
+  ['environment', 'environment'],
+  ['requestId', 'request_id'],
+  ['submittedBy', 'submitted_by'],
+];
+
 interface Row {
   seq: number;
   leaf_input: Buffer;
@@ -68,9 +87,21 @@ interface CheckpointRow {
   signature: Buffer;
 }
 
-/** Builds a record from the authoritative leaf bytes (the other columns only index them). */
-export function recordFromLeaf(codec: LeafCodec, seq: number, leafInput: Uint8Array, leafHash: Uint8Array): LogRecord {
-  const leaf = codec.decode(leafInput);
+/**
+ * Builds a record from the authoritative leaf bytes (the other columns only index them). A row
+ * edited outside audit may hold no bytes or bytes that do not decode: that is refused naming the
+ * sequence (FAILED_PRECONDITION), never a decoder's TypeError.
+ */
+export function recordFromLeaf(codec: LeafCodec, seq: number, leafInput: unknown, leafHash: unknown): LogRecord {
+  if (!(leafInput instanceof Uint8Array) || !(leafHash instanceof Uint8Array)) {
+    throw new FailedPreconditionError(`audit log entry ${seq} cannot be decoded: its ${leafInput instanceof Uint8Array ? 'leaf_hash' : 'leaf_input'} is not bytes; the log's database was changed outside audit`);
+  }
+  let leaf;
+  try {
+    leaf = codec.decode(leafInput);
+  } catch (err) {
+    throw new FailedPreconditionError(`audit log entry ${seq} cannot be decoded (${(err as Error).message}); the log's database was changed outside audit`);
+  }
   return { sequence: seq, event: leaf.event, appendedAt: leaf.appendedAt, submittedBy: leaf.submittedBy, leafInput, leafHash };
 }
 
@@ -134,9 +165,8 @@ export class SqliteLogRepository implements LogRepository {
     private readonly codec: LeafCodec,
   ) {
     // Prepared once: the append path runs these hundreds of times per batch.
-    this.insertEntry = store.db.prepare(`INSERT INTO audit_log (seq, event_id, content_hash, occurred_at, appended_at, service, action, outcome,
-      actor_id, subject_kind, subject_id, customer_domain, source_ip, environment, request_id, submitted_by, leaf_input, leaf_hash)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertEntry = store.db.prepare(`INSERT INTO audit_log (seq, ${SQLITE_COLUMNS.map(([, col]) => col).join(', ')}, leaf_input, leaf_hash)
+      VALUES (?, ${SQLITE_COLUMNS.map(() => '?').join(', ')}, ?, ?)`);
     this.insertNode = store.db.prepare('INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)');
     this.setSize = store.db.prepare('UPDATE audit_tree SET size = ? WHERE id = 1');
   }
@@ -159,24 +189,10 @@ export class SqliteLogRepository implements LogRepository {
       insert: async (records: StoredRecord[], nodes: MerkleNode[], newTreeSize: number) => {
         const ins = this.insertEntry;
         for (const r of records) {
-          const e = r.event;
+          const c = indexColumnsOf(r);
           ins.run(
             r.sequence,
-            e.eventId,
-            r.contentHash,
-            e.occurredAt.getTime(),
-            r.appendedAt.getTime(),
-            e.service,
-            e.action,
-            e.outcome,
-            e.actor.id,
-            e.subject?.kind ?? null,
-            e.subject?.id ?? null,
-            e.customerDomain,
-            e.sourceIp,
-            e.environment,
-            e.requestId,
-            r.submittedBy,
+            ...SQLITE_COLUMNS.map(([key]) => c[key]),
             Buffer.from(r.leafInput),
             Buffer.from(r.leafHash),
           );
@@ -244,6 +260,17 @@ export class SqliteLogRepository implements LogRepository {
   checkpointsBetween(after: number, upTo: number): Promise<StoredCheckpoint[]> {
     return this.store.exec(undefined, (db) =>
       (db.prepare('SELECT * FROM audit_checkpoints WHERE tree_size > ? AND tree_size <= ? ORDER BY tree_size').all(after, upTo) as CheckpointRow[]).map(toCheckpoint),
+    );
+  }
+
+  rawRows(from: number, limit: number): Promise<RawRow[]> {
+    return this.store.exec(undefined, (db) =>
+      (db.prepare('SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?').all(from, limit) as Array<Record<string, unknown>>).map((r) => ({
+        sequence: r['seq'] as number,
+        leafInput: r['leaf_input'],
+        leafHash: r['leaf_hash'],
+        columns: Object.fromEntries(SQLITE_COLUMNS.map(([key, col]) => [key, r[col]])) as RawRow['columns'],
+      })),
     );
   }
 }
