@@ -133,7 +133,9 @@ Operators:
   gatehouse audit tail [--from SEQ] [--json]      follow the audit log live (resumes after disconnects)
   gatehouse audit query [--actor ID] [--subject ID] [--action A,B] [--service S] [--outcome O]
                         [--domain D] [--ip IP] [--since T] [--until T] [--from SEQ] [--to SEQ]
-                        [--limit N] [--desc] [--json]
+                        [--limit N] [--desc | --asc] [--json]
+                                                  oldest first; with --limit the newest N first (--asc: the
+                                                  oldest N); "no events" (--json: []) when nothing matches
   gatehouse audit export [--from SEQ] [--to SIZE] [--trusted SIZE] > file.ndjson
   gatehouse audit verify <file> --public-key <key|file> [--json]
                                                   verify an export offline; names the first bad sequence
@@ -213,6 +215,7 @@ export async function run(
       since: { type: 'string' },
       until: { type: 'string' },
       desc: { type: 'boolean', default: false },
+      asc: { type: 'boolean', default: false },
       'public-key': { type: 'string' },
       note: { type: 'string' },
       dev: { type: 'string' },

@@ -25,6 +25,8 @@ export interface AuditArgs {
   since?: string | undefined;
   until?: string | undefined;
   desc?: boolean;
+  /** Oldest first even with --limit. */
+  asc?: boolean;
   json?: boolean;
   publicKey?: string | undefined;
   note?: string | undefined;
@@ -85,11 +87,15 @@ export function formatEntry(e: auditV1.LogEntry, json: boolean): string {
     .join('  ');
 }
 
-/** `gatehouse audit query`: filtered entries, paging through the server's cursor. */
+/**
+ * `gatehouse audit query`: filtered entries, paging through the server's cursor. With --limit the
+ * newest come first (what an investigator wants to see); --asc or no limit: oldest first.
+ */
 export async function auditQuery(settings: CliSettings, env: Record<string, string | undefined>, a: AuditArgs, out: Out): Promise<number> {
   const c = await client(settings);
   const bearer = sessionToken(env);
   const limit = int('limit', a.limit) ?? 100;
+  const descending = a.desc === true || (a.limit !== undefined && a.asc !== true);
   const filter = auditV1.EventFilter.fromPartial({
     occurred: a.since || a.until ? { startTime: date('since', a.since), endTime: date('until', a.until) } : undefined,
     services: enumList('service', a.service, 'SERVICE_', auditEventV1.serviceFromJSON, auditEventV1.Service.UNRECOGNIZED),
@@ -111,7 +117,7 @@ export async function auditQuery(settings: CliSettings, env: Record<string, stri
           filter,
           fromSequence: int('from', a.from),
           toSequence: int('to', a.to),
-          order: a.desc ? auditV1.QueryOrder.QUERY_ORDER_DESCENDING : auditV1.QueryOrder.QUERY_ORDER_ASCENDING,
+          order: descending ? auditV1.QueryOrder.QUERY_ORDER_DESCENDING : auditV1.QueryOrder.QUERY_ORDER_ASCENDING,
           pageSize: Math.min(1000, limit - shown),
           pageToken: token,
         }),
@@ -124,6 +130,7 @@ export async function auditQuery(settings: CliSettings, env: Record<string, stri
   } finally {
     c.close();
   }
+  if (shown === 0) out(a.json ? '[]' : 'no events');
   return 0;
 }
 
