@@ -4,7 +4,7 @@ import { helpFor } from './args.js';
 import { settingsFrom, type CliSettings } from './settings.js';
 import { status } from './commands/status.js';
 import { pkiIssue, UsageError } from './commands/pki.js';
-import { alerts, auditExport, auditHash, auditKeys, auditQuery, auditTail, auditVerify } from './commands/audit.js';
+import { alerts, auditCheckpoint, auditExport, auditHash, auditKeys, auditQuery, auditTail, auditVerify } from './commands/audit.js';
 import { allowlist, ipCheck, ipRegister } from './commands/allowlist.js';
 import {
   accounts,
@@ -137,8 +137,10 @@ Operators:
                                                   oldest first; with --limit the newest N first (--asc: the
                                                   oldest N); "no events" (--json: []) when nothing matches
   gatehouse audit export [--from SEQ] [--to SIZE] [--trusted SIZE] > file.ndjson
-  gatehouse audit verify <file> --public-key <key|file> [--json]
-                                                  verify an export offline; names the first bad sequence
+  gatehouse audit verify <file> --public-key <key|file> [--trusted-size N] [--trusted-checkpoint FILE] [--json]
+                                                  verify an export offline; names the first bad sequence; with a
+                                                  pinned size or checkpoint, a log cut back or rewritten fails
+  gatehouse audit checkpoint [--out FILE]         the latest signed checkpoint, to pin for --trusted-checkpoint
   gatehouse audit keys                            the checkpoint signing keys (pin one for verify)
   gatehouse audit hash <value>                    the HMAC form of a value, to search hashed_details
   gatehouse alerts [list|watch|ack <id> --note "..."]
@@ -217,6 +219,8 @@ export async function run(
       desc: { type: 'boolean', default: false },
       asc: { type: 'boolean', default: false },
       'public-key': { type: 'string' },
+      'trusted-size': { type: 'string' },
+      'trusted-checkpoint': { type: 'string' },
       note: { type: 'string' },
       dev: { type: 'string' },
       'id-token-file': { type: 'string' },
@@ -280,7 +284,7 @@ export async function run(
     return 2;
   }
   const [cmd, sub, arg] = positionals;
-  const a = { ...values, publicKey: values['public-key'] };
+  const a = { ...values, publicKey: values['public-key'], trustedSize: values['trusted-size'], trustedCheckpoint: values['trusted-checkpoint'] };
   const ia: IdentityArgs = { ...values, state: values.state?.join(','), idTokenFile: values['id-token-file'], tokenFile: values['token-file'] };
   const sa: SecretsArgs = {
     ...values,
@@ -346,6 +350,7 @@ export async function run(
     if (cmd === 'audit' && sub === 'export') return await auditExport(settings, env, a, out);
     if (cmd === 'audit' && sub === 'verify') return await auditVerify(arg, a, out);
     if (cmd === 'audit' && sub === 'keys') return await auditKeys(settings, out);
+    if (cmd === 'audit' && sub === 'checkpoint') return await auditCheckpoint(settings, a, out);
     if (cmd === 'audit' && sub === 'hash') return await auditHash(settings, env, arg, out);
     if (cmd === 'alerts') return await alerts(settings, env, sub, arg, a, out, signal);
     err(`gatehouse: unknown command ${JSON.stringify(positionals.join(' '))}\n\n${USAGE}`);

@@ -5,8 +5,11 @@ export {
   ExportVerifier,
   verifyExport,
   verifyExportChunks,
+  trustedCheckpointFromText,
   type Damage,
   type TrustedCheckpoint,
   type VerifyOptions,
   type VerifyReport,
 } from './verify-export.js';
+/** Test support: a synthetic, signed log exported as the service does (verifier and CLI tests). */
+export { SyntheticLog, newTestKey } from './test-support/synthetic-log.js';

@@ -20,6 +20,11 @@ export interface VerifyOptions {
   trustedKeys: readonly TrustedKey[];
   /** If given, the export's checkpoint must provably extend this one. */
   trustedCheckpoint?: TrustedCheckpoint;
+  /**
+   * A tree size the verifier already saw (e.g. pinned from an earlier check): an export whose
+   * signed checkpoint covers fewer entries is a log cut back to an older checkpoint.
+   */
+  trustedSize?: number;
 }
 
 /** The verdict on an export. */
@@ -105,7 +110,12 @@ export class ExportVerifier {
       if (!(t.rootHash instanceof Uint8Array) || t.rootHash.length !== 32) throw new RangeError('trustedCheckpoint.rootHash must be 32 bytes');
     }
     this.trusted = t;
+    const n = opts.trustedSize;
+    if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) throw new RangeError('trustedSize must be a non-negative integer');
+    this.trustedSize = n ?? 0;
   }
+
+  private readonly trustedSize: number;
 
   /** True once the verdict is settled and further lines would change nothing. */
   get done(): boolean {
@@ -246,6 +256,10 @@ export class ExportVerifier {
     }
     this.treeSize = cp.treeSize;
     this.finalRoot = cp.rootHash;
+    if (cp.treeSize < this.trustedSize) {
+      this.fail('truncated', cp.treeSize, `the export's signed checkpoint covers ${cp.treeSize} entries, fewer than the trusted size ${this.trustedSize}: the log was cut back to an older checkpoint and lost entries [${cp.treeSize}, ${this.trustedSize})`);
+      return;
+    }
     const from = h.fromSequence;
     if (!Number.isSafeInteger(from) || from < 0 || from > cp.treeSize) {
       this.fail('malformed', undefined, `from_sequence ${from} is outside the checkpoint's tree [0, ${cp.treeSize}]`);
@@ -509,4 +523,26 @@ export async function verifyExportChunks(chunks: AsyncIterable<Uint8Array | stri
   }
   if (!v.done && carry !== undefined) v.pushBytes(carry, 0, carry.length);
   return v.finish();
+}
+
+/**
+ * The trusted state from a file saved earlier (`gatehouse audit checkpoint --out FILE`, or an
+ * earlier export, whose header is its first line): its checkpoint, accepted only if a trusted key
+ * signed it, so an edited file cannot lower the bar. Throws RangeError naming the problem.
+ */
+export function trustedCheckpointFromText(text: string, trustedKeys: readonly TrustedKey[]): TrustedCheckpoint {
+  const first = text.split('\n').find((l) => l.trim().length > 0);
+  if (first === undefined) throw new RangeError('the trusted checkpoint file is empty');
+  let cp: auditV1.Checkpoint | undefined;
+  try {
+    const { kind, json } = parseExportRecord(first.trim());
+    if (kind === 'checkpoint') cp = auditV1.Checkpoint.fromJSON(json);
+    else if (kind === 'header') cp = auditV1.ExportHeader.fromJSON(json).checkpoint;
+  } catch (err) {
+    throw new RangeError(`the trusted checkpoint file's first line is not a checkpoint: ${(err as Error).message}`);
+  }
+  if (cp === undefined) throw new RangeError('the trusted checkpoint file holds no checkpoint (expected a {"checkpoint":...} line or an export)');
+  const problem = new TrustedKeySet(trustedKeys).check(cp);
+  if (problem !== undefined) throw new RangeError(`the trusted ${problem.detail}`);
+  return { treeSize: cp.treeSize, rootHash: cp.rootHash };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { AuditServiceClient, auditEventV1, auditV1, commonV1 } from '@gatehouse/contracts';
-import { exportLine, verifyExportChunks, type TrustedKey } from '@gatehouse/audit-verify';
+import { exportLine, trustedCheckpointFromText, verifyExportChunks, type TrustedCheckpoint, type TrustedKey } from '@gatehouse/audit-verify';
 import { keyIdOf } from '@gatehouse/merkle';
 import { call, dial, stream } from '@gatehouse/service-kit';
 import { parseTime } from '../args.js';
@@ -30,6 +30,12 @@ export interface AuditArgs {
   json?: boolean;
   publicKey?: string | undefined;
   note?: string | undefined;
+  /** verify: the export must cover at least this many entries. */
+  trustedSize?: string | undefined;
+  /** verify: a checkpoint saved earlier (`audit checkpoint --out`, or an earlier export) the export must extend. */
+  trustedCheckpoint?: string | undefined;
+  /** checkpoint: the new file to save it to. */
+  out?: string | undefined;
 }
 
 type Out = (line: string) => void;
@@ -198,11 +204,44 @@ export async function auditVerify(file: string | undefined, a: AuditArgs, out: O
   if (!a.publicKey) throw new UsageError('audit verify: --public-key is required (the key you trust, from `gatehouse audit keys`); keys inside the file prove nothing');
   const key = readTrustedKey(a.publicKey);
   if (!fs.existsSync(file)) throw new UsageError(`audit verify: ${file} does not exist`);
-  const report = await verifyExportChunks(fs.createReadStream(file, { highWaterMark: 1 << 20 }), { trustedKeys: [key] });
+  let trustedCheckpoint: TrustedCheckpoint | undefined;
+  if (a.trustedCheckpoint !== undefined) {
+    if (!fs.existsSync(a.trustedCheckpoint)) throw new UsageError(`audit verify: --trusted-checkpoint ${a.trustedCheckpoint} does not exist`);
+    try {
+      trustedCheckpoint = trustedCheckpointFromText(fs.readFileSync(a.trustedCheckpoint, 'utf8'), [key]);
+    } catch (err) {
+      throw new UsageError(`audit verify: --trusted-checkpoint ${a.trustedCheckpoint}: ${(err as Error).message}`);
+    }
+  }
+  const trustedSize = int('trusted-size', a.trustedSize);
+  const report = await verifyExportChunks(fs.createReadStream(file, { highWaterMark: 1 << 20 }), {
+    trustedKeys: [key],
+    ...(trustedCheckpoint ? { trustedCheckpoint } : {}),
+    ...(trustedSize !== undefined ? { trustedSize } : {}),
+  });
   if (a.json) out(JSON.stringify(report));
   else if (report.ok) out(`OK: ${report.entries} entries, tree size ${report.treeSize}, ${report.checkpointsVerified} checkpoint(s) verified with key ${key.keyId}`);
   else out(`BAD: ${report.damage} at sequence ${report.firstBadSequence ?? '?'}: ${report.detail}`);
   return report.ok ? 0 : 1;
+}
+
+/**
+ * `gatehouse audit checkpoint --out FILE`: saves the latest signed checkpoint (one
+ * {"checkpoint":...} line, as in an export) to pin, like the key, for `verify --trusted-checkpoint`.
+ */
+export async function auditCheckpoint(settings: CliSettings, a: AuditArgs, out: Out): Promise<number> {
+  const c = await client(settings);
+  try {
+    const res = await call(c, c.getCheckpoint, { fresh: true });
+    const line = exportLine(auditV1.ExportResponse.fromPartial({ checkpoint: res.checkpoint }));
+    if (a.out) {
+      fs.writeFileSync(a.out, `${line}\n`, { flag: 'wx' });
+      out(`saved the checkpoint of tree size ${res.checkpoint?.treeSize ?? 0} (key ${res.checkpoint?.keyId ?? '?'}) to ${a.out}`);
+    } else out(line);
+  } finally {
+    c.close();
+  }
+  return 0;
 }
 
 /** `gatehouse audit keys`: the checkpoint keys, to pin for offline verification. */
