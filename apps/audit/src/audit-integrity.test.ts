@@ -49,7 +49,7 @@ function sqliteTamper(file: string): Tamper {
     flipLeafByte: async (seq) =>
       withDb((db) => {
         const { leaf_input: leaf } = db.prepare('SELECT leaf_input FROM audit_log WHERE seq = ?').get(seq) as { leaf_input: Buffer };
-        leaf[leaf.length - 1] ^= 0x01;
+        leaf.writeUInt8(leaf.readUInt8(leaf.length - 1) ^ 0x01, leaf.length - 1);
         db.prepare('UPDATE audit_log SET leaf_input = ? WHERE seq = ?').run(leaf, seq);
       }),
     remove: async (seq) => withDb((db) => void db.prepare('DELETE FROM audit_log WHERE seq = ?').run(seq)),
@@ -82,9 +82,9 @@ function mongoTamper(url: string, dbName: string): Tamper {
       }),
     flipLeafByte: (seq) =>
       withCol(async (c) => {
-        const d = (await c.findOne({ _id: seq as never })) as { leafInput: Binary };
+        const d = (await c.findOne({ _id: seq as never })) as unknown as { leafInput: Binary };
         const leaf = Buffer.from(d.leafInput.buffer);
-        leaf[leaf.length - 1] ^= 0x01;
+        leaf.writeUInt8(leaf.readUInt8(leaf.length - 1) ^ 0x01, leaf.length - 1);
         await c.updateOne({ _id: seq as never }, { $set: { leafInput: new Binary(leaf) } });
       }),
     remove: (seq) => withCol(async (c) => void (await c.deleteOne({ _id: seq as never }))),

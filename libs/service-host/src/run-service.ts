@@ -171,8 +171,8 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
   };
   // Conditions set while wiring wait for the server; afterwards they go straight to it.
   const conditions = new Map<string, boolean>();
-  let started: RunningServer | undefined;
-  const setCondition = (name: string, ok: boolean) => (started ? started.setCondition(name, ok) : conditions.set(name, ok));
+  const started: { server?: RunningServer } = {};
+  const setCondition = (name: string, ok: boolean) => (started.server ? started.server.setCondition(name, ok) : conditions.set(name, ok));
   const wired = await spec.wire({ cfg, log, clock: opts.clock ?? systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn), setCondition });
   const storeHealth = watchStoreHealth(store, log, (ok) => server.setCondition('store', ok));
   closers.push(() => storeHealth.stop());
@@ -204,7 +204,7 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     onShutdown: [...(wired.onShutdown ?? []), ...closers, () => store.store.close()],
   });
 
-  started = server;
+  started.server = server;
   for (const [name, ok] of conditions) server.setCondition(name, ok);
   if (cfg.GATEHOUSE_READY_FILE) writeReadyFile(cfg.GATEHOUSE_READY_FILE, { port: server.port, metricsPort: server.metricsPort, pid: process.pid });
   const unwatch = cfg.GATEHOUSE_PARENT_PID ? watchParent(cfg.GATEHOUSE_PARENT_PID, server, log) : undefined;
