@@ -16,23 +16,11 @@ const META = 'audit_meta';
 const NODES = 'merkle_nodes';
 const CHECKPOINTS = 'audit_checkpoints';
 
-interface LogDoc {
+/** A stored entry: the shared index columns (times as Dates), plus the leaf and its hash. */
+interface LogDoc extends Omit<IndexColumns, 'occurredAt' | 'appendedAt'> {
   _id: number;
-  eventId: string;
-  contentHash: string;
   occurredAt: Date;
   appendedAt: Date;
-  service: string;
-  action: string;
-  outcome: string;
-  actorId: string;
-  subjectKind: string | null;
-  subjectId: string | null;
-  customerDomain: string;
-  sourceIp: string;
-  environment: string;
-  requestId: string;
-  submittedBy: string;
   leafInput: Binary;
   leafHash: Binary;
 }
