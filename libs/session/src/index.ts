@@ -15,6 +15,6 @@ export {
 export { IdentityKeySource, type IdentityKeySourceOptions } from './identity-key-source.js';
 export { RemoteSessionChecker } from './remote-session-checker.js';
 export { requireEmployee, requireSession, type SessionCallContext, type RequireEmployeeOptions } from './require-employee.js';
-export { RevocationFeed, RevocationSet, type Revocation, type RevocationFeedOptions } from './revocations.js';
+export { RevocationFeed, RevocationSet, revocationFromProto, type Revocation, type RevocationFeedOptions } from './revocations.js';
 export { ServiceSessionVerifier, type ServiceVerifyOptions } from './service-verifier.js';
 export { sessionConfigShape, sessionVerifierFromConfig, type SessionVerifierDeps, DEFAULT_SESSION_ISSUER, DEFAULT_SESSION_AUDIENCE, type SessionConfig } from './config.js';

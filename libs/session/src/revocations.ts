@@ -148,7 +148,7 @@ export class RevocationFeed {
       this.lastMessageAt = performance.now();
       this.backoff = this.retryMs;
       for (const p of msg.revocations) {
-        const r = fromProto(p);
+        const r = revocationFromProto(p);
         if (!r) continue;
         this.set.apply(r);
         this.lastSequence = Math.max(this.lastSequence, r.sequence);
@@ -175,7 +175,8 @@ export class RevocationFeed {
   }
 }
 
-function fromProto(p: identityV1.Revocation): Revocation | undefined {
+/** A streamed revocation in domain terms; undefined for one this version cannot read (skipped). */
+export function revocationFromProto(p: identityV1.Revocation): Revocation | undefined {
   const kind = KIND[p.kind];
   if (!kind || !p.accountId || !p.revokedAt || !p.forgetAfter) return undefined;
   return {

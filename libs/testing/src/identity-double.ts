@@ -1,7 +1,7 @@
 import { IdentityServiceService, SERVICE_NAMES, identityV1 } from '@gatehouse/contracts';
 import { systemClock, UnavailableError, type Clock } from '@gatehouse/core';
 import { serverStream, unary, type RunningServer, type TransportSecurity } from '@gatehouse/service-kit';
-import { InvalidSessionError, SessionVerifier, StaticKeySource, DEFAULT_SESSION_AUDIENCE, DEFAULT_SESSION_ISSUER } from '@gatehouse/session';
+import { InvalidSessionError, RevocationSet, revocationFromProto, SessionVerifier, StaticKeySource, DEFAULT_SESSION_AUDIENCE, DEFAULT_SESSION_ISSUER } from '@gatehouse/session';
 import { startFakeService } from './fake-service.js';
 
 /** The identity boundary of a service's own tests: session checks and the revocation stream. */
@@ -33,12 +33,17 @@ export async function startIdentityDouble(opts: { security: TransportSecurity; k
   if (!keys) throw new Error('identity double: no keys file');
   const verifier = new SessionVerifier({ issuer: DEFAULT_SESSION_ISSUER, audience: DEFAULT_SESSION_AUDIENCE, keys, clock });
   const log: identityV1.Revocation[] = [];
+  // What VerifySession refuses: the same set the services keep from the stream.
+  const revoked = new RevocationSet();
   const listeners = new Set<() => void>();
   let isDown = false;
   let verifyCalls = 0;
   const append = (r: Omit<identityV1.Revocation, 'sequence' | 'revokedAt' | 'forgetAfter'>) => {
     const now = clock.now();
-    log.push({ ...r, sequence: log.length + 1, revokedAt: now, forgetAfter: new Date(now.getTime() + 24 * 3600_000) });
+    const entry = { ...r, sequence: log.length + 1, revokedAt: now, forgetAfter: new Date(now.getTime() + 24 * 3600_000) };
+    log.push(entry);
+    const known = revocationFromProto(entry);
+    if (known) revoked.apply(known);
     for (const l of listeners) l();
   };
   const server = await startFakeService({
@@ -51,8 +56,7 @@ export async function startIdentityDouble(opts: { security: TransportSecurity; k
         if (isDown) throw new UnavailableError('identity double is down');
         try {
           const c = await verifier.verify(req.sessionToken, { presentedIp: req.clientIp });
-          const revoked = log.some((r) => r.sessionId === c.sessionId || (r.kind !== K.REVOCATION_KIND_SESSION && r.accountId === c.accountId && c.authTime <= (r.revokedAt as Date)));
-          if (revoked) return { valid: false, reason: identityV1.SessionInvalidReason.SESSION_INVALID_REASON_REVOKED };
+          if (revoked.covers(c)) return { valid: false, reason: identityV1.SessionInvalidReason.SESSION_INVALID_REASON_REVOKED };
           return { valid: true, reason: identityV1.SessionInvalidReason.SESSION_INVALID_REASON_UNSPECIFIED };
         } catch (err) {
           if (!(err instanceof InvalidSessionError)) throw err;
