@@ -78,8 +78,10 @@ export class LogIntegrityCheck {
   /** The first problem, or undefined when the stored log is exactly what audit wrote and signed. */
   async run(): Promise<IntegrityFailure | undefined> {
     const { repo } = this.o;
-    const size = await repo.treeSize();
+    // Checkpoints first, then the size: audit signs only sizes it has committed, so every
+    // checkpoint read before the size is at most that size, even while appends go on.
     const checkpoints = await repo.checkpointsBetween(0, Number.MAX_SAFE_INTEGER);
+    const size = await repo.treeSize();
     for (const cp of checkpoints) {
       const bad = this.badSignature(cp);
       if (bad) return { sequence: 0, damage: 'checkpoint', detail: bad };
@@ -132,9 +134,19 @@ export class LogIntegrityCheck {
     if (latest && latest.treeSize > size) {
       return { sequence: size, damage: 'missing', detail: `the log holds ${size} entries, but audit signed a checkpoint of ${latest.treeSize}: entries [${size}, ${latest.treeSize}) were removed` };
     }
-    const [extra] = await repo.rawRows(size, 1);
-    if (extra) {
-      return { sequence: extra.sequence, damage: 'inserted', detail: `a row with sequence ${extra.sequence} lies beyond the log's tree size ${size}: it was inserted outside audit` };
+    // Appends go on during the pass, so a row past `size` may be a legitimate new entry. A row
+    // and the tree size that covers it commit in one transaction: a row read before a re-read of
+    // the size is legitimate exactly when that later size covers it, and the search goes on past
+    // it. Appends racing every round (a busy log) leave the rest to the next pass.
+    let covered = await repo.treeSize();
+    for (let round = 0; round < 10; round++) {
+      const [extra] = await repo.rawRows(covered, 1);
+      if (!extra) break;
+      const now = await repo.treeSize();
+      if (extra.sequence >= now) {
+        return { sequence: extra.sequence, damage: 'inserted', detail: `a row with sequence ${extra.sequence} lies beyond the log's tree size ${now}: it was inserted outside audit` };
+      }
+      covered = now;
     }
     return undefined;
   }
