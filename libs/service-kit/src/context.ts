@@ -29,6 +29,19 @@ export interface RequestContext {
 
 /** Parses grpc-js peer strings (`ipv4:1.2.3.4:5`, `[::1]:5`, `1.2.3.4:5`) to a bare IP. */
 export function peerIpOf(peer: string): string {
+  // The peer string is per connection, and this runs twice per call: parse each one once.
+  let ip = peerIps.get(peer);
+  if (ip === undefined) {
+    ip = parsePeerIp(peer);
+    if (peerIps.size >= 10_000) peerIps.clear();
+    peerIps.set(peer, ip);
+  }
+  return ip;
+}
+
+const peerIps = new Map<string, string>();
+
+function parsePeerIp(peer: string): string {
   let p = peer.replace(/^(ipv4|ipv6|unix):/, '');
   if (p.startsWith('[')) {
     p = p.slice(1, p.indexOf(']'));

@@ -26,6 +26,8 @@ function captureLog() {
 }
 
 const descriptorSet = Buffer.alloc(0);
+/** What handlers saw of their call's abort signal after a client cancel. */
+const seenAborts: string[] = [];
 
 function binding(overrides: Partial<ServiceBinding> = {}): ServiceBinding {
   return {
@@ -34,7 +36,18 @@ function binding(overrides: Partial<ServiceBinding> = {}): ServiceBinding {
     policy: { Echo: callers.anyAuthenticated, Admin: callers.operators, Ticks: callers.anyAuthenticated },
     handlers: {
       Echo: unary<EchoRequest, EchoResponse>(async (req, ctx) => {
-        if (req.delayMs) await sleep(req.delayMs, undefined, { signal: ctx.signal });
+        if (req.fail === 'late-signal') {
+          // Looks at the signal only after the client cancelled: it must already be aborted.
+          await sleep(req.delayMs ?? 0);
+          seenAborts.push(`late:${String(ctx.signal.aborted)}:${(ctx.signal.reason as Error | undefined)?.message ?? ''}`);
+          return { text: 'late' };
+        }
+        if (req.delayMs) {
+          await sleep(req.delayMs, undefined, { signal: ctx.signal }).catch((err: unknown) => {
+            seenAborts.push(`early:${(ctx.signal.reason as Error | undefined)?.message ?? ''}`);
+            throw err;
+          });
+        }
         if (req.fail === 'domain') throw new FailedPreconditionError('the vault is sealed');
         if (req.fail === 'internal') throw new Error('db password=hunter2 rejected at 10.0.0.5');
         return { text: req.text, caller: ctx.caller?.name, peerIp: ctx.peerIp, requestId: ctx.requestId };
@@ -201,6 +214,20 @@ describe('service kit over mTLS', () => {
     const got: string[] = [];
     for await (const m of s as AsyncIterable<EchoResponse>) got.push(m.text);
     assert.deepEqual(got, ['0', '1', '2']);
+  });
+
+  test('a client cancel aborts the handler\'s signal, whether it was taken before or after the cancel; a finished call is never aborted', async () => {
+    seenAborts.length = 0;
+    const cancelAfter = async (req: EchoRequest) => {
+      const c = backend.echo(req, new grpc.Metadata(), {}, () => undefined);
+      await sleep(100);
+      c.cancel();
+    };
+    await cancelAfter({ text: 'x', delayMs: 5_000 });
+    await cancelAfter({ text: 'x', fail: 'late-signal', delayMs: 300 });
+    await call(backend, backend.echo, { text: 'done' });
+    await sleep(400);
+    assert.deepEqual(seenAborts.sort(), ['early:Echo: cancelled by the client', 'late:true:Echo: cancelled by the client']);
   });
 
   test('per-RPC metrics are exposed on the side port', async () => {

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 export interface EchoRequest {
   text: string;
   delayMs?: number;
-  fail?: 'domain' | 'internal';
+  fail?: 'domain' | 'internal' | 'late-signal';
   count?: number;
 }
 /** Answer of the echo service. */

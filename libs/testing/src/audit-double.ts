@@ -24,6 +24,8 @@ export interface AuditDouble {
  */
 export async function startAuditDouble(opts: { security: TransportSecurity; service: string; clock?: Clock }): Promise<AuditDouble> {
   const events: auditEventV1.AuditEvent[] = [];
+  // By id, so the duplicate check is not a scan of everything recorded (a bench records ~10^5).
+  const seen = new Set<string>();
   let failing = false;
   let hung: { promise: Promise<void>; release: () => void } | undefined;
   let sequence = 0;
@@ -37,8 +39,11 @@ export async function startAuditDouble(opts: { security: TransportSecurity; serv
         if (failing) throw new UnavailableError('audit double is down');
         validateBatch(req.events.map(eventDataFromProto), { kind: 'service', name: opts.service }, opts.clock?.now() ?? new Date());
         const results = req.events.map((e) => {
-          const dup = events.some((x) => x.eventId === e.eventId);
-          if (!dup) events.push(e);
+          const dup = seen.has(e.eventId);
+          if (!dup) {
+            seen.add(e.eventId);
+            events.push(e);
+          }
           return { eventId: e.eventId, sequence: dup ? 0 : sequence++, duplicate: dup, appendedAt: new Date() };
         });
         return { results };
