@@ -59,16 +59,19 @@ export interface AuditIntent {
   readonly intentId: string;
 }
 
-/** The port a service's domain uses to audit: durable queueing, and fail-closed confirmation for critical actions. */
+/**
+ * The port a service's domain uses for fail-closed confirmation of critical actions. Recording
+ * what happened is not here: events are staged in the use case's own unit of work
+ * (AuditedTransaction.audit), so they commit exactly with the state they record.
+ */
 export interface AuditSink<A extends string = string> {
-  /** Durably queues events (one outbox transaction); they ship after this resolves. */
-  record(...events: DomainAuditEvent<A>[]): Promise<void>;
   /**
    * For critical actions, before the action: records `event` as an intent (outcome ATTEMPTED,
    * whatever `event.outcome` says) and resolves once audit confirmed it, else throws
    * UnavailableError and the action must not happen (fail closed; an intent that reaches audit
    * late then reads "attempted", followed by an ERROR outcome saying it was not performed).
-   * After the action, `record` its outcome with `intentId` set (success, or failure/error).
+   * After the action, stage its outcome with `intentId` set (success, or failure/error) in the
+   * unit of work that performs it.
    */
   confirm(event: DomainAuditEvent<A>): Promise<AuditIntent>;
 }
@@ -115,16 +118,11 @@ export function toAuditEventInput(service: string, e: DomainAuditEvent): AuditEv
 }
 
 /**
- * An AuditSink over the service's outbox: `record` writes the events durably (the relay ships
- * them, retried until acknowledged); `confirm` queues the intent the same way, waits for audit's
+ * An AuditSink over the service's outbox: `confirm` queues the intent durably, waits for audit's
  * acknowledgement and throws UNAVAILABLE otherwise.
  */
 export function outboxAuditSink<A extends string>(service: string, emitter: AuditEmitter): AuditSink<A> {
   return {
-    async record(...events) {
-      if (events.length === 0) return;
-      await emitter.recordNow(...events.map((e) => toAuditEventInput(service, e)));
-    },
     async confirm(event) {
       const intent: DomainAuditEvent = { ...event, outcome: 'attempted', intentId: undefined, occurredAt: undefined };
       const notPerformed = (intentId: string): DomainAuditEvent => ({

@@ -61,16 +61,24 @@ export class AuditEmitter {
     });
   }
 
-  /** Stages events inside the caller's transaction; they ship after it commits. */
+  /**
+   * Stages events inside the caller's transaction: they are durable exactly when its writes are.
+   * Call {@link nudge} once it committed, so the relay ships them now rather than at its next poll.
+   * Services do this through an audited unit of work (auditedUnitOfWork), never directly.
+   */
   async record(tx: Transaction, ...events: AuditEventInput[]): Promise<string[]> {
     const rows = this.prepare(events);
     await this.opts.outbox.add(tx, rows);
-    this.opts.relay.nudge();
     return rows.map((r) => r.eventId);
   }
 
-  /** Queues events not tied to a state change, durably, in a write of their own (they ship after it resolves). */
-  async recordNow(...events: AuditEventInput[]): Promise<string[]> {
+  /** Tells the relay there is something new to ship. */
+  nudge(): void {
+    this.opts.relay.nudge();
+  }
+
+  /** The outcome of an unconfirmed intent: tied to no state change (the action did not happen), so in a write of its own. */
+  private async recordNow(...events: AuditEventInput[]): Promise<string[]> {
     const rows = this.prepare(events);
     await this.opts.outbox.addNow(rows);
     this.opts.relay.nudge();

@@ -13,6 +13,7 @@ export { MongoOutboxRepository, outboxMongoIndexes } from './outbox-mongo-reposi
 export { AuditRelay, type AuditAck, type AuditSender, type RelayOptions, type ShipResult } from './relay.js';
 export { AuditEmitter, type AuditEventInput, type ConfirmedEvent, type EmitterOptions } from './emitter.js';
 export { grpcAuditSender } from './grpc-sender.js';
+export { auditedUnitOfWork, type AuditedTransaction, type AuditedUnitOfWork } from './audited-unit-of-work.js';
 export {
   validateEvent,
   validateBatch,

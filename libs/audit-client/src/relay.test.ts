@@ -202,7 +202,8 @@ describe('audit relay against a real gRPC AuditService', () => {
     audit.state.mode = 'down';
     relay.start();
     const before = audit.log.length;
-    const queued = await emitter.recordNow(event(20), event(21));
+    const queued = await store.run(async (tx) => emitter.record(tx, event(20), event(21)));
+    emitter.nudge();
     await sleep(100); // at least one failed attempt: the queued events are in back-off
     audit.state.mode = 'ok';
     const confirmed = await emitter.emitAndConfirm({ ...event(22), outcome: Outcome.OUTCOME_ATTEMPTED });

@@ -23,3 +23,18 @@ export interface Transaction {
 export interface UnitOfWork {
   run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
 }
+
+const BASE = Symbol('gatehouse.transaction.base');
+
+/**
+ * A Transaction with more to it (an audited unit of work adds `audit()`), still usable wherever
+ * the store's own one is: adapters unwrap it with {@link baseTransaction}.
+ */
+export function extendTransaction<X extends object>(tx: Transaction, extra: X): Transaction & X {
+  return Object.assign(Object.create(null) as object, extra, { backend: tx.backend, [BASE]: baseTransaction(tx) }) as Transaction & X;
+}
+
+/** The store's own transaction behind an extended one (itself when it is not extended). */
+export function baseTransaction(tx: Transaction): Transaction {
+  return (tx as { [BASE]?: Transaction })[BASE] ?? tx;
+}

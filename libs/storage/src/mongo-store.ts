@@ -6,7 +6,7 @@ import {
   type Db,
   type TransactionOptions,
 } from 'mongodb';
-import type { Transaction, UnitOfWork } from '@gatehouse/core';
+import { baseTransaction, type Transaction, type UnitOfWork } from '@gatehouse/core';
 import { DuplicateKeyError, MigrationError, StoreClosedError, TransactionMisuseError, toStorageError } from './errors.js';
 import { boundedMaxTimeMS } from './max-time.js';
 import { checkMigrationIds, refuseDowngrade } from './migrations.js';
@@ -69,7 +69,8 @@ class MongoTransaction implements Transaction {
 }
 
 /** Checks that tx is one of our live MongoDB transactions. */
-function liveMongoTx(tx: Transaction): MongoTransaction {
+function liveMongoTx(outer: Transaction): MongoTransaction {
+  const tx = baseTransaction(outer);
   if (!(tx instanceof MongoTransaction)) {
     throw new TransactionMisuseError(
       `expected a MongoDB transaction, got ${describeTx(tx, 'mongodb')}: this adapter belongs to the MongoDB backend`,

@@ -5,6 +5,12 @@
  */
 export class Mutex {
   #tail: Promise<void> = Promise.resolve();
+  #waiting = 0;
+
+  /** Callers queued for the lock (not counting its holder): group commit keeps a batch open while there are some. */
+  get waiting(): number {
+    return this.#waiting;
+  }
 
   /** Waits for the lock and returns its release function (calling it twice is harmless). */
   lock(): Promise<() => void> {
@@ -14,7 +20,9 @@ export class Mutex {
     });
     const previous = this.#tail;
     this.#tail = previous.then(() => held);
+    this.#waiting += 1;
     return previous.then(() => {
+      this.#waiting -= 1;
       let released = false;
       return () => {
         if (released) return;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Transaction, UnitOfWork } from '@gatehouse/core';
+import { baseTransaction, type Transaction, type UnitOfWork } from '@gatehouse/core';
 import { StoreClosedError, TransactionMisuseError, toStorageError } from './errors.js';
 import { Mutex } from './mutex.js';
 import { migrateSqlite, type SqliteMigration } from './sqlite-migrations.js';
@@ -21,6 +21,11 @@ export interface SqliteOptions {
   /** How long a statement waits for another process's write lock before SQLITE_BUSY. Default 5000. */
   readonly busyTimeoutMs?: number;
 }
+
+/** Most units one group commit carries (a bound on the latency the first one waits). */
+export const GROUP_COMMIT_MAX_UNITS = 64;
+/** Longest a batch stays open for units to join, in ms. */
+export const GROUP_COMMIT_MAX_MS = 10;
 
 /** Our SQLite Transaction: only its store can unwrap it, and only while its run() is going. */
 class SqliteTransaction implements Transaction {
@@ -57,6 +62,8 @@ export class SqliteStore implements UnitOfWork {
   readonly backend = 'sqlite' as const;
   readonly #mutex = new Mutex();
   #closed = false;
+  /** The group-commit batch: a transaction open across units, and the callers waiting for its COMMIT. */
+  #batch: { units: Array<{ resolve: () => void; reject: (err: unknown) => void }>; openedAt: number } | undefined;
 
   /** @internal use openSqlite(). */
   constructor(
@@ -71,8 +78,15 @@ export class SqliteStore implements UnitOfWork {
   }
 
   /**
-   * Runs fn in one transaction: COMMIT when it resolves, ROLLBACK when it throws (the error is
-   * re-thrown, duplicate keys as DuplicateKeyError). Transactions run one at a time.
+   * Runs fn as one unit of work: its writes commit together when it resolves, and none do when
+   * it throws (the error is re-thrown, duplicate keys as DuplicateKeyError).
+   *
+   * Group commit (issue 14): units run one at a time, each inside a SAVEPOINT of a shared
+   * transaction. While more units wait for the store, the transaction stays open and the next
+   * unit joins it; the last one (or the {@link GROUP_COMMIT_MAX_UNITS}th, or after
+   * {@link GROUP_COMMIT_MAX_MS}) commits them all with one fsync. A unit that throws rolls back
+   * to its savepoint alone. No unit's promise resolves before the COMMIT that made it durable,
+   * and a failed COMMIT rejects every unit of the batch (none of them happened).
    */
   async run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     this.#assertOpen();
@@ -83,29 +97,70 @@ export class SqliteStore implements UnitOfWork {
       );
     }
     const release = await this.#mutex.lock();
+    let durable: Promise<void> | undefined;
+    let result!: T;
     try {
       this.#assertOpen();
+      if (!this.#batch) {
+        this.db.exec(this.readonly ? 'BEGIN' : 'BEGIN IMMEDIATE');
+        this.#batch = { units: [], openedAt: performance.now() };
+      }
+      const batch = this.#batch;
       const tx = new SqliteTransaction(this);
-      this.db.exec(this.readonly ? 'BEGIN' : 'BEGIN IMMEDIATE');
-      let result: T;
+      this.db.exec('SAVEPOINT gatehouse_unit');
       try {
         result = await runInTransactionScope(this, () => tx.active, () => fn(tx));
       } catch (err) {
         tx.end();
-        this.#rollback();
+        this.#undoUnit(err);
         throw toStorageError(err);
       }
       tx.end();
-      try {
-        this.db.exec('COMMIT');
-      } catch (err) {
-        this.#rollback();
-        throw toStorageError(err);
-      }
-      return result;
+      this.db.exec('RELEASE gatehouse_unit');
+      durable = new Promise<void>((resolve, reject) => batch.units.push({ resolve, reject }));
     } finally {
+      // Keep the batch open only for a unit already queued, and only up to the caps.
+      const b = this.#batch;
+      if (b && !(this.#mutex.waiting > 0 && b.units.length < GROUP_COMMIT_MAX_UNITS && performance.now() - b.openedAt < GROUP_COMMIT_MAX_MS)) {
+        this.#commitBatch();
+      }
       release();
     }
+    await durable;
+    return result;
+  }
+
+  /** Ends the open batch: one COMMIT for every unit in it, then each unit's caller hears the outcome. */
+  #commitBatch(): void {
+    const b = this.#batch;
+    if (!b) return;
+    this.#batch = undefined;
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.#rollback();
+      const e = toStorageError(err);
+      for (const u of b.units) u.reject(e);
+      return;
+    }
+    for (const u of b.units) u.resolve();
+  }
+
+  /** A unit threw: undo its writes alone, or, if SQLite already rolled the whole transaction back, fail its batch. */
+  #undoUnit(err: unknown): void {
+    if (this.db.inTransaction) {
+      try {
+        this.db.exec('ROLLBACK TO gatehouse_unit; RELEASE gatehouse_unit');
+        return;
+      } catch {
+        // fall through: the savepoint is gone, so is the transaction
+      }
+    }
+    const b = this.#batch;
+    this.#batch = undefined;
+    this.#rollback();
+    const e = toStorageError(err);
+    for (const u of b?.units ?? []) u.reject(e);
   }
 
   /**
@@ -127,6 +182,12 @@ export class SqliteStore implements UnitOfWork {
     const release = await this.#mutex.lock();
     try {
       this.#assertOpen();
+      // A write of its own must not ride in a batch's transaction, nor a read see a batch not yet
+      // durable. After the COMMIT, the batch's callers hear OK before this reads their data.
+      if (this.#batch) {
+        this.#commitBatch();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       return this.#call(fn);
     } finally {
       release();
@@ -151,6 +212,7 @@ export class SqliteStore implements UnitOfWork {
     await this.#mutex.withLock(() => {
       if (this.#closed) return;
       this.#closed = true;
+      this.#commitBatch();
       this.db.close();
     });
   }
@@ -189,7 +251,8 @@ export class SqliteStore implements UnitOfWork {
 }
 
 /** Checks that tx is one of our live SQLite transactions. */
-function liveSqliteTx(tx: Transaction): SqliteTransaction {
+function liveSqliteTx(outer: Transaction): SqliteTransaction {
+  const tx = baseTransaction(outer);
   if (!(tx instanceof SqliteTransaction)) {
     throw new TransactionMisuseError(
       `expected a SQLite transaction, got ${describeTx(tx, 'sqlite')}: this adapter belongs to the SQLite backend`,
