@@ -1,4 +1,4 @@
-import { extendTransaction, type Transaction, type UnitOfWork } from '@gatehouse/core';
+import { extendTransaction, faultPoint, type Transaction, type UnitOfWork } from '@gatehouse/core';
 import { toAuditEventInput, type DomainAuditEvent } from './domain-events.js';
 import type { AuditEmitter, AuditEventInput } from './emitter.js';
 
@@ -15,11 +15,21 @@ export interface AuditedTransaction<A extends string = string> extends Transacti
    * unshippable trace.
    */
   audit(...events: DomainAuditEvent<A>[]): void;
+  /**
+   * A crash-test kill point after a write (issue 14 item 5): `<service>.<use case>.<step>`.
+   * Inert unless GATEHOUSE_TEST_FAULT_POINT names it.
+   */
+  faultPoint(step: string): void;
 }
 
 /** Runs a use case's writes and its audit events as one atomic unit (DESIGN.md §5). */
 export interface AuditedUnitOfWork<A extends string = string> {
-  run<T>(fn: (tx: AuditedTransaction<A>) => Promise<T>): Promise<T>;
+  /**
+   * `useCase` names the unit for crash tests: besides the unit's own points, every unit can be
+   * killed at `<service>.<useCase>.before-commit` (all written, nothing committed) and
+   * `.after-commit` (committed, the caller not yet told).
+   */
+  run<T>(fn: (tx: AuditedTransaction<A>) => Promise<T>, useCase?: string): Promise<T>;
 }
 
 /**
@@ -29,7 +39,8 @@ export interface AuditedUnitOfWork<A extends string = string> {
  */
 export function auditedUnitOfWork<A extends string>(service: string, store: UnitOfWork, emitter: AuditEmitter): AuditedUnitOfWork<A> {
   return {
-    async run<T>(fn: (tx: AuditedTransaction<A>) => Promise<T>): Promise<T> {
+    async run<T>(fn: (tx: AuditedTransaction<A>) => Promise<T>, useCase = 'unit'): Promise<T> {
+      const point = (step: string) => faultPoint(`${service}.${useCase}.${step}`);
       let staged = 0;
       const result = await store.run(async (tx) => {
         // Fresh per attempt: the MongoDB adapter re-runs the function after a transient conflict.
@@ -38,12 +49,15 @@ export function auditedUnitOfWork<A extends string>(service: string, store: Unit
           audit: (...more: DomainAuditEvent<A>[]) => {
             for (const e of more) events.push(toAuditEventInput(service, e));
           },
+          faultPoint: point,
         });
         const out = await fn(audited);
         if (events.length > 0) await emitter.record(tx, ...events);
         staged = events.length;
+        point('before-commit');
         return out;
       });
+      point('after-commit');
       if (staged > 0) emitter.nudge();
       return result;
     },

@@ -19,3 +19,4 @@ export { baseTransaction, extendTransaction, type Transaction, type UnitOfWork }
 export { base32Encode, base32Decode } from './base32.js';
 export { freeText } from './free-text.js';
 export { checkAccountId } from './account-id.js';
+export { faultPoint, armedFaultPoint } from './fault-point.js';

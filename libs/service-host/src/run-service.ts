@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import type * as grpc from '@grpc/grpc-js';
-import { systemClock, UnavailableError, type Clock } from '@gatehouse/core';
+import { armedFaultPoint, systemClock, UnavailableError, type Clock } from '@gatehouse/core';
 import { AuditServiceClient } from '@gatehouse/contracts';
 import { descriptorSet } from '@gatehouse/contracts';
 import { loadTlsMaterial } from '@gatehouse/pki';
@@ -13,6 +13,7 @@ import {
   createLogger,
   dial,
   env as envVar,
+  isLoopbackHost,
   loadConfig,
   startServer,
   stopOnSignals,
@@ -128,6 +129,12 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
   const shape = { ...hostShape, ...spec.configShape };
   const cfg = loadConfig(shape, env, (c) => checkBaseConfig(c as never)) as unknown as HostConfig<S>;
   const log = createLogger({ service: spec.name, level: cfg.GATEHOUSE_LOG_LEVEL, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  const fault = armedFaultPoint();
+  if (fault !== undefined) {
+    // A crash-test hook (issue 14 item 5): only ever on a loopback test stack.
+    if (!isLoopbackHost(cfg.GATEHOUSE_HOST)) throw new Error(`GATEHOUSE_TEST_FAULT_POINT is a crash-test hook; refusing to start on ${cfg.GATEHOUSE_HOST} with it set`);
+    log.warn({ faultPoint: fault }, 'CRASH TEST: this process kills itself at the armed fault point');
+  }
   const unknown = unknownVariables(shape, env);
   if (unknown.length > 0) log.warn({ variables: unknown }, 'ignoring unknown GATEHOUSE_ variables (check the spelling)');
 

@@ -1,6 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
 import type { auditEventV1 } from '@gatehouse/contracts';
 import { ManualClock } from '@gatehouse/core';
@@ -38,9 +40,27 @@ export interface ServiceHarness<C extends grpc.Client> {
   addReplica(env?: Record<string, string>): Promise<HostedService>;
   /** Shuts replica `i` down and starts it again on the same data (a restart). */
   restart(i?: number, env?: Record<string, string>): Promise<HostedService>;
+  /**
+   * Starts a replica in a child process on the same store and environment (plus `env`), for
+   * crash tests: arm GATEHOUSE_TEST_FAULT_POINT and it dies by SIGKILL there. `spec` names the
+   * module file exporting the service spec and the export (e.g. apps/secrets/src/service.ts,
+   * secretsService).
+   */
+  spawnReplica(spec: { file: string; exportName: string }, env?: Record<string, string>): Promise<ChildReplica<C>>;
   /** Waits until the outbox shipped everything (SQLite). */
   drainAudit(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A replica running in a child process (see ServiceHarness.spawnReplica). */
+export interface ChildReplica<C extends grpc.Client> {
+  readonly port: number;
+  /** A client of it presenting `name`'s certificate (default the operator CLI). */
+  client(name?: string): Promise<C>;
+  /** Resolves when the process ended: its exit code, or the signal that killed it. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Ends it (SIGKILL) if still running, and waits. */
+  kill(): Promise<void>;
 }
 
 /** What a harness needs to know about the service under test. */
@@ -89,6 +109,7 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
   const replicas: HostedService[] = [];
   const replicaEnv: Array<Record<string, string>> = [];
   const clients: grpc.Client[] = [];
+  const children: ChildProcess[] = [];
   const logs: string[] = [];
   const logDestination = { write: (line: string) => void logs.push(line) };
   const h: ServiceHarness<C> = {
@@ -125,9 +146,50 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
       replicaEnv[i] = own;
       return r;
     },
+    async spawnReplica(spec, extra = {}) {
+      const runner = fileURLToPath(new URL('./replica-process.ts', import.meta.url));
+      const child = spawn(process.execPath, ['--import', 'tsx', runner, path.resolve(spec.file), spec.exportName], {
+        env: { ...process.env, ...env, ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => void (err = (err + d.toString()).slice(-4000)));
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`child replica did not start within 30 s: ${err}`)), 30_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /READY (\d+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[1]));
+          }
+        });
+        void exited.then(({ code, signal }) => {
+          clearTimeout(timer);
+          reject(new Error(`child replica exited before serving (code ${code}, signal ${signal}): ${err}`));
+        });
+      });
+      return {
+        port,
+        exited,
+        async client(clientName = 'cli') {
+          const c = dial(o.Client, `127.0.0.1:${port}`, { mode: 'mtls', material: { ...(await loadTlsMaterial(pkiDir, clientName)), expectedServerName: name } });
+          clients.push(c);
+          return c;
+        },
+        async kill() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          await exited;
+        },
+      };
+    },
     drainAudit: () => drainOutbox(replicas),
     async stop() {
       for (const c of clients) c.close();
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       for (const r of replicas) await r.shutdown('test over');
       await audit.stop();
       await identity.stop();
