@@ -34,12 +34,14 @@ async function fakeAudit() {
   const log_: auditEventV1.AuditEvent[] = [];
   const byId = new Map<string, number>();
   const received: string[] = [];
-  const state = { mode: 'ok' as 'ok' | 'down' | 'lose-ack-once' };
+  const state = { mode: 'ok' as 'ok' | 'down' | 'lose-ack-once', appends: 0, delayMs: 0 };
   const server = await startFakeService({
     name: SERVICE_NAMES.audit,
     definition: AuditServiceService,
     handlers: {
       Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
+        state.appends += 1;
+        if (state.delayMs > 0) await sleep(state.delayMs);
         if (state.mode === 'down') throw new UnavailableError('audit is down');
         const results = req.events.map((e) => {
           received.push(e.eventId);
@@ -81,6 +83,7 @@ describe('audit relay against a real gRPC AuditService', () => {
     await store?.close();
     fs.rmSync(dir, { recursive: true, force: true });
     audit.state.mode = 'ok';
+    audit.state.delayMs = 0;
   });
   const setup = (opts: { pollMs?: number } = {}) => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-'));
@@ -213,6 +216,25 @@ describe('audit relay against a real gRPC AuditService', () => {
     assert.equal(confirmed.sequence, before + 2);
     const counters = landed.map((e) => e.causalCounter);
     assert.ok(counters.every((c, i) => c > 0 && (i === 0 || c === counters[i - 1]! + 1)), `causal counters ${counters.join(', ')}`);
+  });
+
+  test('confirmations waiting at the same moment share one Append (issue 14 item 3); each still fails closed on its own', async () => {
+    const { relay, emitter } = setup({ pollMs: 5_000 });
+    relay.start();
+    audit.state.delayMs = 30; // a real round trip: confirmations pile up while one Append is in flight
+    const appends0 = audit.state.appends;
+    const confirmed = await Promise.all(Array.from({ length: 50 }, (_, i) => emitter.emitAndConfirm({ ...event(300 + i), outcome: Outcome.OUTCOME_ATTEMPTED })));
+    const appends = audit.state.appends - appends0;
+    assert.equal(new Set(confirmed.map((c) => c.sequence)).size, 50, 'each action got its own sequence');
+    assert.ok(appends <= 5, `50 concurrent confirmations took ${appends} Append calls; expected a handful`);
+    console.log(`batched confirmations: 50 concurrent emitAndConfirm → ${appends} Append calls`);
+
+    audit.state.mode = 'down';
+    const refused = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => emitter.emitAndConfirm({ ...event(400 + i), outcome: Outcome.OUTCOME_ATTEMPTED })));
+    assert.ok(
+      refused.every((r) => r.status === 'rejected' && r.reason instanceof UnavailableError),
+      'every action whose event audit did not confirm is refused UNAVAILABLE',
+    );
   });
 
   test('retries back off exponentially while audit is down', async () => {
