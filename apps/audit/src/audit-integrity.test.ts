@@ -203,6 +203,16 @@ for (const backend of ['sqlite', 'mongodb'] as const) describe(`audit checks its
     await assertOneAlert(30);
     await new Promise((r) => setTimeout(r, 2_500)); // two more periodic checks
     assert.equal((await integrityAlerts()).filter((a) => a.firstSequence === 30).length, 1, 'one alert, not one per check');
+    // An acknowledgement and its log entry are one unit (issue 14): with the log refusing
+    // writes, the ack is refused too, and the alert stays OPEN (not acknowledged without a trace).
+    const [alert] = (await integrityAlerts()).filter((a) => a.firstSequence === 30);
+    const cli = await h.client('cli');
+    await assert.rejects(
+      call(cli, cli.acknowledgeAlert, { alertId: alert!.alertId, note: 'looked at it' }, { bearer: officer() }),
+      (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE && /integrity check failed at sequence 30/.test(err.details),
+    );
+    const still = (await integrityAlerts()).find((a) => a.alertId === alert!.alertId);
+    assert.equal(still?.state, auditV1.AlertState.ALERT_STATE_OPEN, 'the refused acknowledgement changed nothing');
     const page = await query(0, 50);
     assert.equal(page.entries.length, 50, 'reads are still served');
     assert.equal(page.entries[30]!.event?.actor?.id, 'acc-30', 'entries are read from their signed leaf');

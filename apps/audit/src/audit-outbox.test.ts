@@ -51,7 +51,8 @@ test('outbox end to end: with audit down 30 s a critical action fails closed, qu
     // A confirmed intent first (it stays queued if unconfirmed, and then reads only "attempted"), the outcome after the action.
     const intent = await emitter.emitAndConfirm({ ...ev(auditEventV1.Action.ACTION_IDENTITY_ROLES_SET), outcome: auditEventV1.Outcome.OUTCOME_ATTEMPTED });
     performed += 1; // the action happens only after audit confirmed
-    await emitter.recordNow({ ...ev(auditEventV1.Action.ACTION_IDENTITY_ROLES_SET), intentEventId: intent.eventId });
+    await store.run(async (tx) => emitter.record(tx, { ...ev(auditEventV1.Action.ACTION_IDENTITY_ROLES_SET), intentEventId: intent.eventId }));
+    emitter.nudge();
   };
 
   for (let i = 0; i < 5; i++) await normalAction();

@@ -53,7 +53,7 @@ export const auditService: ServiceSpec<typeof auditConfigShape> = {
       rules,
       clock,
       feed: alertFeed,
-      onRaised: own.alertsRaised,
+      recorder: own.recorder,
       onError: (err) => log.error({ err }, 'alert evaluation failed'),
     });
     alertsRef.current = alerts;

@@ -1,7 +1,8 @@
-import { InvalidArgumentError, type Clock } from '@gatehouse/core';
+import { InvalidArgumentError, type Clock, type Transaction } from '@gatehouse/core';
+import { LogWritesRefusedError } from './audit-log.js';
 import type { AlertEngine, AlertRule, RaisedAlert } from './alerts/index.js';
 import type { Acknowledger, AlertChangeRecord, AlertFilter, AlertRecord, AlertRepository, RaisedAlertData } from './alert-store.js';
-import type { LogRecord } from './event.js';
+import type { AuditEventData, LogRecord } from './event.js';
 import type { LiveFeed } from './live-feed.js';
 
 /** Wiring of the alert side. */
@@ -11,9 +12,26 @@ export interface AlertServiceOptions {
   rules: readonly AlertRule[];
   clock: Clock;
   feed: LiveFeed;
-  /** Called with alerts just stored, to record them in the log itself (ACTION_AUDIT_ALERT_RAISE). */
-  onRaised?: (alerts: AlertChangeRecord[]) => Promise<void>;
+  /** Records alert changes in the log itself, in the same unit as the change; absent in unit tests of the rules. */
+  recorder?: AlertRecorder;
   onError?: (err: unknown) => void;
+}
+
+/**
+ * How alert changes reach the log (P10: audit's own actions are logged too): `unit` runs the
+ * alert store's write and the append of the events it yields in one transaction (issue 14), so
+ * a raised or acknowledged alert never exists without its ALERT_RAISE / ALERT_ACKNOWLEDGE entry.
+ */
+export interface AlertRecorder {
+  unit<T>(write: (tx: Transaction) => Promise<T>, events: (result: T) => AuditEventData[]): Promise<T>;
+  raised(changes: AlertChangeRecord[]): AuditEventData[];
+  acknowledged(alert: AlertRecord, by: Acknowledger, source: AckSource): AuditEventData[];
+}
+
+/** Where an acknowledgement came from, for its event. */
+export interface AckSource {
+  peerIp: string;
+  requestId: string;
 }
 
 /**
@@ -53,10 +71,25 @@ export class AlertService {
   }
 
   private async store(raised: RaisedAlertData[]): Promise<void> {
-    const changes = await this.o.repo.insertRaised(raised.map((a) => ({ ...a })));
-    if (changes.length === 0) return;
-    this.o.feed.notify();
-    await this.o.onRaised?.(changes);
+    const changes = await this.insertRecorded(raised.map((a) => ({ ...a })));
+    if (changes.length > 0) this.o.feed.notify();
+  }
+
+  /**
+   * Stores raised alerts with their ALERT_RAISE entries, as one unit. While the log refuses
+   * writes (its integrity check failed) the alert is still stored, without the entry: that
+   * alert is the one the officer must see.
+   */
+  private async insertRecorded(raised: RaisedAlertData[]): Promise<AlertChangeRecord[]> {
+    const r = this.o.recorder;
+    if (!r) return this.o.repo.insertRaised(raised);
+    try {
+      return await r.unit((tx) => this.o.repo.insertRaised(raised, tx), (changes) => r.raised(changes));
+    } catch (err) {
+      if (!(err instanceof LogWritesRefusedError)) throw err;
+      this.o.onError?.(err);
+      return this.o.repo.insertRaised(raised);
+    }
   }
 
   /**
@@ -71,7 +104,7 @@ export class AlertService {
     const stored = await this.o.repo.list({ raisedFrom: new Date(now - 2 * maxWindow) }, { limit: 100_000 });
     const raised = this.o.engine.replay(records, stored);
     if (raised.length === 0) return 0;
-    const changes = await this.o.repo.insertRaised(raised.map((a) => ({ ...a })));
+    const changes = await this.insertRecorded(raised.map((a) => ({ ...a })));
     if (changes.length > 0) this.o.feed.notify();
     return changes.length;
   }
@@ -89,12 +122,19 @@ export class AlertService {
   }
 
   /** OPEN → ACKNOWLEDGED with the officer's note (required: the justification is the point). */
-  async acknowledge(alertId: string, by: Acknowledger, note: string): Promise<AlertChangeRecord | 'already' | undefined> {
+  async acknowledge(alertId: string, by: Acknowledger, note: string, source: AckSource = { peerIp: '', requestId: '' }): Promise<AlertChangeRecord | 'already' | undefined> {
     const trimmed = note.trim();
     if (trimmed.length === 0) throw new InvalidArgumentError('note', 'is required: say what was checked and why the alert is closed');
     if (trimmed.length > 2000) throw new InvalidArgumentError('note', 'is longer than 2000 characters');
     if (!/^[0-9a-f]{32}$/.test(alertId)) throw new InvalidArgumentError('alert_id', 'is not an alert id');
-    const result = await this.o.repo.acknowledge(alertId, by, trimmed, this.o.clock.now());
+    const at = this.o.clock.now();
+    const r = this.o.recorder;
+    const result = r
+      ? await r.unit(
+          (tx) => this.o.repo.acknowledge(alertId, by, trimmed, at, tx),
+          (res) => (res && res !== 'already' ? r.acknowledged(res.alert, by, source) : []),
+        )
+      : await this.o.repo.acknowledge(alertId, by, trimmed, at);
     if (result && result !== 'already') this.o.feed.notify();
     return result;
   }

@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 /** An alert as raised by a rule (the engine's output). */
 export interface RaisedAlertData {
   alertId: string;
@@ -47,10 +48,13 @@ export interface AlertFilter {
 
 /** The alerts' storage port (SQLite and MongoDB adapters). */
 export interface AlertRepository {
-  /** Stores newly raised alerts, ignoring ids already stored (a replay after restart). */
-  insertRaised(alerts: RaisedAlertData[]): Promise<AlertChangeRecord[]>;
-  /** OPEN → ACKNOWLEDGED as a compare-and-set; `undefined` if unknown, 'already' if not OPEN. */
-  acknowledge(alertId: string, by: Acknowledger, note: string, at: Date): Promise<AlertChangeRecord | 'already' | undefined>;
+  /**
+   * Stores newly raised alerts, ignoring ids already stored (a replay after restart). With `tx`
+   * it writes in that transaction (the log append that records the raise), else in its own.
+   */
+  insertRaised(alerts: RaisedAlertData[], tx?: Transaction): Promise<AlertChangeRecord[]>;
+  /** OPEN → ACKNOWLEDGED as a compare-and-set; `undefined` if unknown, 'already' if not OPEN. `tx` as for insertRaised. */
+  acknowledge(alertId: string, by: Acknowledger, note: string, at: Date, tx?: Transaction): Promise<AlertChangeRecord | 'already' | undefined>;
   /** Newest first; `before` is the raisedAt/id cursor of the previous page's last alert. */
   list(filter: AlertFilter, page: { before?: { raisedAt: Date; alertId: string } | undefined; limit: number }): Promise<AlertRecord[]>;
   changesAfter(cursor: number, limit: number): Promise<AlertChangeRecord[]>;

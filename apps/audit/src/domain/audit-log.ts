@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { AlreadyExistsError, InvalidArgumentError, UnavailableError, type Clock } from '@gatehouse/core';
+import { AlreadyExistsError, InvalidArgumentError, UnavailableError, type Clock, type Transaction } from '@gatehouse/core';
 import type { CompactRange} from '@gatehouse/merkle';
 import { checkpointText, compactRangeAt, consistencyProof, inclusionProof, leafHash, type NodeReader } from '@gatehouse/merkle';
 import type { AuditEventData, LogRecord } from './event.js';
@@ -173,13 +173,45 @@ export class AuditLog {
     this.assertWritable('appends are');
     const now = this.o.clock.now();
     validateBatch(events, caller, now);
-    const prepared = events.map((e) => {
+    const prepared = this.prepareAll(events);
+    return (await this.commit(caller, now, async () => ({ prepared, result: undefined }))).outcomes;
+  }
+
+  /**
+   * One unit of work of audit's own (issue 14): `work` writes audit's state (an alert raised or
+   * acknowledged) through the append's own transaction and returns the events that record it;
+   * the state and its entries commit together, or neither does.
+   */
+  async appendWithin<T>(
+    caller: { kind: string; name: string },
+    work: (tx: Transaction) => Promise<{ events: AuditEventData[]; result: T }>,
+  ): Promise<{ result: T; outcomes: AppendOutcome[] }> {
+    this.assertWritable('appends are');
+    const now = this.o.clock.now();
+    return this.commit(caller, now, async (tx) => {
+      const { events, result } = await work(tx);
+      // No events (an alert already acknowledged): the unit carries only what work wrote, if anything.
+      if (events.length > 0) validateBatch(events, caller, now);
+      return { prepared: this.prepareAll(events), result };
+    });
+  }
+
+  private prepareAll(events: AuditEventData[]): Array<{ event: AuditEventData; contentHash: string }> {
+    return events.map((e) => {
       const event = this.protect(e);
       return { event, contentHash: contentHashOf(event) };
     });
+  }
+
+  private async commit<T>(
+    caller: { kind: string; name: string },
+    now: Date,
+    work: (tx: Transaction) => Promise<{ prepared: Array<{ event: AuditEventData; contentHash: string }>; result: T }>,
+  ): Promise<{ result: T; outcomes: AppendOutcome[] }> {
     const submittedBy = `${caller.kind}:${caller.name}`;
-    const { outcomes, records, frontier, oldSize } = await this.appends.run(() =>
+    const { outcomes, records, frontier, oldSize, result } = await this.appends.run(() =>
       this.o.repo.appendTransaction(async (tx) => {
+        const { prepared, result } = await work(tx.tx);
         const size = await tx.treeSize();
         let base = this.frontier;
         if (!base || base.size !== size) base = await compactRangeAt(txReader(tx), size);
@@ -214,7 +246,7 @@ export class AuditLog {
           throw new InvalidArgumentError('events', `the batch encodes to ${bytes} bytes; at most ${APPEND_LIMITS.maxBatchBytes}`);
         }
         if (records.length > 0) await tx.insert(records, nodes, size + records.length);
-        return { outcomes, records, frontier: f, oldSize: size };
+        return { outcomes, records, frontier: f, oldSize: size, result };
       }),
     );
     this.frontier = frontier;
@@ -223,7 +255,7 @@ export class AuditLog {
       const every = this.o.checkpointEvery;
       if (Math.floor(frontier.size / every) > Math.floor(oldSize / every)) await this.checkpoint(true);
     }
-    return outcomes;
+    return { result, outcomes };
   }
 
   /** The root hash of the first `size` entries. */

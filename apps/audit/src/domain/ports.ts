@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import type { AuditEventData, LogRecord } from './event.js';
 
 /** Encodes what a Merkle leaf commits to (LeafData); implemented outside the domain with the contracts. */
@@ -135,6 +136,8 @@ export interface PageSpec {
 
 /** What an append transaction may do; everything commits together or not at all. */
 export interface AppendTx {
+  /** The store transaction the append runs in: other repositories write through it to commit with the entries. */
+  readonly tx: Transaction;
   treeSize(): Promise<number>;
   existing(eventIds: string[]): Promise<Map<string, { sequence: number; contentHash: string; appendedAt: Date }>>;
   /** A stored perfect node, read inside the transaction. */

@@ -301,10 +301,9 @@ export function auditBinding(d: AuditRpcDeps): ServiceBinding {
 
       AcknowledgeAlert: unary<auditV1.AcknowledgeAlertRequest, auditV1.AcknowledgeAlertResponse>(async (req, ctx) => {
         const officer = await d.authz.requireOfficer(ctx);
-        const result = await d.alerts.acknowledge(req.alertId, officer, req.note);
+        const result = await d.alerts.acknowledge(req.alertId, officer, req.note, { peerIp: ctx.peerIp, requestId: ctx.requestId });
         if (result === undefined) throw new NotFoundError(`alert ${JSON.stringify(req.alertId.slice(0, 64))} does not exist`);
         if (result === 'already') throw new FailedPreconditionError(`alert ${req.alertId} is already acknowledged`);
-        await d.own.acknowledged(result.alert, officer, ctx.peerIp, ctx.requestId);
         return { alert: alertToProto(result.alert) };
       }),
     },

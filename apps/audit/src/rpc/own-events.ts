@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@gatehouse/core';
 import { LogWritesRefusedError, type AuditLog } from '../domain/audit-log.js';
-import type { Acknowledger, AlertChangeRecord, AlertRecord } from '../domain/alert-store.js';
+import type { Acknowledger } from '../domain/alert-store.js';
+import type { AlertRecorder } from '../domain/alert-service.js';
 import type { AuditEventData, LogRecord } from '../domain/event.js';
 
 const SELF = { kind: 'service', name: 'audit' } as const;
 
 /** What the audit service records about itself, in its own log (P10: everything logged). */
 export interface OwnEvents {
-  alertsRaised(changes: AlertChangeRecord[]): Promise<void>;
-  acknowledged(alert: AlertRecord, by: Acknowledger, peerIp: string, requestId: string): Promise<void>;
+  /** Alert changes and their log entries, one unit each (AlertService's recorder). */
+  recorder: AlertRecorder;
   exported(by: string, peerIp: string, requestId: string, range: { from: number; to: number }): Promise<void>;
   hashed(by: Acknowledger, peerIp: string, requestId: string): Promise<void>;
   /** Records appended at or after `cutoff` (server time), oldest first: the alert replay's input. */
@@ -44,32 +45,30 @@ export function ownEvents(log: AuditLog, clock: Clock, onError: (err: unknown) =
   };
   const employee = (by: Acknowledger) => ({ kind: 'ACTOR_KIND_EMPLOYEE', id: by.accountId, displayName: by.email });
   return {
-    alertsRaised: async (changes) => {
-      const events = changes.map((c) => ({
-        ...base('ACTION_AUDIT_ALERT_RAISE', `alert-raise-${c.alert.alertId}`),
-        subject: { kind: 'SUBJECT_KIND_ALERT', id: c.alert.alertId, displayName: c.alert.ruleName },
-        details: { rule_id: c.alert.ruleId, severity: c.alert.severity, first_sequence: String(c.alert.firstSequence), last_sequence: String(c.alert.lastSequence) },
-      }));
-      try {
-        if (events.length > 0) await log.append(events, SELF);
-      } catch (err) {
-        onError(err);
-      }
-    },
-    acknowledged: async (alert, by, peerIp, requestId) => {
-      await log.append(
-        [
-          {
-            ...base('ACTION_AUDIT_ALERT_ACKNOWLEDGE', `alert-ack-${alert.alertId}`),
-            actor: employee(by),
-            subject: { kind: 'SUBJECT_KIND_ALERT', id: alert.alertId, displayName: alert.ruleName },
-            sourceIp: peerIp,
-            requestId,
-            details: { rule_id: alert.ruleId },
-          },
-        ],
-        SELF,
-      );
+    recorder: {
+      unit: async (write, events) => {
+        const { result } = await log.appendWithin(SELF, async (tx) => {
+          const result = await write(tx);
+          return { events: events(result), result };
+        });
+        return result;
+      },
+      raised: (changes) =>
+        changes.map((c) => ({
+          ...base('ACTION_AUDIT_ALERT_RAISE', `alert-raise-${c.alert.alertId}`),
+          subject: { kind: 'SUBJECT_KIND_ALERT', id: c.alert.alertId, displayName: c.alert.ruleName },
+          details: { rule_id: c.alert.ruleId, severity: c.alert.severity, first_sequence: String(c.alert.firstSequence), last_sequence: String(c.alert.lastSequence) },
+        })),
+      acknowledged: (alert, by, source) => [
+        {
+          ...base('ACTION_AUDIT_ALERT_ACKNOWLEDGE', `alert-ack-${alert.alertId}`),
+          actor: employee(by),
+          subject: { kind: 'SUBJECT_KIND_ALERT', id: alert.alertId, displayName: alert.ruleName },
+          sourceIp: source.peerIp,
+          requestId: source.requestId,
+          details: { rule_id: alert.ruleId },
+        },
+      ],
     },
     exported: async (by, peerIp, requestId, range) => {
       await appendUnlessRefused(

@@ -45,8 +45,13 @@ export class MongoAlertRepository implements AlertRepository {
     return { cursor, change, alert: toAlert(alert) };
   }
 
-  insertRaised(alerts: RaisedAlertData[]): Promise<AlertChangeRecord[]> {
-    return this.store.run(async (tx: Transaction) => {
+  /** In the caller's transaction when given (one unit with the log entry), else in one of its own. */
+  private inTx<T>(outer: Transaction | undefined, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    return outer ? fn(outer) : this.store.run(fn);
+  }
+
+  insertRaised(alerts: RaisedAlertData[], outer?: Transaction): Promise<AlertChangeRecord[]> {
+    return this.inTx(outer, async (tx: Transaction) => {
       const session = mongoSession(tx);
       const db = this.store.db;
       const out: AlertChangeRecord[] = [];
@@ -61,8 +66,8 @@ export class MongoAlertRepository implements AlertRepository {
     });
   }
 
-  acknowledge(alertId: string, by: Acknowledger, note: string, at: Date): Promise<AlertChangeRecord | 'already' | undefined> {
-    return this.store.run(async (tx: Transaction) => {
+  acknowledge(alertId: string, by: Acknowledger, note: string, at: Date, outer?: Transaction): Promise<AlertChangeRecord | 'already' | undefined> {
+    return this.inTx(outer, async (tx: Transaction) => {
       const session = mongoSession(tx);
       const db = this.store.db;
       const r = await db

@@ -121,8 +121,9 @@ export class MongoLogRepository implements LogRepository {
     return recordFromLeaf(this.codec, d._id, bytesOrRaw(d.leafInput), bytesOrRaw(d.leafHash));
   }
 
-  private txFor(db: Db, session: ClientSession): AppendTx {
+  private txFor(tx: Transaction, db: Db, session: ClientSession): AppendTx {
     return {
+      tx,
       treeSize: async () => (await db.collection<MetaDoc>(META).findOne({ _id: 'tree' }, { session }))?.size ?? 0,
       node: (level, index) => readNode(db, level, index, session),
       existing: async (ids) => {
@@ -161,7 +162,7 @@ export class MongoLogRepository implements LogRepository {
   }
 
   appendTransaction<T>(fn: (tx: AppendTx) => Promise<T>): Promise<T> {
-    return this.store.run((tx: Transaction) => fn(this.txFor(this.store.db, mongoSession(tx))));
+    return this.store.run((tx: Transaction) => fn(this.txFor(tx, this.store.db, mongoSession(tx))));
   }
 
   async treeSize(): Promise<number> {

@@ -87,8 +87,13 @@ export class SqliteAlertRepository implements AlertRepository {
     return { cursor: Number(info.lastInsertRowid), change, alert };
   }
 
-  insertRaised(alerts: RaisedAlertData[]): Promise<AlertChangeRecord[]> {
-    return this.store.run(async (tx: Transaction) => {
+  /** In the caller's transaction when given (one unit with the log entry), else in one of its own. */
+  private inTx<T>(outer: Transaction | undefined, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    return outer ? fn(outer) : this.store.run(fn);
+  }
+
+  insertRaised(alerts: RaisedAlertData[], outer?: Transaction): Promise<AlertChangeRecord[]> {
+    return this.inTx(outer, async (tx: Transaction) => {
       const db = sqliteTx(tx);
       const ins = db.prepare(`INSERT OR IGNORE INTO audit_alerts (alert_id, rule_id, rule_name, severity, summary, group_key, count,
         threshold, window_ms, first_seq, last_seq, raised_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ALERT_STATE_OPEN')`);
@@ -101,8 +106,8 @@ export class SqliteAlertRepository implements AlertRepository {
     });
   }
 
-  acknowledge(alertId: string, by: Acknowledger, note: string, at: Date): Promise<AlertChangeRecord | 'already' | undefined> {
-    return this.store.run(async (tx: Transaction) => {
+  acknowledge(alertId: string, by: Acknowledger, note: string, at: Date, outer?: Transaction): Promise<AlertChangeRecord | 'already' | undefined> {
+    return this.inTx(outer, async (tx: Transaction) => {
       const db = sqliteTx(tx);
       const r = db
         .prepare("UPDATE audit_alerts SET state = 'ALERT_STATE_ACKNOWLEDGED', acked_at = ?, acked_by = ?, note = ? WHERE alert_id = ? AND state = 'ALERT_STATE_OPEN'")

@@ -171,8 +171,9 @@ export class SqliteLogRepository implements LogRepository {
     this.setSize = store.db.prepare('UPDATE audit_tree SET size = ? WHERE id = 1');
   }
 
-  private txFor(db: SqliteDatabase): AppendTx {
+  private txFor(tx: Transaction, db: SqliteDatabase): AppendTx {
     return {
+      tx,
       treeSize: async () => (db.prepare('SELECT size FROM audit_tree WHERE id = 1').get() as { size: number }).size,
       node: async (level, index) => nodeFrom(db, level, index),
       existing: async (ids) => {
@@ -204,7 +205,7 @@ export class SqliteLogRepository implements LogRepository {
   }
 
   appendTransaction<T>(fn: (tx: AppendTx) => Promise<T>): Promise<T> {
-    return this.store.run((tx: Transaction) => fn(this.txFor(sqliteTx(tx))));
+    return this.store.run((tx: Transaction) => fn(this.txFor(tx, sqliteTx(tx))));
   }
 
   treeSize(): Promise<number> {
