@@ -39,15 +39,17 @@ async function seed(h: AllowlistHarness, data: BenchData, cli: AllowlistServiceC
   const stores = allowlistStores(opened);
   const t0 = performance.now();
   const fill = async () => {
-    await pool(data.entries.length, PREPARE_CONCURRENCY, (i) => stores.entries.create(data.entries[i] as BenchData['entries'][number]));
-    await pool(data.dailies.length, PREPARE_CONCURRENCY, async (i) => {
-      const r = await stores.dailyIps.create(data.dailies[i] as BenchData['dailies'][number]);
-      if (r !== 'created') throw new Error(`daily IP ${i} not created: ${r}`);
-    });
+    await pool(data.entries.length, PREPARE_CONCURRENCY, (i) => opened.store.run((tx) => stores.entries.create(tx, data.entries[i] as BenchData['entries'][number])));
+    await pool(data.dailies.length, PREPARE_CONCURRENCY, (i) =>
+      opened.store.run(async (tx) => {
+        const r = await stores.dailyIps.create(tx, data.dailies[i] as BenchData['dailies'][number]);
+        if (r !== 'created') throw new Error(`daily IP ${i} not created: ${r}`);
+      }),
+    );
   };
   // Seeding only: one commit per repository call, so fsync is switched off meanwhile and restored before anything is timed.
   await (opened.backend === 'sqlite' ? unsynced(opened.store, fill) : fill());
-  await stores.version.bump();
+  await opened.store.run((tx) => stores.version.bump(tx));
   const seeded = performance.now();
   // The replica polls the change version every 250 ms: wait until a daily IP allows.
   const probe = data.dailies[0] as BenchData['dailies'][number];

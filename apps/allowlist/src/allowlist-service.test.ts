@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { allowlistV1, auditEventV1, commonV1, type AllowlistServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { findMongo, refused } from '@gatehouse/testing';
+import { backendEnv, findMongo, refused, STORAGE_BACKENDS } from '@gatehouse/testing';
 import { forwardedFor, startAllowlist, type AllowlistHarness } from './test-support/harness.js';
 
 const A = allowlistV1;
@@ -257,6 +257,38 @@ describe('allowlist: daily IPs', () => {
     assert.ok(ev);
     assert.equal(ev.environment, LIVE);
     assert.equal(ev.sourceIp, '127.0.0.1');
+  });
+});
+
+describe('allowlist: the daily cap on both backends, each registration committed with its event', () => {
+  for (const backend of STORAGE_BACKENDS) test(`${backend}: 10 parallel registrations over two replicas, exactly the cap of 3 created, one daily_ip_register event each`, async (t) => {
+    const env = await backendEnv('allowlist', backend, (why) => t.skip(why));
+    if (!env) return;
+    const h = await startAllowlist({ ...env, GATEHOUSE_ALLOWLIST_DAILY_CAP: '3' });
+    try {
+      await h.addReplica(env);
+      const webs = [await h.client('web', 0), await h.client('web', 1)];
+      const ips = Array.from({ length: 10 }, (_, i) => `198.51.100.${i + 1}`);
+      const results = await Promise.allSettled(
+        ips.map((ip, i) => {
+          const web = webs[i % 2] as AllowlistServiceClient;
+          const bearer = h.token({ roles: ['developer'], accountId: 'acc-cap', ip, scope: 'register-ip' });
+          return call(web, web.registerDailyIp, {}, { bearer, metadata: forwardedFor(ip) });
+        }),
+      );
+      const ok = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<allowlistV1.RegisterDailyIpResponse>).value);
+      assert.equal(ok.length, 3, 'exactly the cap');
+      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as grpc.ServiceError).code, S.RESOURCE_EXHAUSTED, String(r.reason));
+      const officer = h.token({ roles: ['security_officer'] });
+      const cli = await h.client('cli');
+      const stored = (await call(cli, cli.listDailyIps, { accountId: 'acc-cap', includeExpired: true, pageSize: 50, pageToken: '' }, { bearer: officer })).dailyIps;
+      assert.deepEqual(stored.map((d) => d.ip).sort(), ok.map((r) => r.dailyIp?.ip).sort(), 'the store holds the ones told so, nothing more');
+      await h.drainAudit();
+      const events = h.events.filter((e) => e.action === auditEventV1.Action.ACTION_ALLOWLIST_DAILY_IP_REGISTER && e.actor?.id === 'acc-cap');
+      assert.deepEqual(events.map((e) => e.subject?.id).sort(), stored.map((d) => d.dailyIpId).sort(), 'one event per stored registration, none for a refused one');
+    } finally {
+      await h.stop();
+    }
   });
 });
 

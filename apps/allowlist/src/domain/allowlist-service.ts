@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditSink, DomainAuditEvent } from '@gatehouse/audit-client';
+import type { AuditedUnitOfWork, DomainAuditEvent } from '@gatehouse/audit-client';
 import { reachesLive } from '@gatehouse/session';
 import { AlreadyExistsError, checkAccountId, FailedPreconditionError, freeText, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
 import { AllowlistIndex, type CheckResult } from './allowlist-index.js';
@@ -82,7 +82,8 @@ export class Allowlist {
       entries: EntryRepository;
       dailyIps: DailyIpRepository;
       version: ChangeVersion;
-      audit: AuditSink<AllowlistAction>;
+      /** Every state change runs in one of its units, with its audit events (issue 14). */
+      uow: AuditedUnitOfWork<AllowlistAction>;
       clock: Clock;
       settings: AllowlistSettings;
       onError?: (err: unknown, what: string) => void;
@@ -181,14 +182,20 @@ export class Allowlist {
     if (this.fromConfig.some((s) => s.activeKey === entry.activeKey)) {
       throw new AlreadyExistsError(`${cidr.canonical} (${req.scope}) is already allowlisted by configuration`);
     }
-    try {
-      await this.d.entries.create(entry);
-    } catch (err) {
-      if (err instanceof AlreadyExistsError) throw new AlreadyExistsError(`${cidr.canonical} already has an active ${req.scope} entry`);
-      throw err;
-    }
-    await this.changed();
-    await this.d.audit.record(this.officerEvent(officer, 'entry_add', entry, source, { cidr: entry.cidr, scope: entry.scope, label, reason, expires_at: entry.expiresAt?.toISOString() ?? 'never' }));
+    // The entry, the change version replicas poll and the event commit together or not at all.
+    await this.d.uow.run(async (tx) => {
+      try {
+        await this.d.entries.create(tx, entry);
+      } catch (err) {
+        if (err instanceof AlreadyExistsError) throw new AlreadyExistsError(`${cidr.canonical} already has an active ${req.scope} entry`);
+        throw err;
+      }
+      tx.faultPoint('entry-created');
+      await this.d.version.bump(tx);
+      tx.faultPoint('version-bumped');
+      tx.audit(this.officerEvent(officer, 'entry_add', entry, source, { cidr: entry.cidr, scope: entry.scope, label, reason, expires_at: entry.expiresAt?.toISOString() ?? 'never' }));
+    }, 'add-entry');
+    await this.reload(true);
     return { entry, warnings: out };
   }
 
@@ -197,10 +204,16 @@ export class Allowlist {
     if (entryId.startsWith('static:')) throw new FailedPreconditionError('this entry comes from configuration (GATEHOUSE_ALLOWLIST_STATIC_CIDRS): change the configuration instead');
     if (!/^ent_[A-Za-z0-9_-]{16}$/.test(entryId)) throw new InvalidArgumentError('entry_id', 'is not an entry id (ent_…)');
     const why = text(reason, 'reason', true);
-    const removed = await this.d.entries.remove(entryId, this.d.clock.now(), { accountId: officer.accountId, email: officer.email }, why);
-    if (!removed) throw new NotFoundError('no such active entry');
-    await this.changed();
-    await this.d.audit.record(this.officerEvent(officer, 'entry_remove', removed, source, { cidr: removed.cidr, scope: removed.scope, reason: why }));
+    const removed = await this.d.uow.run(async (tx) => {
+      const gone = await this.d.entries.remove(tx, entryId, this.d.clock.now(), { accountId: officer.accountId, email: officer.email }, why);
+      if (!gone) throw new NotFoundError('no such active entry');
+      tx.faultPoint('entry-removed');
+      await this.d.version.bump(tx);
+      tx.faultPoint('version-bumped');
+      tx.audit(this.officerEvent(officer, 'entry_remove', gone, source, { cidr: gone.cidr, scope: gone.scope, reason: why }));
+      return gone;
+    }, 'remove-entry');
+    await this.reload(true);
     return removed;
   }
 
@@ -241,25 +254,36 @@ export class Allowlist {
       registeredAt: now,
       expiresAt: cutoff,
     };
+    const actor = { kind: 'employee' as const, id: who.accountId, displayName: who.email };
     for (let slot = 1; slot <= cap; slot++) {
       const daily: DailyIp = { ...base, dailyIpId: `dip_${randomBytes(12).toString('base64url')}`, slot };
-      const r = await this.d.dailyIps.create(daily);
+      // One unit per slot tried: a refused insert ends its unit (on MongoDB it aborts the
+      // transaction), so the next slot is tried in a fresh one. The unique keys decide the cap.
+      const r = await this.d.uow
+        .run(async (tx) => {
+          const created = await this.d.dailyIps.create(tx, daily);
+          if (created !== 'created') throw new NotCreated(created);
+          tx.faultPoint('daily-ip-created');
+          await this.d.version.bump(tx);
+          tx.faultPoint('version-bumped');
+          const subject = { kind: 'daily_ip' as const, id: daily.dailyIpId };
+          tx.audit({ action: 'daily_ip_register', outcome: 'success', actor, subject, sourceIp: ip.canonical, requestId: source.requestId, details: { expires_at: cutoff.toISOString(), slot: String(slot), scope: daily.scope } });
+          if (live && firstTime) {
+            tx.audit({ action: 'daily_ip_new_for_live', outcome: 'success', actor, subject, sourceIp: ip.canonical, environment: 'live', requestId: source.requestId, details: { roles: who.roles.join(',') } });
+          }
+          return created;
+        }, 'register-daily-ip')
+        .catch((err: unknown) => {
+          if (err instanceof NotCreated) return err.result;
+          throw err;
+        });
       if (r === 'slot_taken') continue;
       if (r === 'ip_exists') {
         const same = await this.d.dailyIps.find(who.accountId, ip.canonical, cutoff);
         if (same) return { daily: same, alreadyRegistered: true, remainingToday: Math.max(0, cap - (await this.d.dailyIps.countForDay(who.accountId, cutoff))) };
         continue;
       }
-      await this.changed();
-      const actor = { kind: 'employee' as const, id: who.accountId, displayName: who.email };
-      const subject = { kind: 'daily_ip' as const, id: daily.dailyIpId };
-      const events: Event[] = [
-        { action: 'daily_ip_register', outcome: 'success', actor, subject, sourceIp: ip.canonical, requestId: source.requestId, details: { expires_at: cutoff.toISOString(), slot: String(slot), scope: daily.scope } },
-      ];
-      if (live && firstTime) {
-        events.push({ action: 'daily_ip_new_for_live', outcome: 'success', actor, subject, sourceIp: ip.canonical, environment: 'live', requestId: source.requestId, details: { roles: who.roles.join(',') } });
-      }
-      await this.d.audit.record(...events);
+      await this.reload(true);
       return { daily, alreadyRegistered: false, remainingToday: cap - slot };
     }
     throw new ResourceExhaustedError(
@@ -279,24 +303,22 @@ export class Allowlist {
     return this.d.dailyIps.list({ ...(accountId !== undefined ? { accountId } : {}), includeExpired: filter.includeExpired, now: this.d.clock.now() }, page);
   }
 
-  /** Writes buffered denials: identified ones as one event each, anonymous ones grouped. */
+  /**
+   * Writes buffered denials: identified ones as one event each, anonymous ones grouped, all of
+   * one flush in one unit of work (one commit). Check itself never writes.
+   */
   async flushDenials(): Promise<void> {
     const events = this.denials.drain();
     if (events.length === 0) return;
     try {
-      await this.d.audit.record(...events);
+      await this.d.uow.run(async (tx) => tx.audit(...events), 'deny');
     } catch {
-      // One event audit would refuse (a caller's odd account id) must not cost the others:
-      // record them one by one, and report the refused ones.
+      // One event audit would refuse (a caller's odd account id) fails the whole unit, and must
+      // not cost the others: stage them one unit each, and report the refused ones.
       for (const e of events) {
-        await this.d.audit.record(e).catch((err: unknown) => this.d.onError?.(err, 'recording a denial'));
+        await this.d.uow.run(async (tx) => tx.audit(e), 'deny').catch((err: unknown) => this.d.onError?.(err, 'recording a denial'));
       }
     }
-  }
-
-  private async changed(): Promise<void> {
-    await this.d.version.bump();
-    await this.reload(true);
   }
 
   private staticEntries(): AllowlistEntry[] {
@@ -330,6 +352,13 @@ export class Allowlist {
       requestId: source.requestId,
       details,
     };
+  }
+}
+
+/** Carries a refused daily-IP insert out of its unit, which must end (see DailyIpRepository.create). */
+class NotCreated extends Error {
+  constructor(readonly result: 'ip_exists' | 'slot_taken') {
+    super(`daily IP not created: ${result}`);
   }
 }
 

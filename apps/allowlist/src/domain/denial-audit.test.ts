@@ -1,30 +1,54 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DomainAuditEvent } from '@gatehouse/audit-client';
+import type { AuditedTransaction, AuditedUnitOfWork, DomainAuditEvent } from '@gatehouse/audit-client';
 import { ManualClock } from '@gatehouse/core';
 import { Allowlist, type AllowlistAction } from './allowlist-service.js';
 import type { ChangeVersion, DailyIpRepository, EntryRepository } from './model.js';
 
+type Event = DomainAuditEvent<AllowlistAction>;
+
+/**
+ * A unit-of-work double: a unit's staged events are `recorded` when it commits, which it does
+ * only if `refuses` accepts every one of them (audit's check before the commit fails the unit).
+ */
+function unitsOfWork(recorded: Event[], refuses: (e: Event) => boolean = () => false): AuditedUnitOfWork<AllowlistAction> & { units: string[] } {
+  const units: string[] = [];
+  return {
+    units,
+    async run(fn, useCase = 'unit') {
+      const staged: Event[] = [];
+      const tx = { backend: 'sqlite', audit: (...e: Event[]) => void staged.push(...e), faultPoint: () => undefined } as unknown as AuditedTransaction<AllowlistAction>;
+      const out = await fn(tx);
+      if (staged.some(refuses)) throw new Error('refused: looks like a JWT');
+      units.push(useCase);
+      recorded.push(...staged);
+      return out;
+    },
+  };
+}
+
 function allowlist(maxAnonymousGroups: number) {
-  const recorded: DomainAuditEvent<AllowlistAction>[] = [];
+  const recorded: Event[] = [];
+  const uow = unitsOfWork(recorded);
   const a = new Allowlist({
     entries: { listActive: async () => [] } as unknown as EntryRepository,
     dailyIps: { listUnexpired: async () => [] } as unknown as DailyIpRepository,
     version: { current: async () => 0, bump: async () => 1 } as ChangeVersion,
-    audit: { record: async (...e) => void recorded.push(...e), confirm: async () => ({ intentId: 'unused-intent' }) },
+    uow,
     clock: new ManualClock(Date.UTC(2026, 10, 27)),
     settings: { minPrefixV4: 16, minPrefixV6: 48, cutoffTimeZone: 'UTC', cutoffHour: 4, dailyCap: 3, staticEntries: [], pollMs: 250, denialFlushMs: 500, maxAnonymousGroups },
   });
-  return { a, recorded };
+  return { a, recorded, uow };
 }
 
 test('one flush: identified denials one event each; anonymous grouped per IP up to the cap, the rest summed', async () => {
-  const { a, recorded } = allowlist(100);
+  const { a, recorded, uow } = allowlist(100);
   const src = { ip: '10.0.0.1', requestId: 'req-1' };
   for (let i = 0; i < 7; i++) a.check('198.51.100.9', 'acc-1', 'live', src, 'backend:web');
   for (let i = 0; i < 1000; i++) a.check(`203.0.${Math.floor(i / 2) % 250}.${i % 2}`, undefined, 'staging', src, 'backend:web');
   a.check('not an ip', undefined, 'live', src, 'backend:web');
   await a.flushDenials();
+  assert.deepEqual(uow.units, ['deny'], 'one flush, one unit of work (one commit)');
   const identified = recorded.filter((e) => e.details?.['claimed_account_id']);
   assert.equal(identified.length, 7);
   assert.ok(
@@ -46,19 +70,13 @@ test('one flush: identified denials one event each; anonymous grouped per IP up 
 });
 
 test('a denial audit would refuse (an odd account id) does not cost the others', async () => {
-  const recorded: string[] = [];
+  const committed: Event[] = [];
   const errors: unknown[] = [];
   const a = new Allowlist({
     entries: { listActive: async () => [] } as unknown as EntryRepository,
     dailyIps: { listUnexpired: async () => [] } as unknown as DailyIpRepository,
     version: { current: async () => 0, bump: async () => 1 } as ChangeVersion,
-    audit: {
-      record: async (...e) => {
-        if (e.some((x) => x.details?.['claimed_account_id']?.startsWith('eyJ'))) throw new Error('refused: looks like a JWT');
-        recorded.push(...e.map((x) => x.details?.['claimed_account_id'] ?? ''));
-      },
-      confirm: async () => ({ intentId: 'unused-intent' }),
-    },
+    uow: unitsOfWork(committed, (x) => x.details?.['claimed_account_id']?.startsWith('eyJ') === true),
     clock: new ManualClock(Date.UTC(2026, 10, 27)),
     settings: { minPrefixV4: 16, minPrefixV6: 48, cutoffTimeZone: 'UTC', cutoffHour: 4, dailyCap: 3, staticEntries: [], pollMs: 250, denialFlushMs: 500, maxAnonymousGroups: 10 },
     onError: (err) => errors.push(err),
@@ -68,6 +86,7 @@ test('a denial audit would refuse (an odd account id) does not cost the others',
   a.check('198.51.100.9', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.x', 'live', src, 'backend:web');
   a.check('198.51.100.9', 'acc-2', 'live', src, 'backend:web');
   await a.flushDenials();
+  const recorded = committed.map((x) => x.details?.['claimed_account_id'] ?? '');
   assert.deepEqual(recorded, ['acc-1', 'acc-2']);
   assert.equal(errors.length, 1);
 });

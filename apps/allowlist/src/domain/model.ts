@@ -1,3 +1,5 @@
+import type { Transaction } from '@gatehouse/core';
+
 /** Which environment an entry opens: LIVE, STAGING or both (allowlist.v1.EntryScope). */
 export type EntryScope = 'live' | 'staging' | 'all';
 
@@ -52,16 +54,20 @@ export interface DailyIp {
   slot: number;
 }
 
-/** Storage port of enumerated entries; SQLite and MongoDB adapters pass one contract suite. */
+/**
+ * Storage port of enumerated entries; SQLite and MongoDB adapters pass one contract suite.
+ * Writes take the use case's transaction, so the entry, the change version and the audit event
+ * commit together (issue 14).
+ */
 export interface EntryRepository {
   /** Inserts an entry; AlreadyExistsError if an active entry has the same `activeKey`. */
-  create(entry: AllowlistEntry): Promise<void>;
+  create(tx: Transaction, entry: AllowlistEntry): Promise<void>;
   get(entryId: string): Promise<AllowlistEntry | undefined>;
   /**
    * Soft-removes an active entry (sets removedAt/By/Reason and activeKey = entryId) iff it is
    * still active; returns the removed entry, or undefined if unknown or already removed.
    */
-  remove(entryId: string, at: Date, by: Actor, reason: string): Promise<AllowlistEntry | undefined>;
+  remove(tx: Transaction, entryId: string, at: Date, by: Actor, reason: string): Promise<AllowlistEntry | undefined>;
   /** Every active (not removed) entry, expired ones included: the index decides on expiry. */
   listActive(): Promise<AllowlistEntry[]>;
 }
@@ -69,11 +75,12 @@ export interface EntryRepository {
 /** Storage port of daily IPs; SQLite and MongoDB adapters pass one contract suite. */
 export interface DailyIpRepository {
   /**
-   * Inserts a registration: `created`; `ip_exists` when the account already registered this IP
-   * for this cut-off (unique account+day+ip); `slot_taken` when that slot number is taken
-   * (unique account+day+slot: try the next, up to the cap).
+   * Inserts a registration in `tx`: `created`; `ip_exists` when the account already registered
+   * this IP for this cut-off (unique account+day+ip); `slot_taken` when that slot number is taken
+   * (unique account+day+slot: try the next, up to the cap). Anything but `created` leaves `tx`
+   * unusable on MongoDB (a failed write aborts its transaction): the caller must end the unit.
    */
-  create(daily: DailyIp): Promise<'created' | 'ip_exists' | 'slot_taken'>;
+  create(tx: Transaction, daily: DailyIp): Promise<'created' | 'ip_exists' | 'slot_taken'>;
   /** The account's registration of `ip` for the cut-off `expiresAt`, if any. */
   find(accountId: string, ip: string, expiresAt: Date): Promise<DailyIp | undefined>;
   /** How many distinct IPs the account registered for this cut-off. */
@@ -85,7 +92,7 @@ export interface DailyIpRepository {
   /** Whether the account ever registered `ip` before (any day): the "new IP for LIVE" alert. */
   hasUsedIp(accountId: string, ip: string): Promise<boolean>;
   /** Deletes registrations that expired before `before` (housekeeping, never a decision). */
-  purgeExpired(before: Date): Promise<number>;
+  purgeExpired(tx: Transaction, before: Date): Promise<number>;
 }
 
 /**
@@ -94,6 +101,6 @@ export interface DailyIpRepository {
  */
 export interface ChangeVersion {
   current(): Promise<number>;
-  /** Increments it; returns the new value. */
-  bump(): Promise<number>;
+  /** Increments it in the change's own transaction (replicas see it exactly when the change commits); returns the new value. */
+  bump(tx: Transaction): Promise<number>;
 }

@@ -1,14 +1,26 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import type { UnitOfWork } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
+import { mongoUnitsInTurn } from './units-in-turn.js';
 import type { ChangeVersion } from '../domain/model.js';
 import { MongoChangeVersion } from './mongo-change-version.js';
 import { changeVersionSqliteMigrations, SqliteChangeVersion } from './sqlite-change-version.js';
 
+/** The counter as these cases call it: every bump is a unit of work of its own (store.run), as a change runs it. */
+interface Version {
+  current(): Promise<number>;
+  bump(): Promise<number>;
+}
+
 interface Ctx {
-  version: ChangeVersion;
+  version: Version;
   close(): Promise<void>;
+}
+
+function inUnits(store: UnitOfWork, version: ChangeVersion): Version {
+  return { current: () => version.current(), bump: () => store.run((tx) => version.bump(tx)) };
 }
 
 describeRepositoryContract<Ctx>(
@@ -16,11 +28,12 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'allowlist.db'), migrations: changeVersionSqliteMigrations });
-      return { version: new SqliteChangeVersion(store), close: () => store.close() };
+      return { version: inUnits(store, new SqliteChangeVersion(store)), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: [] });
-      return { version: new MongoChangeVersion(store), close: () => store.close() };
+      // One process's units take turns on MongoDB, as the service runs them (units-in-turn.ts).
+      return { version: inUnits(mongoUnitsInTurn(store, store), new MongoChangeVersion(store)), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },

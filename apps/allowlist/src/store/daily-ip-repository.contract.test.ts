@@ -1,15 +1,53 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { AlreadyExistsError } from '@gatehouse/core';
+import { AlreadyExistsError, type UnitOfWork } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
+import { mongoUnitsInTurn } from './units-in-turn.js';
 import type { DailyIp, DailyIpRepository } from '../domain/model.js';
 import { dailyIpMongoIndexes, MongoDailyIpRepository } from './mongo-daily-ip-repository.js';
 import { dailyIpSqliteMigrations, SqliteDailyIpRepository } from './sqlite-daily-ip-repository.js';
 
+type Created = 'created' | 'ip_exists' | 'slot_taken';
+
+/** The repository as these cases call it: every write is a unit of work of its own (store.run), as a use case runs it. */
+type DailyIps = Omit<DailyIpRepository, 'create' | 'purgeExpired'> & {
+  create(daily: DailyIp): Promise<Created>;
+  purgeExpired(before: Date): Promise<number>;
+};
+
 interface Ctx {
-  repo: DailyIpRepository;
+  repo: DailyIps;
   close(): Promise<void>;
+}
+
+/** Anything but `created` ends the unit (a failed insert aborts a MongoDB transaction): carried out by this throw. */
+class NotCreated extends Error {
+  constructor(readonly result: Created) {
+    super(result);
+  }
+}
+
+function inUnits(store: UnitOfWork, repo: DailyIpRepository): DailyIps {
+  return {
+    create: (d) =>
+      store
+        .run(async (tx) => {
+          const r = await repo.create(tx, d);
+          if (r !== 'created') throw new NotCreated(r);
+          return r;
+        })
+        .catch((err: unknown) => {
+          if (err instanceof NotCreated) return err.result;
+          throw err;
+        }),
+    find: (...a) => repo.find(...a),
+    countForDay: (...a) => repo.countForDay(...a),
+    listUnexpired: (...a) => repo.listUnexpired(...a),
+    list: (...a) => repo.list(...a),
+    hasUsedIp: (...a) => repo.hasUsedIp(...a),
+    purgeExpired: (before) => store.run((tx) => repo.purgeExpired(tx, before)),
+  };
 }
 
 const T0 = Date.UTC(2026, 10, 1, 0, 0, 0);
@@ -48,7 +86,7 @@ function daily(overrides: Partial<DailyIp> = {}): DailyIp {
 }
 
 /** What the domain does: try slot 1..cap until created, the IP is already there, or the cap is reached. */
-async function register(repo: DailyIpRepository, d: DailyIp): Promise<'created' | 'ip_exists' | 'full'> {
+async function register(repo: DailyIps, d: DailyIp): Promise<'created' | 'ip_exists' | 'full'> {
   for (let slot = 1; slot <= CAP; slot++) {
     const r = await repo.create({ ...d, slot });
     if (r !== 'slot_taken') return r;
@@ -64,11 +102,12 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'allowlist.db'), migrations: dailyIpSqliteMigrations });
-      return { repo: new SqliteDailyIpRepository(store), close: () => store.close() };
+      return { repo: inUnits(store, new SqliteDailyIpRepository(store)), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: dailyIpMongoIndexes });
-      return { repo: new MongoDailyIpRepository(store), close: () => store.close() };
+      // One process's units take turns on MongoDB, as the service runs them (units-in-turn.ts).
+      return { repo: inUnits(mongoUnitsInTurn(store, store), new MongoDailyIpRepository(store)), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },

@@ -1,15 +1,36 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { AlreadyExistsError } from '@gatehouse/core';
+import { AlreadyExistsError, type UnitOfWork } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
+import { mongoUnitsInTurn } from './units-in-turn.js';
 import type { Actor, AllowlistEntry, EntryRepository } from '../domain/model.js';
 import { entryMongoIndexes, MongoEntryRepository } from './mongo-entry-repository.js';
 import { entrySqliteMigrations, SqliteEntryRepository } from './sqlite-entry-repository.js';
 
+/** The repository as these cases call it: every write is a unit of work of its own (store.run), as a use case runs it. */
+interface Entries {
+  create(entry: AllowlistEntry): Promise<void>;
+  get: EntryRepository['get'];
+  remove(entryId: string, at: Date, by: Actor, reason: string): Promise<AllowlistEntry | undefined>;
+  listActive: EntryRepository['listActive'];
+}
+
 interface Ctx {
-  repo: EntryRepository;
+  repo: Entries;
+  /** The store and the raw repository, for cases about the transaction itself. */
+  store: UnitOfWork;
+  raw: EntryRepository;
   close(): Promise<void>;
+}
+
+function inUnits(store: UnitOfWork, repo: EntryRepository): Entries {
+  return {
+    create: (e) => store.run((tx) => repo.create(tx, e)),
+    get: (id) => repo.get(id),
+    remove: (id, at, by, reason) => store.run((tx) => repo.remove(tx, id, at, by, reason)),
+    listActive: () => repo.listActive(),
+  };
 }
 
 const T0 = Date.UTC(2026, 10, 1, 9, 0, 0);
@@ -58,11 +79,14 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'allowlist.db'), migrations: entrySqliteMigrations });
-      return { repo: new SqliteEntryRepository(store), close: () => store.close() };
+      const raw = new SqliteEntryRepository(store);
+      return { repo: inUnits(store, raw), store, raw, close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: entryMongoIndexes });
-      return { repo: new MongoEntryRepository(store), close: () => store.close() };
+      const raw = new MongoEntryRepository(store);
+      // One process's units take turns on MongoDB, as the service runs them (units-in-turn.ts).
+      return { repo: inUnits(mongoUnitsInTurn(store, store), raw), store, raw, close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },
@@ -136,6 +160,24 @@ describeRepositoryContract<Ctx>(
       const expectedWinner = removed(target, at(HOUR + i), { accountId: `acc-${i}`, email: `o${i}@bank.example` }, `reason ${i}`);
       assert.deepEqual(winners[0], expectedWinner);
       assert.deepEqual(await repo.get(target.entryId), expectedWinner, 'the stored removal is the winner’s');
+    });
+
+    backend.test('writes ride in the caller\'s unit of work: a unit that fails after them leaves no entry and no removal', async ({ repo, store, raw }) => {
+      const kept = entry();
+      await repo.create(kept);
+      const lost = entry();
+      const boom = new Error('the unit failed after its writes');
+      await assert.rejects(
+        store.run(async (tx) => {
+          await raw.create(tx, lost);
+          assert.ok(await raw.remove(tx, kept.entryId, at(HOUR), OFFICER, 'rolled back'), 'the unit sees its own writes');
+          throw boom;
+        }),
+        (err) => err === boom,
+      );
+      assert.equal(await repo.get(lost.entryId), undefined, 'the create was rolled back');
+      assert.deepEqual(await repo.get(kept.entryId), kept, 'the removal was rolled back');
+      assert.deepEqual(ids(await repo.listActive()), ids([kept]));
     });
 
     backend.test('listActive returns every active entry, expired ones included, and no removed one', async ({ repo }) => {

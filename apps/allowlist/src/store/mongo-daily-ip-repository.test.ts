@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AlreadyExistsError } from '@gatehouse/core';
+import { AlreadyExistsError, type Transaction } from '@gatehouse/core';
 import { DuplicateKeyError, type MongoStore } from '@gatehouse/storage';
 import { MongoServerError } from 'mongodb';
 import type { DailyIp } from '../domain/model.js';
@@ -37,17 +37,21 @@ describe('violatedDailyIpKey (real MongoDB reports keyPattern, jongodb only the 
 describe('MongoDailyIpRepository.create maps the violated key', () => {
   const d: DailyIp = { dailyIpId: 'dip-1', ip: '192.0.2.1', accountId: 'acc-1', email: 'u@bank.example', scope: 'live', registeredAt: new Date(0), expiresAt: new Date(1), slot: 1 };
   /** A store whose insert fails with `err` and whose lookup finds `existing`. */
-  const repoFailingWith = (err: Error, existing: object | null) =>
-    new MongoDailyIpRepository({ db: { collection: () => ({ insertOne: () => Promise.reject(err), findOne: () => Promise.resolve(existing) }) } } as unknown as MongoStore);
+  const repoFailingWith = (err: Error, existing: object | null) => {
+    const db = { collection: () => ({ insertOne: () => Promise.reject(err), findOne: () => Promise.resolve(existing) }) };
+    return new MongoDailyIpRepository({ db, exec: (_tx: unknown, fn: (d: typeof db, s: undefined) => Promise<unknown>) => fn(db, undefined) } as unknown as MongoStore);
+  };
+  /** Stands for the use case's transaction (the fake store passes no session). */
+  const tx = { backend: 'mongodb' } as Transaction;
 
   it('slot reported but the IP is already registered for that day: ip_exists (a server names only one index)', async () => {
     const slotErr = e11000('daily_ips_account_day_slot', { accountId: 1, expiresAt: 1, slot: 1 });
-    assert.equal(await repoFailingWith(slotErr, { ...d, _id: 'dip-0' }).create(d), 'ip_exists');
-    assert.equal(await repoFailingWith(slotErr, null).create(d), 'slot_taken');
+    assert.equal(await repoFailingWith(slotErr, { ...d, _id: 'dip-0' }).create(tx, d), 'ip_exists');
+    assert.equal(await repoFailingWith(slotErr, null).create(tx, d), 'slot_taken');
   });
   it('a duplicate id is AlreadyExistsError; anything else is rethrown as is', async () => {
-    await assert.rejects(repoFailingWith(e11000('_id_', { _id: 1 }), null).create(d), AlreadyExistsError);
+    await assert.rejects(repoFailingWith(e11000('_id_', { _id: 1 }), null).create(tx, d), AlreadyExistsError);
     const other = new MongoServerError({ errmsg: 'not primary', code: 10107 });
-    await assert.rejects(repoFailingWith(other, null).create(d), (err) => err === other);
+    await assert.rejects(repoFailingWith(other, null).create(tx, d), (err) => err === other);
   });
 });

@@ -1,4 +1,4 @@
-import { AlreadyExistsError } from '@gatehouse/core';
+import { AlreadyExistsError, type Transaction } from '@gatehouse/core';
 import { DuplicateKeyError, isDuplicateKey, toStorageError, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter } from 'mongodb';
 import type { DailyIp, DailyIpRepository } from '../domain/model.js';
@@ -61,8 +61,8 @@ export function violatedDailyIpKey(err: unknown): 'ip' | 'slot' | 'id' | undefin
 }
 
 /**
- * Daily IPs on MongoDB. A registration is one insert: the unique indexes decide, and the error
- * says which key was taken. No multi-document transaction anywhere.
+ * Daily IPs on MongoDB. A registration is one insert in the use case's transaction: the unique
+ * indexes decide, and the error says which key was taken.
  */
 export class MongoDailyIpRepository implements DailyIpRepository {
   constructor(private readonly store: MongoStore) {}
@@ -71,24 +71,28 @@ export class MongoDailyIpRepository implements DailyIpRepository {
     return this.store.db.collection<DailyIpDoc>(DAILY_IPS);
   }
 
-  async create(d: DailyIp): Promise<'created' | 'ip_exists' | 'slot_taken'> {
-    try {
-      await this.col.insertOne(toDoc(d));
-      return 'created';
-    } catch (err) {
-      switch (violatedDailyIpKey(err)) {
-        case 'ip':
-          return 'ip_exists';
-        case 'slot':
-          // A document can break both keys (this IP, already in this slot); the server names one.
-          // "Already registered" wins, or a retry loop would walk on to "cap reached".
-          return (await this.find(d.accountId, d.ip, d.expiresAt)) ? 'ip_exists' : 'slot_taken';
-        case 'id':
-          throw new AlreadyExistsError('a daily IP registration with this id already exists');
-        default:
-          throw err;
+  create(tx: Transaction, d: DailyIp): Promise<'created' | 'ip_exists' | 'slot_taken'> {
+    return this.store.exec(tx, async (db, session) => {
+      try {
+        await db.collection<DailyIpDoc>(DAILY_IPS).insertOne(toDoc(d), { session });
+        return 'created';
+      } catch (err) {
+        switch (violatedDailyIpKey(err)) {
+          case 'ip':
+            return 'ip_exists';
+          case 'slot':
+            // A document can break both keys (this IP, already in this slot); the server names one.
+            // "Already registered" wins, or a retry loop would walk on to "cap reached". The failed
+            // insert aborted the transaction, so this reads committed data outside it (a key held
+            // by an uncommitted transaction is a write conflict, retried, never a duplicate key).
+            return (await this.find(d.accountId, d.ip, d.expiresAt)) ? 'ip_exists' : 'slot_taken';
+          case 'id':
+            throw new AlreadyExistsError('a daily IP registration with this id already exists');
+          default:
+            throw err;
+        }
       }
-    }
+    });
   }
 
   async find(accountId: string, ip: string, expiresAt: Date): Promise<DailyIp | undefined> {
@@ -124,7 +128,7 @@ export class MongoDailyIpRepository implements DailyIpRepository {
     return (await this.col.findOne({ accountId: { $eq: String(accountId) }, ip: { $eq: String(ip) } })) !== null;
   }
 
-  async purgeExpired(before: Date): Promise<number> {
-    return (await this.col.deleteMany({ expiresAt: { $lt: new Date(before.getTime()) } })).deletedCount;
+  async purgeExpired(tx: Transaction, before: Date): Promise<number> {
+    return this.store.exec(tx, async (db, session) => (await db.collection<DailyIpDoc>(DAILY_IPS).deleteMany({ expiresAt: { $lt: new Date(before.getTime()) } }, { session })).deletedCount);
   }
 }

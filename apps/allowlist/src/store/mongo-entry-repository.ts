@@ -1,4 +1,5 @@
-import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { Transaction } from '@gatehouse/core';
+import { insertOrAlreadyExists, mongoSession, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Actor, AllowlistEntry, EntryRepository } from '../domain/model.js';
 
 const ENTRIES = 'entries';
@@ -32,8 +33,9 @@ export class MongoEntryRepository implements EntryRepository {
     return this.store.db.collection<EntryDoc>(ENTRIES);
   }
 
-  async create(e: AllowlistEntry): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(e)), 'an active entry for this CIDR and scope (or an entry with this id) already exists');
+  async create(tx: Transaction, e: AllowlistEntry): Promise<void> {
+    const session = mongoSession(tx);
+    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(e), { session }), 'an active entry for this CIDR and scope (or an entry with this id) already exists');
   }
 
   async get(entryId: string): Promise<AllowlistEntry | undefined> {
@@ -41,8 +43,9 @@ export class MongoEntryRepository implements EntryRepository {
     return d ? toEntry(d) : undefined;
   }
 
-  async remove(entryId: string, at: Date, by: Actor, reason: string): Promise<AllowlistEntry | undefined> {
+  async remove(tx: Transaction, entryId: string, at: Date, by: Actor, reason: string): Promise<AllowlistEntry | undefined> {
     const id = String(entryId);
+    const session = mongoSession(tx);
     // Built from typed values only: no caller object reaches the update.
     const d = await this.col.findOneAndUpdate(
       { _id: { $eq: id }, removedAt: { $eq: null } },
@@ -54,7 +57,7 @@ export class MongoEntryRepository implements EntryRepository {
           activeKey: id,
         },
       },
-      { returnDocument: 'after' },
+      { returnDocument: 'after', session },
     );
     return d ? toEntry(d) : undefined;
   }

@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import type { SqliteMigration, SqliteStore } from '@gatehouse/storage';
 import type { ChangeVersion } from '../domain/model.js';
 
@@ -27,9 +28,9 @@ export class SqliteChangeVersion implements ChangeVersion {
     return this.store.exec(undefined, (db) => (db.prepare('SELECT v FROM change_version WHERE id = 1').get() as { v: number } | undefined)?.v ?? 0);
   }
 
-  bump(): Promise<number> {
+  bump(tx: Transaction): Promise<number> {
     return this.store.exec(
-      undefined,
+      tx,
       (db) => (db.prepare('INSERT INTO change_version (id, v) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET v = v + 1 RETURNING v').get() as { v: number }).v,
     );
   }

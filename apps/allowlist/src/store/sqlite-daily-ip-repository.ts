@@ -1,4 +1,4 @@
-import { AlreadyExistsError } from '@gatehouse/core';
+import { AlreadyExistsError, type Transaction } from '@gatehouse/core';
 import { DuplicateKeyError, isDuplicateKey, toStorageError, type SqliteDatabase, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { DailyIp, DailyIpRepository } from '../domain/model.js';
 
@@ -64,9 +64,10 @@ const ipTaken = (db: SqliteDatabase, d: DailyIp) =>
 export class SqliteDailyIpRepository implements DailyIpRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  create(d: DailyIp): Promise<'created' | 'ip_exists' | 'slot_taken'> {
-    // One exec holds the store's lock, so the insert and the follow-up check see the same rows.
-    return this.store.exec(undefined, (db) => {
+  create(tx: Transaction, d: DailyIp): Promise<'created' | 'ip_exists' | 'slot_taken'> {
+    // In the caller's transaction, so the insert and the follow-up check see the same rows.
+    // A refused INSERT undoes only its own statement: the transaction stays usable.
+    return this.store.exec(tx, (db) => {
       try {
         db.prepare(
           `INSERT INTO daily_ips (daily_ip_id, account_id, ip, registered_at, expires_at, slot, doc)
@@ -130,7 +131,7 @@ export class SqliteDailyIpRepository implements DailyIpRepository {
     return this.store.exec(undefined, (db) => db.prepare('SELECT 1 FROM daily_ips WHERE account_id = ? AND ip = ? LIMIT 1').get(accountId, ip) !== undefined);
   }
 
-  purgeExpired(before: Date): Promise<number> {
-    return this.store.exec(undefined, (db) => db.prepare('DELETE FROM daily_ips WHERE expires_at < ?').run(before.getTime()).changes);
+  purgeExpired(tx: Transaction, before: Date): Promise<number> {
+    return this.store.exec(tx, (db) => db.prepare('DELETE FROM daily_ips WHERE expires_at < ?').run(before.getTime()).changes);
   }
 }

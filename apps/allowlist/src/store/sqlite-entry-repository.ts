@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { Actor, AllowlistEntry, EntryRepository } from '../domain/model.js';
 
@@ -51,10 +52,10 @@ const REMOVE = `UPDATE entries SET
 export class SqliteEntryRepository implements EntryRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(e: AllowlistEntry): Promise<void> {
+  async create(tx: Transaction, e: AllowlistEntry): Promise<void> {
     await insertOrAlreadyExists(
       () =>
-        this.store.exec(undefined, (db) =>
+        this.store.exec(tx, (db) =>
           db
             .prepare('INSERT INTO entries (entry_id, active_key, created_at, removed_at, doc) VALUES (?, ?, ?, ?, ?)')
             .run(e.entryId, e.activeKey, e.createdAt.getTime(), ms(e.removedAt), JSON.stringify(e)),
@@ -70,9 +71,9 @@ export class SqliteEntryRepository implements EntryRepository {
     });
   }
 
-  remove(entryId: string, at: Date, by: Actor, reason: string): Promise<AllowlistEntry | undefined> {
-    // One exec holds the store's lock: the UPDATE and the read of what it wrote are one step.
-    return this.store.exec(undefined, (db) => {
+  remove(tx: Transaction, entryId: string, at: Date, by: Actor, reason: string): Promise<AllowlistEntry | undefined> {
+    // In the caller's transaction: the UPDATE and the read of what it wrote are one step.
+    return this.store.exec(tx, (db) => {
       const actor = { accountId: String(by.accountId), email: String(by.email) };
       const res = db.prepare(REMOVE).run(at.getTime(), at.toISOString(), JSON.stringify(actor), String(reason), entryId);
       if (res.changes !== 1) return undefined;
