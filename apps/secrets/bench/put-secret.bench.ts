@@ -64,11 +64,11 @@ function rowsOf(name: string, now: Date): { v: SecretVersion; head: SecretHead }
   return { v, head };
 }
 
-/** SqliteSecretRepository.putVersion (version insert + head upsert, one transaction, own commit) of each row pair, IN_FLIGHT at a time. */
-function baselinePut(repo: SqliteSecretRepository, rows: ReadonlyArray<{ v: SecretVersion; head: SecretHead }>): Promise<LoopRun> {
+/** SqliteSecretRepository.putVersion (version insert + head upsert) of each row pair in a unit of work of its own (store.run, group-committed), IN_FLIGHT at a time. */
+function baselinePut(store: SqliteStore, repo: SqliteSecretRepository, rows: ReadonlyArray<{ v: SecretVersion; head: SecretHead }>): Promise<LoopRun> {
   return timedEach(rows.length, IN_FLIGHT, async (i) => {
     const r = rows[i] as { v: SecretVersion; head: SecretHead };
-    await repo.putVersion(r.v, r.head);
+    await store.run((tx) => repo.putVersion(tx, r.v, r.head));
   });
 }
 
@@ -89,10 +89,10 @@ export async function putSecretBench(c: PutContext): Promise<string[]> {
 
   // --- Timed: baseline (first half), service (every put), baseline (second half).
   const half = Math.floor(PUTS / 2);
-  const b1 = await baselinePut(repo, rows.slice(0, half));
+  const b1 = await baselinePut(baseline, repo, rows.slice(0, half));
   const events0 = h.events.length;
   const { result: r, store: p, cpuMs: serverCpu, elu } = await probed(store, () => put(APP, Array.from({ length: PUTS }, (_, i) => `SECRET_${i}`), IN_FLIGHT));
-  const b2 = await baselinePut(repo, rows.slice(half));
+  const b2 = await baselinePut(baseline, repo, rows.slice(half));
 
   // --- Checks: every put succeeded as version 1, is stored, and was audited.
   if (r.errorCount > 0) throw new Error(`PutSecret failed (${r.errorCount} of ${PUTS} calls): ${r.errors.join('; ')}`);

@@ -47,12 +47,12 @@ export interface RedeemContext {
   log: (line: string) => void;
 }
 
-/** The repository's redeem (conditional UPDATE + read back, own commit) for each record, IN_FLIGHT at a time; `won`: the rows it redeemed. */
-async function baselineRedeem(repo: SqliteReleaseRepository, records: readonly ReleaseRecord[], now: Date): Promise<LoopRun & { won: number }> {
+/** The repository's redeem (conditional UPDATE + read back) for each record in a unit of work of its own (store.run, group-committed), IN_FLIGHT at a time; `won`: the rows it redeemed. */
+async function baselineRedeem(store: SqliteStore, repo: SqliteReleaseRepository, records: readonly ReleaseRecord[], now: Date): Promise<LoopRun & { won: number }> {
   const by = { identity: 'backend:deployer', ip: '127.0.0.1' };
   let won = 0;
   const r = await timedEach(records.length, IN_FLIGHT, async (i) => {
-    if (await repo.redeem((records[i] as ReleaseRecord).tokenHash, now, by)) won++;
+    if (await store.run((tx) => repo.redeem(tx, (records[i] as ReleaseRecord).tokenHash, now, by))) won++;
   });
   return { ...r, won };
 }
@@ -91,7 +91,7 @@ export async function redeemBench(c: RedeemContext): Promise<string[]> {
     }),
   );
   const repo = new SqliteReleaseRepository(baseline);
-  await unsynced(baseline, () => pool(records.length, PREPARE_CONCURRENCY, (i) => repo.create(records[i] as ReleaseRecord)));
+  await unsynced(baseline, () => pool(records.length, PREPARE_CONCURRENCY, (i) => baseline.run((tx) => repo.create(tx, records[i] as ReleaseRecord))));
   await h.drainAudit();
   log(
     `  setup: ${SECRETS.length} secrets per app; ${RELEASES} + ${WARMUP} warm-up READY releases created over gRPC in ${((t1 - t0) / 1000).toFixed(1)} s; ` +
@@ -106,10 +106,10 @@ export async function redeemBench(c: RedeemContext): Promise<string[]> {
   // --- Timed: baseline (first half), service (every release), baseline (second half).
   const now = h.clock.now();
   const half = Math.floor(records.length / 2);
-  const b1 = await baselineRedeem(repo, records.slice(0, half), now);
+  const b1 = await baselineRedeem(baseline, repo, records.slice(0, half), now);
   const events0 = h.events.length;
   const { result: r, store: p, cpuMs: serverCpu, elu } = await probed(store, () => driver.run({ kind: 'redeem', address, pkiDir, certName: 'deployer', tokens: timed.map((t) => t.token), inFlight: IN_FLIGHT, expectSecrets: SECRETS.length }));
-  const b2 = await baselineRedeem(repo, records.slice(half), now);
+  const b2 = await baselineRedeem(baseline, repo, records.slice(half), now);
 
   // --- Checks: every call succeeded, each release redeemed exactly once, each redemption audited.
   if (r.errorCount > 0) throw new Error(`RedeemRelease failed (${r.errorCount} of ${timed.length} calls): ${r.errors.join('; ')}`);

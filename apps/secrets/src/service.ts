@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { outboxAuditSink } from '@gatehouse/audit-client';
+import { auditedUnitOfWork, outboxAuditSink } from '@gatehouse/audit-client';
 import { IdentityServiceClient } from '@gatehouse/contracts';
 import type { ServiceSpec } from '@gatehouse/service-host';
 import { ConfigError } from '@gatehouse/service-kit';
 import { sessionVerifierFromConfig } from '@gatehouse/session';
+import { inTurn } from '@gatehouse/storage';
 import { FileKeyFileStore } from './adapters/key-file-store.js';
 import { secretsConfigShape } from './config.js';
 import { SealManager } from './domain/seal/index.js';
@@ -38,7 +39,9 @@ export const secretsService: ServiceSpec<typeof secretsConfigShape> = {
     const secrets = new Secrets({
       ...secretsStores(store),
       seal,
+      uow: auditedUnitOfWork<SecretsAction>('secrets', store.store, emitter),
       audit: outboxAuditSink<SecretsAction>('secrets', emitter),
+      inTurn,
       clock,
       settings: {
         requiredApprovals: { live: cfg.GATEHOUSE_SECRETS_LIVE_APPROVALS, staging: cfg.GATEHOUSE_SECRETS_STAGING_APPROVALS },

@@ -12,6 +12,7 @@ export {
 export { openStore, type OpenStoreOptions, type OpenedStore } from './open-store.js';
 export { boundedMaxTimeMS } from './max-time.js';
 export { inTurn } from './mutex.js';
+export { inTurnUntilCommit } from './mongo-turns.js';
 export { storeUnavailableReason } from './store-unavailable.js';
 export {
   StorageError,

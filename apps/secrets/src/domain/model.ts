@@ -1,3 +1,5 @@
+import type { Transaction } from '@gatehouse/core';
+
 /** The data environments (P1). */
 export type Environment = 'live' | 'staging';
 
@@ -50,19 +52,20 @@ export interface SecretRepository {
    * (environment, app, name, version): AlreadyExistsError when a concurrent Put took the number
    * (the caller re-reads the head and retries with the next one).
    */
-  putVersion(v: SecretVersion, head: SecretHead): Promise<void>;
-  head(environment: Environment, app: string, name: string): Promise<SecretHead | undefined>;
-  version(environment: Environment, app: string, name: string, version: number): Promise<SecretVersion | undefined>;
+  putVersion(tx: Transaction, v: SecretVersion, head: SecretHead): Promise<void>;
+  /** With `tx`: read inside that unit of work (a use case's decision); without: committed data. */
+  head(environment: Environment, app: string, name: string, tx?: Transaction): Promise<SecretHead | undefined>;
+  version(environment: Environment, app: string, name: string, version: number, tx?: Transaction): Promise<SecretVersion | undefined>;
   /** The latest live (not deleted) version of each secret of the app, for a release snapshot. */
-  latestOfApp(environment: Environment, app: string): Promise<SecretVersion[]>;
+  latestOfApp(environment: Environment, app: string, tx?: Transaction): Promise<SecretVersion[]>;
   /** Heads for ListSecrets, ordered by environment, app, name; keyset after the previous page's last. */
   list(filter: { environment?: Environment; app?: string; includeDeleted: boolean }, page: { after?: { environment: string; app: string; name: string } | undefined; limit: number }): Promise<SecretHead[]>;
   /** Marks the head deleted and erases the ciphertexts of every version; false if unknown or already deleted. */
-  delete(environment: Environment, app: string, name: string, at: Date, by: Actor): Promise<boolean>;
+  delete(tx: Transaction, environment: Environment, app: string, name: string, at: Date, by: Actor): Promise<boolean>;
   /** Versions still wrapped under a master key version other than `current` (rotation), up to `limit`. */
   wrappedUnder(notVersion: number, limit: number): Promise<SecretVersion[]>;
   /** Replaces a version's wrapped data key iff it is still wrapped under `fromMasterVersion` (compare-and-set). */
-  rewrap(v: SecretVersion, fromMasterVersion: number, wrappedDataKey: string, toMasterVersion: number): Promise<boolean>;
+  rewrap(tx: Transaction, v: SecretVersion, fromMasterVersion: number, wrappedDataKey: string, toMasterVersion: number): Promise<boolean>;
 }
 
 /** Release life cycle (secrets.v1.ReleaseState). */
@@ -121,19 +124,20 @@ export interface ReleaseFilter {
 
 /** Storage port of releases; SQLite and MongoDB adapters pass one contract suite. */
 export interface ReleaseRepository {
-  create(r: ReleaseRecord): Promise<void>;
-  get(releaseId: string): Promise<ReleaseRecord | undefined>;
-  byTokenHash(tokenHash: string): Promise<ReleaseRecord | undefined>;
+  create(tx: Transaction, r: ReleaseRecord): Promise<void>;
+  /** With `tx`: read inside that unit of work; without: committed data. */
+  get(releaseId: string, tx?: Transaction): Promise<ReleaseRecord | undefined>;
+  byTokenHash(tokenHash: string, tx?: Transaction): Promise<ReleaseRecord | undefined>;
   /**
    * The redemption: READY → REDEEMED iff the stored release with this token hash is READY and
    * `expiresAt > now`, in ONE conditional update; returns the redeemed record, or undefined when
    * it was not READY (any more) — exactly one of N concurrent callers gets it.
    */
-  redeem(tokenHash: string, now: Date, by: { identity: string; ip: string }): Promise<ReleaseRecord | undefined>;
+  redeem(tx: Transaction, tokenHash: string, now: Date, by: { identity: string; ip: string }): Promise<ReleaseRecord | undefined>;
   /** Replaces the record iff its stored version is `r.version - 1` (approvals, revocation, expiry). */
-  update(r: ReleaseRecord): Promise<boolean>;
+  update(tx: Transaction, r: ReleaseRecord): Promise<boolean>;
   /** Counts a refused redemption (for the history), whatever the state. */
-  countRefusal(releaseId: string): Promise<void>;
+  countRefusal(tx: Transaction, releaseId: string): Promise<void>;
   /** Newest first; keyset pagination. */
   list(filter: ReleaseFilter, page: { after?: { createdAt: Date; releaseId: string } | undefined; limit: number }): Promise<ReleaseRecord[]>;
   /** Releases past `now` that are still PENDING_APPROVAL or READY, or expired but not yet reported. */

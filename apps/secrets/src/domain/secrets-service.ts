@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditSink, DomainAuditEvent, EventActor } from '@gatehouse/audit-client';
+import type { AuditedTransaction, AuditedUnitOfWork, AuditSink, DomainAuditEvent, EventActor } from '@gatehouse/audit-client';
 import {
   AbortedError,
   AlreadyExistsError,
@@ -119,9 +119,11 @@ type Event = DomainAuditEvent<SecretsAction>;
 /**
  * SecretsService's domain (P3, P4; issue 6): the seal, envelope-encrypted secret versions, and
  * single-use releases. Every data operation needs the master key, so while sealed each one
- * answers FAILED_PRECONDITION "sealed". Redemption is one compare-and-set (READY → REDEEMED) in
- * the store: whatever the concurrency, one caller wins; the bundle goes out only after audit
- * confirmed the event, and if audit cannot, the release goes back to READY and nothing is sent.
+ * answers FAILED_PRECONDITION "sealed". Every state change and its audit events commit as one
+ * unit of work (issue 14). Redemption is one compare-and-set (READY → REDEEMED) in the store:
+ * whatever the concurrency, one caller wins; audit confirms the intent before it, and the
+ * compare-and-set and its outcome event commit together, so a REDEEMED release always has its
+ * REDEEM event, and if audit cannot confirm, nothing changes and nothing is sent.
  */
 export class Secrets {
   constructor(
@@ -129,11 +131,25 @@ export class Secrets {
       secrets: SecretRepository;
       releases: ReleaseRepository;
       seal: SealManager;
+      /** Where each use case's writes and events commit together. */
+      uow: AuditedUnitOfWork<SecretsAction>;
+      /** Fail-closed confirmation of critical actions' intents (before the action). */
       audit: AuditSink<SecretsAction>;
+      /**
+       * Runs fn after every earlier call with the same key in this process finished: one redemption
+       * of a token at a time here, so concurrent callers do not each ask audit to confirm an intent
+       * only one of them can carry out (replicas still race through the compare-and-set).
+       */
+      inTurn: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
       clock: Clock;
       settings: SecretsSettings;
     },
   ) {}
+
+  /** Stages events with no state change of their own (seal, refusals) in a unit of their own. */
+  private note(useCase: string, ...events: Event[]): Promise<void> {
+    return this.d.uow.run(async (tx) => tx.audit(...events), useCase);
+  }
 
   // ---- seal ----------------------------------------------------------------------------------
 
@@ -144,7 +160,8 @@ export class Secrets {
   /** Initialize: a new key file (passphrase or shares). The shares are returned here only. */
   async initialize(spec: KeyFileSpec, from: Caller): Promise<{ status: SealStatus; shares: string[] }> {
     const r = await this.d.seal.initialize(spec);
-    await this.d.audit.record(
+    await this.note(
+      'initialize',
       this.event('initialize', 'success', machine(from), from, {
         subject: { kind: 'seal', id: 'key-file' },
         details: { mode: r.status.mode ?? '', threshold: String(r.status.threshold), shares: String(r.status.shareCount), key_version: String(r.status.keyVersion) },
@@ -166,9 +183,10 @@ export class Secrets {
     };
     try {
       const status = 'passphrase' in material ? await this.d.seal.unsealWithPassphrase(material.passphrase, { confirm }) : await this.d.seal.unsealWithShare(material.share, { confirm });
-      if (unsealing) await this.d.audit.record(outcomeOf(unsealing, status.sealed ? { outcome: 'error', error: 'sealed again before the unseal completed' } : { outcome: 'success' }));
+      if (unsealing) await this.note('unseal', outcomeOf(unsealing, status.sealed ? { outcome: 'error', error: 'sealed again before the unseal completed' } : { outcome: 'success' }));
       if (status.sealed && !unsealing) {
-        await this.d.audit.record(
+        await this.note(
+          'unseal',
           this.event('unseal', 'success', machine(from), from, {
             subject: { kind: 'seal', id: 'key-file' },
             details: { mode: status.mode ?? '', progress: `${status.sharesProvided}/${status.threshold}`, unsealed: 'false' },
@@ -177,9 +195,10 @@ export class Secrets {
       }
       return status;
     } catch (err) {
-      if (unsealing) await this.d.audit.record(outcomeOf(unsealing, { outcome: 'error', error: err instanceof FailedPreconditionError ? 'sealed again before the unseal completed' : 'the unseal did not complete' }));
+      if (unsealing) await this.note('unseal', outcomeOf(unsealing, { outcome: 'error', error: err instanceof FailedPreconditionError ? 'sealed again before the unseal completed' : 'the unseal did not complete' }));
       if (err instanceof PermissionDeniedError || err instanceof InvalidArgumentError) {
-        await this.d.audit.record(
+        await this.note(
+          'deny',
           this.event('unseal', err instanceof PermissionDeniedError ? 'denied' : 'failure', machine(from), from, {
             subject: { kind: 'seal', id: 'key-file' },
             details: { reason: err instanceof PermissionDeniedError ? 'key_material_refused' : 'malformed_key_material' },
@@ -196,7 +215,8 @@ export class Secrets {
     if (who && !who.roles.includes('security_officer')) throw new PermissionDeniedError('sealing with a session requires the security_officer role');
     const before = await this.d.seal.status();
     const status = await this.d.seal.seal();
-    await this.d.audit.record(
+    await this.note(
+      'seal',
       this.event('seal', 'success', who ? employee(who) : machine(from), from, {
         subject: { kind: 'seal', id: 'key-file' },
         details: { reason: why, was_sealed: String(before.sealed) },
@@ -210,7 +230,8 @@ export class Secrets {
     requireRole(officer, ['security_officer'], 'rotating the master key');
     const why = text(reason, 'reason', true);
     const r = await this.d.seal.rotateMasterKey((olds, to) => this.rewrapAll(olds, to));
-    await this.d.audit.record(
+    await this.note(
+      'rotate-master-key',
       this.event('master_key_rotate', 'success', employee(officer), from, {
         subject: { kind: 'seal', id: 'key-file' },
         details: { reason: why, key_version: String(r.status.keyVersion), rewrapped: String(r.rewrapped) },
@@ -225,15 +246,17 @@ export class Secrets {
     for (;;) {
       const batch = await this.d.secrets.wrappedUnder(to.version, REWRAP_BATCH);
       if (batch.length === 0) return count;
-      let progressed = false;
-      for (const v of batch) {
+      const rewrapped = batch.map((v) => {
         const old = byVersion.get(v.masterKeyVersion);
         if (!old) throw new Error(`secret version wrapped under master key ${v.masterKeyVersion}, which the key file no longer holds`);
-        const next = rewrapDataKey(old, to, binding(v), v);
-        if (await this.d.secrets.rewrap(v, v.masterKeyVersion, next.wrappedDataKey, to.version)) count++;
-        progressed = true;
-      }
-      if (!progressed) return count;
+        return { v, wrappedDataKey: rewrapDataKey(old, to, binding(v), v).wrappedDataKey };
+      });
+      // One unit per batch: each re-wrap is its own compare-and-set; the rotation's event follows at the end.
+      count += await this.d.uow.run(async (tx) => {
+        let n = 0;
+        for (const r of rewrapped) if (await this.d.secrets.rewrap(tx, r.v, r.v.masterKeyVersion, r.wrappedDataKey, to.version)) n++;
+        return n;
+      }, 'rotate-rewrap');
     }
   }
 
@@ -250,25 +273,29 @@ export class Secrets {
       const now = this.d.clock.now();
       const version = (head?.latestVersion ?? 0) + 1;
       const by = actor(who);
+      const event = this.event('secret_put', 'success', employee(who), from, { environment: req.environment, subject: secretSubject(req.environment, app, name), details: { app, version: String(version) } });
       try {
-        await this.d.seal.withMasterKey(async (key) => {
+        // Encrypted before the unit (no crypto while the store is held); the lease keeps a rotation from retiring the key until it committed.
+        return await this.d.seal.withMasterKey(async (key) => {
           const sealed = encryptValue(key, { environment: req.environment, app, name, version }, req.value);
-          await this.d.secrets.putVersion(
-            { environment: req.environment, app, name, version, ...sealed, createdAt: now, createdBy: by, destroyedAt: null },
-            { environment: req.environment, app, name, latestVersion: version, createdAt: head?.createdAt ?? now, updatedAt: now, updatedBy: by, deletedAt: null, deletedBy: null },
-          );
+          return this.d.uow.run(async (tx) => {
+            await this.d.secrets.putVersion(
+              tx,
+              { environment: req.environment, app, name, version, ...sealed, createdAt: now, createdBy: by, destroyedAt: null },
+              { environment: req.environment, app, name, latestVersion: version, createdAt: head?.createdAt ?? now, updatedAt: now, updatedBy: by, deletedAt: null, deletedBy: null },
+            );
+            tx.faultPoint('version');
+            tx.audit(event);
+            const stored = await this.d.secrets.head(req.environment, app, name, tx);
+            if (!stored) throw new Error('a secret just stored has no head');
+            return stored;
+          }, 'put-secret');
         });
       } catch (err) {
         if (err instanceof AlreadyExistsError && attempt < MAX_PUT_ATTEMPTS) continue;
         if (err instanceof AlreadyExistsError) throw new AbortedError(`${name} was changed concurrently; retry`);
         throw err;
       }
-      await this.d.audit.record(
-        this.event('secret_put', 'success', employee(who), from, { environment: req.environment, subject: secretSubject(req.environment, app, name), details: { app, version: String(version) } }),
-      );
-      const stored = await this.d.secrets.head(req.environment, app, name);
-      if (!stored) throw new Error('a secret just stored has no head');
-      return stored;
     }
   }
 
@@ -291,15 +318,16 @@ export class Secrets {
     const name = checkSecretName(req.name);
     const why = text(req.reason, 'reason', true);
     this.requireWriter(who, req.environment, 'delete secrets');
-    if (!(await this.d.secrets.delete(req.environment, app, name, this.d.clock.now(), actor(who)))) {
-      throw new NotFoundError(`no secret ${name} of app ${app} in ${req.environment.toUpperCase()} (or it was already deleted)`);
-    }
-    await this.d.audit.record(
-      this.event('secret_delete', 'success', employee(who), from, { environment: req.environment, subject: secretSubject(req.environment, app, name), details: { app, reason: why } }),
-    );
-    const head = await this.d.secrets.head(req.environment, app, name);
-    if (!head) throw new Error('a deleted secret lost its head');
-    return head;
+    return this.d.uow.run(async (tx) => {
+      if (!(await this.d.secrets.delete(tx, req.environment, app, name, this.d.clock.now(), actor(who)))) {
+        throw new NotFoundError(`no secret ${name} of app ${app} in ${req.environment.toUpperCase()} (or it was already deleted)`);
+      }
+      tx.faultPoint('delete');
+      tx.audit(this.event('secret_delete', 'success', employee(who), from, { environment: req.environment, subject: secretSubject(req.environment, app, name), details: { app, reason: why } }));
+      const head = await this.d.secrets.head(req.environment, app, name, tx);
+      if (!head) throw new Error('a deleted secret lost its head');
+      return head;
+    }, 'delete-secret');
   }
 
   // ---- releases ------------------------------------------------------------------------------
@@ -345,9 +373,10 @@ export class Secrets {
       expiryReported: false,
       version: 1,
     };
-    await this.d.releases.create(release);
-    await this.d.audit.record(
-      this.event('release_create', 'success', employee(who), from, {
+    await this.d.uow.run(async (tx) => {
+      await this.d.releases.create(tx, release);
+      tx.faultPoint('create');
+      tx.audit(this.event('release_create', 'success', employee(who), from, {
         occurredAt: release.createdAt,
         environment: release.environment,
         subject: { kind: 'release', id: release.releaseId },
@@ -361,8 +390,8 @@ export class Secrets {
           entries: String(release.secrets.length),
           state: release.state,
         },
-      }),
-    );
+      }));
+    }, 'create-release');
     return { release, token };
   }
 
@@ -386,11 +415,17 @@ export class Secrets {
       details: { app: r.app, deployment_ref: r.deploymentRef, approvals: `${approvals.length}/${r.requiredApprovals}`, note: memo },
     });
     const approving = { event, intentId: (await this.d.audit.confirm(event)).intentId };
-    if (!(await this.d.releases.update(next))) {
-      await this.d.audit.record(outcomeOf(approving, { outcome: 'error', error: 'concurrent change: not applied' }));
-      throw new AbortedError(`release ${r.releaseId} changed concurrently; retry`);
-    }
-    await this.d.audit.record(outcomeOf(approving, { outcome: 'success' }));
+    // The approval and its outcome commit together; a lost compare-and-set commits only the outcome saying so.
+    const applied = await this.d.uow.run(async (tx) => {
+      if (!(await this.d.releases.update(tx, next))) {
+        tx.audit(outcomeOf(approving, { outcome: 'error', error: 'concurrent change: not applied' }));
+        return false;
+      }
+      tx.faultPoint('approve');
+      tx.audit(outcomeOf(approving, { outcome: 'success' }));
+      return true;
+    }, 'approve-release');
+    if (!applied) throw new AbortedError(`release ${r.releaseId} changed concurrently; retry`);
     return next;
   }
 
@@ -404,22 +439,27 @@ export class Secrets {
     if (r.state !== 'pending_approval' && r.state !== 'ready') throw new FailedPreconditionError(`release ${r.releaseId} is ${stateWord(r.state)}; only a release not yet redeemed can be revoked`);
     const now = this.d.clock.now();
     const next: ReleaseRecord = { ...r, state: 'revoked', revokedAt: now, revokedBy: actor(who), revokeReason: why, version: r.version + 1 };
-    if (!(await this.d.releases.update(next))) throw new AbortedError(`release ${r.releaseId} changed concurrently; retry`);
-    await this.d.audit.record(
-      this.event('release_revoke', 'success', employee(who), from, {
-        environment: r.environment,
-        subject: { kind: 'release', id: r.releaseId },
-        details: { app: r.app, deployment_ref: r.deploymentRef, reason: why, previous_state: r.state },
-      }),
-    );
+    await this.d.uow.run(async (tx) => {
+      if (!(await this.d.releases.update(tx, next))) throw new AbortedError(`release ${r.releaseId} changed concurrently; retry`);
+      tx.faultPoint('revoke');
+      tx.audit(
+        this.event('release_revoke', 'success', employee(who), from, {
+          environment: r.environment,
+          subject: { kind: 'release', id: r.releaseId },
+          details: { app: r.app, deployment_ref: r.deploymentRef, reason: why, previous_state: r.state },
+        }),
+      );
+    }, 'revoke-release');
     return next;
   }
 
   /**
-   * RedeemRelease: the bundle, once. Checks (state, expiry, bindings, snapshot) come first, then
-   * the single compare-and-set picks the one winner; audit must confirm before the bundle is
-   * returned (fail closed: the release is put back to READY). A crash after the compare-and-set
-   * leaves it REDEEMED: never released twice. Every refusal is counted and audited.
+   * RedeemRelease: the bundle, once. Checks (state, expiry, bindings, snapshot) come first; then
+   * audit must confirm the intent (fail closed: nothing changes and nothing is sent otherwise);
+   * then one unit of work carries the single compare-and-set that picks the winner AND its
+   * outcome event, so a REDEEMED release always has its REDEEM event (issue 14: a crash between
+   * two commits used to leave one without). A crash after that commit leaves it REDEEMED: never
+   * released twice. Every refusal is counted and audited.
    */
   async redeem(token: string, from: Caller): Promise<Bundle> {
     this.requireUnsealed();
@@ -428,6 +468,10 @@ export class Secrets {
       throw new InvalidArgumentError('release_token', 'is not a release token (ghr_ followed by 43 base64url characters)');
     }
     const hash = releaseTokenHash(token);
+    return this.d.inTurn(`secrets/redeem/${hash}`, () => this.redeemInTurn(hash, from));
+  }
+
+  private async redeemInTurn(hash: string, from: Caller): Promise<Bundle> {
     const found = await this.d.releases.byTokenHash(hash);
     if (!found) {
       await this.refuse(undefined, 'unknown_token', from);
@@ -445,28 +489,28 @@ export class Secrets {
     }
     const secrets = await this.openSnapshot(found, from);
     try {
-      const won = await this.d.releases.redeem(hash, this.d.clock.now(), { identity: from.identity, ip: from.ip });
-      if (!won) {
-        await this.refuseUnlessRedeemable((await this.d.releases.get(found.releaseId)) ?? found, from);
+      const event = this.event('release_redeem', 'success', machine(from), from, {
+        environment: found.environment,
+        subject: { kind: 'release', id: found.releaseId },
+        details: { app: found.app, deployment_ref: found.deploymentRef, entries: String(secrets.length), client_identity: from.identity },
+      });
+      const redeeming = { event, intentId: (await this.d.audit.confirm(event)).intentId };
+      const result = await this.d.uow.run(async (tx): Promise<{ won: ReleaseRecord } | { lost: ReleaseRecord }> => {
+        const won = await this.d.releases.redeem(tx, hash, this.d.clock.now(), { identity: from.identity, ip: from.ip });
+        if (!won) {
+          // Another replica's compare-and-set came first (or the release just expired): the intent's outcome says so.
+          tx.audit(outcomeOf(redeeming, { outcome: 'error', error: 'the release was no longer redeemable: not redeemed' }));
+          return { lost: (await this.d.releases.get(found.releaseId, tx)) ?? found };
+        }
+        tx.faultPoint('redeem');
+        tx.audit(outcomeOf(redeeming, { outcome: 'success' }));
+        return { won };
+      }, 'redeem-release');
+      if ('lost' in result) {
+        await this.refuseUnlessRedeemable(result.lost, from);
         throw new Error('a release that lost the redemption is still redeemable');
       }
-      // The compare-and-set only reserved the release: the bundle leaves after a confirmed intent, with its outcome recorded.
-      const event = this.event('release_redeem', 'success', machine(from), from, {
-        environment: won.environment,
-        subject: { kind: 'release', id: won.releaseId },
-        details: { app: won.app, deployment_ref: won.deploymentRef, entries: String(secrets.length), client_identity: from.identity },
-      });
-      let redeeming: { event: Event; intentId: string } | undefined;
-      try {
-        redeeming = { event, intentId: (await this.d.audit.confirm(event)).intentId };
-        await this.d.audit.record(outcomeOf(redeeming, { outcome: 'success' }));
-      } catch (err) {
-        const back: ReleaseRecord = { ...won, state: 'ready', redeemedAt: null, redeemedByIdentity: null, redeemedFromIp: null, version: won.version + 1 };
-        await this.d.releases.update(back).catch(() => false);
-        if (redeeming) await this.d.audit.record(outcomeOf(redeeming, { outcome: 'error', error: 'the outcome could not be recorded: not redeemed' })).catch(() => undefined);
-        throw err;
-      }
-      return { release: won, secrets };
+      return { release: result.won, secrets };
     } catch (err) {
       for (const s of secrets) s.value.fill(0);
       throw err;
@@ -491,26 +535,31 @@ export class Secrets {
 
   /**
    * The expiry job: releases past their expiry become EXPIRED; each READY one raises
-   * ACTION_SECRETS_RELEASE_EXPIRED_UNREDEEMED once (recorded before the state change, so a crash
-   * in between repeats the event rather than losing it; the alert rule groups by release).
-   * Runs sealed too (no key needed). Returns how many releases it expired or reported.
+   * ACTION_SECRETS_RELEASE_EXPIRED_UNREDEEMED once, in the unit of work of the state change (a
+   * replica whose compare-and-set lost stages nothing). Runs sealed too (no key needed). Returns
+   * how many releases it expired or reported.
    */
   async expireDue(limit = 100): Promise<number> {
     const now = this.d.clock.now();
     let done = 0;
     for (const r of await this.d.releases.dueForExpiry(now, limit)) {
       const unredeemed = r.state === 'ready' || (r.state === 'expired' && r.approvals.length >= r.requiredApprovals);
-      if (unredeemed) {
-        await this.d.audit.record({
-          action: 'release_expired_unredeemed',
-          outcome: 'failure',
-          actor: { kind: 'system', id: 'secrets-expiry' },
-          environment: r.environment,
-          subject: { kind: 'release', id: r.releaseId },
-          details: { app: r.app, deployment_ref: r.deploymentRef, expired_at: r.expiresAt.toISOString(), created_by: r.createdBy.accountId },
-        });
-      }
-      if (await this.d.releases.update({ ...r, state: 'expired', expiryReported: true, version: r.version + 1 })) done++;
+      const expired = await this.d.uow.run(async (tx) => {
+        if (!(await this.d.releases.update(tx, { ...r, state: 'expired', expiryReported: true, version: r.version + 1 }))) return false;
+        tx.faultPoint('expire');
+        if (unredeemed) {
+          tx.audit({
+            action: 'release_expired_unredeemed',
+            outcome: 'failure',
+            actor: { kind: 'system', id: 'secrets-expiry' },
+            environment: r.environment,
+            subject: { kind: 'release', id: r.releaseId },
+            details: { app: r.app, deployment_ref: r.deploymentRef, expired_at: r.expiresAt.toISOString(), created_by: r.createdBy.accountId },
+          });
+        }
+        return true;
+      }, 'expire-release');
+      if (expired) done++;
     }
     return done;
   }
@@ -547,14 +596,19 @@ export class Secrets {
     throw new FailedPreconditionError(message[reason] ?? `release ${r.releaseId} cannot be redeemed`);
   }
 
+  /** A refused redemption: the release's refusal count and the event, in one unit. */
   private async refuse(r: ReleaseRecord | undefined, reason: RefusalReason, from: Caller): Promise<void> {
-    if (r) await this.d.releases.countRefusal(r.releaseId);
-    await this.d.audit.record(
-      this.event('release_redeem_refused', 'denied', machine(from), from, {
-        ...(r ? { environment: r.environment, subject: { kind: 'release' as const, id: r.releaseId } } : {}),
-        details: { reason, class: REFUSAL_CLASS[reason], ...(r ? { app: r.app, deployment_ref: r.deploymentRef, state: r.state } : {}), client_identity: from.identity },
-      }),
-    );
+    const event = this.event('release_redeem_refused', 'denied', machine(from), from, {
+      ...(r ? { environment: r.environment, subject: { kind: 'release' as const, id: r.releaseId } } : {}),
+      details: { reason, class: REFUSAL_CLASS[reason], ...(r ? { app: r.app, deployment_ref: r.deploymentRef, state: r.state } : {}), client_identity: from.identity },
+    });
+    await this.d.uow.run(async (tx: AuditedTransaction<SecretsAction>) => {
+      if (r) {
+        await this.d.releases.countRefusal(tx, r.releaseId);
+        tx.faultPoint('count');
+      }
+      tx.audit(event);
+    }, 'refuse-redemption');
   }
 
   /** Decrypts the release's snapshot; a destroyed or missing version refuses the redemption. */

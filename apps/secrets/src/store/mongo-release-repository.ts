@@ -1,6 +1,8 @@
-import { inTurn, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { Transaction } from '@gatehouse/core';
+import { inTurnUntilCommit, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter } from 'mongodb';
 import type { Environment, ReleaseFilter, ReleaseRecord, ReleaseRepository, ReleaseState } from '../domain/model.js';
+import { inTx } from './mongo-session.js';
 import { actor, date, emptyPage, nullableActor, nullableDate, nullableText, text } from './typed-values.js';
 
 const RELEASES = 'releases';
@@ -54,48 +56,62 @@ const EXPIRING: ReleaseState[] = ['pending_approval', 'ready'];
  * Releases on MongoDB. Every transition is one single-document compare-and-set: the redemption's
  * filter is the whole condition (this token, READY, not yet expired) and returns the document it
  * wrote, so exactly one of any number of concurrent callers gets it. The refusal count is only
- * ever incremented ($inc), and update() leaves it alone (see the SQLite adapter).
+ * ever incremented ($inc), and update() leaves it alone (see the SQLite adapter). Writes run in
+ * the caller's unit of work (a multi-document transaction carrying the use case's audit events);
+ * each takes its document's turn in this process until that transaction ends (inTurnUntilCommit:
+ * jongodb does not detect write conflicts between transactions): by token for the redemption, by
+ * id for the refusal count, both for update().
  */
 export class MongoReleaseRepository implements ReleaseRepository {
   constructor(private readonly store: MongoStore) {}
+
+  /** This transaction's turn on a release, by id and/or token (always in that order, so two units never wait on each other). */
+  private async turn(tx: Transaction, of: { releaseId?: string; tokenHash?: string }): Promise<void> {
+    const db = this.store.db.databaseName;
+    if (of.releaseId !== undefined) await inTurnUntilCommit(tx, `${db}/release/${String(of.releaseId)}`);
+    if (of.tokenHash !== undefined) await inTurnUntilCommit(tx, `${db}/release-token/${String(of.tokenHash)}`);
+  }
 
   private get col() {
     return this.store.db.collection<ReleaseDoc>(RELEASES);
   }
 
-  async create(r: ReleaseRecord): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(r)), 'a release with this id or token already exists');
+  async create(tx: Transaction, r: ReleaseRecord): Promise<void> {
+    await this.turn(tx, { releaseId: r.releaseId, tokenHash: r.tokenHash });
+    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(r), inTx(tx)), 'a release with this id or token already exists');
   }
 
-  async get(releaseId: string): Promise<ReleaseRecord | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(releaseId) } });
+  async get(releaseId: string, tx?: Transaction): Promise<ReleaseRecord | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: String(releaseId) } }, inTx(tx));
     return d ? toRecord(d) : undefined;
   }
 
-  async byTokenHash(tokenHash: string): Promise<ReleaseRecord | undefined> {
-    const d = await this.col.findOne({ tokenHash: { $eq: String(tokenHash) } });
+  async byTokenHash(tokenHash: string, tx?: Transaction): Promise<ReleaseRecord | undefined> {
+    const d = await this.col.findOne({ tokenHash: { $eq: String(tokenHash) } }, inTx(tx));
     return d ? toRecord(d) : undefined;
   }
 
-  async redeem(tokenHash: string, now: Date, by: { identity: string; ip: string }): Promise<ReleaseRecord | undefined> {
+  async redeem(tx: Transaction, tokenHash: string, now: Date, by: { identity: string; ip: string }): Promise<ReleaseRecord | undefined> {
     const at = date(now);
-    // One redemption at a time per token in this process (jongodb's conditional updates are not atomic; see inTurn).
-    const d = await inTurn(`${this.store.db.databaseName}/release-token/${String(tokenHash)}`, () => this.col.findOneAndUpdate(
+    await this.turn(tx, { tokenHash });
+    const d = await this.col.findOneAndUpdate(
       { tokenHash: { $eq: String(tokenHash) }, state: { $eq: 'ready' }, expiresAt: { $gt: at } },
       { $set: { state: 'redeemed', redeemedAt: at, redeemedByIdentity: text(by.identity), redeemedFromIp: text(by.ip) }, $inc: { version: 1 } },
-      { returnDocument: 'after' },
-    ));
+      { returnDocument: 'after', ...inTx(tx) },
+    );
     return d ? toRecord(d) : undefined;
   }
 
-  async update(r: ReleaseRecord): Promise<boolean> {
+  async update(tx: Transaction, r: ReleaseRecord): Promise<boolean> {
     const { _id, refusedRedemptionCount: _count, ...fields } = toDoc(r);
-    const res = await inTurn(`${this.store.db.databaseName}/release/${_id}`, () => this.col.updateOne({ _id: { $eq: _id }, version: { $eq: Number(r.version) - 1 } }, { $set: fields }));
+    await this.turn(tx, { releaseId: _id, tokenHash: fields.tokenHash });
+    const res = await this.col.updateOne({ _id: { $eq: _id }, version: { $eq: Number(r.version) - 1 } }, { $set: fields }, inTx(tx));
     return res.modifiedCount === 1;
   }
 
-  async countRefusal(releaseId: string): Promise<void> {
-    await this.col.updateOne({ _id: { $eq: String(releaseId) } }, { $inc: { refusedRedemptionCount: 1 } });
+  async countRefusal(tx: Transaction, releaseId: string): Promise<void> {
+    await this.turn(tx, { releaseId });
+    await this.col.updateOne({ _id: { $eq: String(releaseId) } }, { $inc: { refusedRedemptionCount: 1 } }, inTx(tx));
   }
 
   async list(

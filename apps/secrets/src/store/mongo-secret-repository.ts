@@ -1,6 +1,8 @@
-import { inTurn, insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { Transaction } from '@gatehouse/core';
+import { inTurnUntilCommit, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter, ObjectId } from 'mongodb';
 import type { Actor, Environment, SecretHead, SecretRepository, SecretVersion } from '../domain/model.js';
+import { inTx } from './mongo-session.js';
 import { actor, assertHeadOf, date, emptyPage, nullableActor, nullableDate, text } from './typed-values.js';
 
 const HEADS = 'secret_heads';
@@ -68,14 +70,22 @@ const secretKey = (environment: string, app: string, name: string) => ({
 });
 
 /**
- * Secrets on MongoDB, without multi-document transactions: every write is single-document (or
- * per-document, updateMany). A Put inserts the version (the unique key refuses a taken number),
- * then moves the head forward with one conditional upsert. A Delete marks the head with one
+ * Secrets on MongoDB. Writes run in the caller's unit of work (one multi-document transaction
+ * with the use case's audit events). A Put inserts the version (the unique key refuses a taken
+ * number), then creates the head or moves it forward. A Delete marks the head with one
  * compare-and-set, then erases the versions that head covered; a Delete that finds the head
- * already deleted repeats the erasure, so a crash between the two steps is finished by a retry.
+ * already deleted repeats the erasure (kept from before transactions: harmless, and it finishes
+ * a delete an older version left half done). Each write takes its secret's turn in this process
+ * until the transaction ends (inTurnUntilCommit: jongodb enforces neither a compare-and-set nor a
+ * unique key between concurrent transactions).
  */
 export class MongoSecretRepository implements SecretRepository {
   constructor(private readonly store: MongoStore) {}
+
+  /** This transaction's turn on one secret (its head and versions). */
+  private turn(tx: Transaction, s: { environment: string; app: string; name: string }): Promise<void> {
+    return inTurnUntilCommit(tx, `${this.store.db.databaseName}/secret/${text(s.environment)}/${text(s.app)}/${text(s.name)}`);
+  }
 
   private get heads() {
     return this.store.db.collection<HeadDoc>(HEADS);
@@ -85,41 +95,42 @@ export class MongoSecretRepository implements SecretRepository {
     return this.store.db.collection<VersionDoc>(VERSIONS);
   }
 
-  async putVersion(v: SecretVersion, head: SecretHead): Promise<void> {
+  async putVersion(tx: Transaction, v: SecretVersion, head: SecretHead): Promise<void> {
     assertHeadOf(v, head);
-    await insertOrAlreadyExists(() => this.versions.insertOne(versionFields(v)), 'this version of the secret already exists');
-    await this.moveHead(headFields(head));
+    await this.turn(tx, v);
+    await insertOrAlreadyExists(() => this.versions.insertOne(versionFields(v), inTx(tx)), 'this version of the secret already exists');
+    await this.moveHead(tx, headFields(head));
   }
 
   /**
-   * Creates the head or moves it forward, never back: the filter only matches a head older than
-   * this one. When it matches nothing the upsert's insert hits the unique key, meaning the head
-   * exists (a newer one, or one a racing Put just created); heads are never removed, so the same
-   * update without upsert is then the definitive answer.
+   * Creates the head or moves it forward, never back: the update's filter only matches a head
+   * older than this one. No upsert: inside a transaction a duplicate key aborts the whole
+   * transaction, so a missing head is inserted, and a racing Put that created it first turns
+   * that insert into AlreadyExistsError (the caller re-reads and retries, as for a taken version).
    */
-  private async moveHead(h: SecretHead): Promise<void> {
-    const filter: Filter<HeadDoc> = { ...secretKey(h.environment, h.app, h.name), latestVersion: { $lt: h.latestVersion } };
-    try {
-      await this.heads.updateOne(filter, { $set: h }, { upsert: true });
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      await this.heads.updateOne(filter, { $set: h });
+  private async moveHead(tx: Transaction, h: SecretHead): Promise<void> {
+    const key = secretKey(h.environment, h.app, h.name);
+    if (!(await this.heads.findOne(key, inTx(tx)))) {
+      await insertOrAlreadyExists(() => this.heads.insertOne({ ...h }, inTx(tx)), 'this secret was created concurrently');
+      return;
     }
+    const filter: Filter<HeadDoc> = { ...key, latestVersion: { $lt: h.latestVersion } };
+    await this.heads.updateOne(filter, { $set: h }, inTx(tx));
   }
 
-  async head(environment: Environment, app: string, name: string): Promise<SecretHead | undefined> {
-    const d = await this.heads.findOne(secretKey(environment, app, name));
+  async head(environment: Environment, app: string, name: string, tx?: Transaction): Promise<SecretHead | undefined> {
+    const d = await this.heads.findOne(secretKey(environment, app, name), inTx(tx));
     return d ? toHead(d) : undefined;
   }
 
-  async version(environment: Environment, app: string, name: string, version: number): Promise<SecretVersion | undefined> {
-    const d = await this.versions.findOne({ ...secretKey(environment, app, name), version: { $eq: Number(version) } });
+  async version(environment: Environment, app: string, name: string, version: number, tx?: Transaction): Promise<SecretVersion | undefined> {
+    const d = await this.versions.findOne({ ...secretKey(environment, app, name), version: { $eq: Number(version) } }, inTx(tx));
     return d ? toVersion(d) : undefined;
   }
 
-  async latestOfApp(environment: Environment, app: string): Promise<SecretVersion[]> {
+  async latestOfApp(environment: Environment, app: string, tx?: Transaction): Promise<SecretVersion[]> {
     const heads = await this.heads
-      .find({ environment: { $eq: String(environment) as Environment }, app: { $eq: String(app) }, deletedAt: { $eq: null } })
+      .find({ environment: { $eq: String(environment) as Environment }, app: { $eq: String(app) }, deletedAt: { $eq: null } }, inTx(tx))
       .sort({ name: 1 })
       .toArray();
     if (heads.length === 0) return [];
@@ -127,7 +138,7 @@ export class MongoSecretRepository implements SecretRepository {
       .find({
         $or: heads.map((h) => ({ ...secretKey(h.environment, h.app, h.name), version: { $eq: h.latestVersion } })),
         destroyedAt: { $eq: null },
-      })
+      }, inTx(tx))
       .toArray();
     // In the heads' order (the server's, as the SQLite adapter's ORDER BY name).
     const rank = new Map(heads.map((h, i) => [h.name, i]));
@@ -159,18 +170,21 @@ export class MongoSecretRepository implements SecretRepository {
     return docs.map(toHead);
   }
 
-  async delete(environment: Environment, app: string, name: string, at: Date, by: Actor): Promise<boolean> {
+  async delete(tx: Transaction, environment: Environment, app: string, name: string, at: Date, by: Actor): Promise<boolean> {
     const when = date(at);
-    // One delete at a time per secret in this process (jongodb's conditional updates are not atomic; see inTurn).
-    const marked = await inTurn(`${this.store.db.databaseName}/secret/${text(environment)}/${text(app)}/${text(name)}`, () =>
-      this.heads.findOneAndUpdate({ ...secretKey(environment, app, name), deletedAt: { $eq: null } }, { $set: { deletedAt: when, deletedBy: actor(by) } }, { returnDocument: 'after' }),
+    await this.turn(tx, { environment, app, name });
+    const marked = await this.heads.findOneAndUpdate(
+      { ...secretKey(environment, app, name), deletedAt: { $eq: null } },
+      { $set: { deletedAt: when, deletedBy: actor(by) } },
+      { returnDocument: 'after', ...inTx(tx) },
     );
-    const head = marked ?? (await this.heads.findOne(secretKey(environment, app, name)));
+    const head = marked ?? (await this.heads.findOne(secretKey(environment, app, name), inTx(tx)));
     if (head && head.deletedAt !== null) {
       // The versions this head covered; a higher one belongs to a Put that re-creates the secret.
       await this.versions.updateMany(
         { ...secretKey(head.environment, head.app, head.name), version: { $lte: head.latestVersion }, destroyedAt: { $eq: null } },
         { $set: { ciphertext: '', iv: '', tag: '', wrappedDataKey: '', destroyedAt: marked ? when : date(head.deletedAt) } },
+        inTx(tx),
       );
     }
     return marked !== null;
@@ -188,10 +202,12 @@ export class MongoSecretRepository implements SecretRepository {
     return docs.map(toVersion);
   }
 
-  async rewrap(v: SecretVersion, fromMasterVersion: number, wrappedDataKey: string, toMasterVersion: number): Promise<boolean> {
+  async rewrap(tx: Transaction, v: SecretVersion, fromMasterVersion: number, wrappedDataKey: string, toMasterVersion: number): Promise<boolean> {
+    await this.turn(tx, v);
     const res = await this.versions.updateOne(
       { ...secretKey(v.environment, v.app, v.name), version: { $eq: Number(v.version) }, masterKeyVersion: { $eq: Number(fromMasterVersion) }, destroyedAt: { $eq: null } },
       { $set: { wrappedDataKey: text(wrappedDataKey), masterKeyVersion: Number(toMasterVersion) } },
+      inTx(tx),
     );
     return res.matchedCount === 1;
   }

@@ -4,10 +4,11 @@ import { AlreadyExistsError } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
 import type { Actor, Environment, ReleaseRecord, ReleaseRepository, ReleaseState } from '../domain/model.js';
+import { eachWriteInAUnit, type WithoutTx } from '../test-support/each-write-in-a-unit.js';
 import { secretsSchema, secretsStores } from './schema.js';
 
 interface Ctx {
-  repo: ReleaseRepository;
+  repo: WithoutTx<ReleaseRepository>;
   close(): Promise<void>;
 }
 
@@ -79,16 +80,19 @@ const next = (r: ReleaseRecord, changes: Partial<ReleaseRecord>): ReleaseRecord 
 
 const ids = (rs: ReleaseRecord[]) => rs.map((r) => r.releaseId);
 
+/** The port's writes: each runs in a unit of work of its own, as the domain runs them. */
+const WRITES: ReadonlyArray<keyof ReleaseRepository> = ['create', 'redeem', 'update', 'countRefusal'];
+
 describeRepositoryContract<Ctx>(
   'secrets releases',
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'secrets.db'), migrations: secretsSchema.sqliteMigrations });
-      return { repo: secretsStores({ backend: 'sqlite', store }).releases, close: () => store.close() };
+      return { repo: eachWriteInAUnit(store, secretsStores({ backend: 'sqlite', store }).releases, WRITES), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: secretsSchema.mongoMigrations, indexes: secretsSchema.mongoIndexes });
-      return { repo: secretsStores({ backend: 'mongodb', store }).releases, close: () => store.close() };
+      return { repo: eachWriteInAUnit(store, secretsStores({ backend: 'mongodb', store }).releases, WRITES), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },

@@ -4,10 +4,11 @@ import { AlreadyExistsError } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
 import type { Actor, Environment, SecretHead, SecretRepository, SecretVersion } from '../domain/model.js';
+import { eachWriteInAUnit, type WithoutTx } from '../test-support/each-write-in-a-unit.js';
 import { secretsSchema, secretsStores } from './schema.js';
 
 interface Ctx {
-  repo: SecretRepository;
+  repo: WithoutTx<SecretRepository>;
   close(): Promise<void>;
 }
 
@@ -65,7 +66,7 @@ const headOf = (v: SecretVersion, createdAt: Date = v.createdAt): SecretHead => 
 });
 
 /** Stores versions 1..count of a secret; returns them and the final head. */
-async function putSecret(repo: SecretRepository, s: SecretRef, count = 1, overrides: Partial<SecretVersion> = {}): Promise<{ versions: SecretVersion[]; head: SecretHead }> {
+async function putSecret(repo: WithoutTx<SecretRepository>, s: SecretRef, count = 1, overrides: Partial<SecretVersion> = {}): Promise<{ versions: SecretVersion[]; head: SecretHead }> {
   const versions: SecretVersion[] = [];
   let head: SecretHead | undefined;
   for (let i = 1; i <= count; i++) {
@@ -82,16 +83,19 @@ const destroyed = (v: SecretVersion, when: Date): SecretVersion => ({ ...v, ciph
 
 const keys = (hs: Array<SecretHead | SecretVersion>) => hs.map((h) => `${h.environment}/${h.app}/${h.name}`);
 
+/** The port's writes: each runs in a unit of work of its own, as the domain runs them. */
+const WRITES: ReadonlyArray<keyof SecretRepository> = ['putVersion', 'delete', 'rewrap'];
+
 describeRepositoryContract<Ctx>(
   'secrets',
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'secrets.db'), migrations: secretsSchema.sqliteMigrations });
-      return { repo: secretsStores({ backend: 'sqlite', store }).secrets, close: () => store.close() };
+      return { repo: eachWriteInAUnit(store, secretsStores({ backend: 'sqlite', store }).secrets, WRITES), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: secretsSchema.mongoMigrations, indexes: secretsSchema.mongoIndexes });
-      return { repo: secretsStores({ backend: 'mongodb', store }).secrets, close: () => store.close() };
+      return { repo: eachWriteInAUnit(store, secretsStores({ backend: 'mongodb', store }).secrets, WRITES), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },

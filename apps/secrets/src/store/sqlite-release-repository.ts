@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { ReleaseFilter, ReleaseRecord, ReleaseRepository } from '../domain/model.js';
 import { emptyPage } from './typed-values.js';
@@ -75,10 +76,10 @@ const UPDATE = `UPDATE releases SET
 export class SqliteReleaseRepository implements ReleaseRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(r: ReleaseRecord): Promise<void> {
+  async create(tx: Transaction, r: ReleaseRecord): Promise<void> {
     await insertOrAlreadyExists(
       () =>
-        this.store.exec(undefined, (db) =>
+        this.store.exec(tx, (db) =>
           db
             .prepare(
               `INSERT INTO releases (release_id, token_hash, environment, app, state, created_at, expires_at, expiry_reported, refused_count, version, doc)
@@ -102,23 +103,23 @@ export class SqliteReleaseRepository implements ReleaseRepository {
     );
   }
 
-  get(releaseId: string): Promise<ReleaseRecord | undefined> {
-    return this.store.exec(undefined, (db) => {
+  get(releaseId: string, tx?: Transaction): Promise<ReleaseRecord | undefined> {
+    return this.store.exec(tx, (db) => {
       const row = db.prepare(`${SELECT} WHERE release_id = ?`).get(releaseId) as ReleaseRow | undefined;
       return row ? releaseFromRow(row) : undefined;
     });
   }
 
-  byTokenHash(tokenHash: string): Promise<ReleaseRecord | undefined> {
-    return this.store.exec(undefined, (db) => {
+  byTokenHash(tokenHash: string, tx?: Transaction): Promise<ReleaseRecord | undefined> {
+    return this.store.exec(tx, (db) => {
       const row = db.prepare(`${SELECT} WHERE token_hash = ?`).get(tokenHash) as ReleaseRow | undefined;
       return row ? releaseFromRow(row) : undefined;
     });
   }
 
-  redeem(tokenHash: string, now: Date, by: { identity: string; ip: string }): Promise<ReleaseRecord | undefined> {
-    // One exec holds the store's lock: the UPDATE and the read of what it wrote are one step.
-    return this.store.exec(undefined, (db) => {
+  redeem(tx: Transaction, tokenHash: string, now: Date, by: { identity: string; ip: string }): Promise<ReleaseRecord | undefined> {
+    // In the caller's transaction: the UPDATE and the read of what it wrote are one step.
+    return this.store.exec(tx, (db) => {
       const res = db.prepare(REDEEM).run(now.toISOString(), String(by.identity), String(by.ip), tokenHash, now.getTime());
       if (res.changes !== 1) return undefined;
       const row = db.prepare(`${SELECT} WHERE token_hash = ?`).get(tokenHash) as ReleaseRow | undefined;
@@ -126,8 +127,8 @@ export class SqliteReleaseRepository implements ReleaseRepository {
     });
   }
 
-  update(r: ReleaseRecord): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  update(tx: Transaction, r: ReleaseRecord): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const res = db
         .prepare(UPDATE)
         .run(r.tokenHash, r.environment, r.app, r.state, r.createdAt.getTime(), r.expiresAt.getTime(), r.expiryReported ? 1 : 0, r.version, JSON.stringify(r), r.releaseId, r.version - 1);
@@ -135,8 +136,8 @@ export class SqliteReleaseRepository implements ReleaseRepository {
     });
   }
 
-  async countRefusal(releaseId: string): Promise<void> {
-    await this.store.exec(undefined, (db) => db.prepare('UPDATE releases SET refused_count = refused_count + 1 WHERE release_id = ?').run(releaseId));
+  async countRefusal(tx: Transaction, releaseId: string): Promise<void> {
+    await this.store.exec(tx, (db) => db.prepare('UPDATE releases SET refused_count = refused_count + 1 WHERE release_id = ?').run(releaseId));
   }
 
   list(

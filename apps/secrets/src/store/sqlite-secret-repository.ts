@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { Actor, Environment, SecretHead, SecretRepository, SecretVersion } from '../domain/model.js';
 import { assertHeadOf, emptyPage } from './typed-values.js';
@@ -89,17 +90,17 @@ const REWRAP = `UPDATE secret_versions SET
 
 /**
  * Secrets on SQLite. A Put inserts the version (its primary key refuses a taken number) and moves
- * the head, a Delete marks the head and erases every version's ciphertext: each pair runs in one
- * exec (the store's lock) inside one SQLite transaction, so neither is ever seen half done.
+ * the head, a Delete marks the head and erases every version's ciphertext: each pair runs in the
+ * caller's unit of work (one exec, one transaction with its audit event), so neither is ever seen half done.
  */
 export class SqliteSecretRepository implements SecretRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async putVersion(v: SecretVersion, head: SecretHead): Promise<void> {
+  async putVersion(tx: Transaction, v: SecretVersion, head: SecretHead): Promise<void> {
     assertHeadOf(v, head);
     await insertOrAlreadyExists(
       () =>
-        this.store.exec(undefined, (db) =>
+        this.store.exec(tx, (db) =>
           db.transaction(() => {
             db.prepare(INSERT_VERSION).run(v.environment, v.app, v.name, v.version, v.masterKeyVersion, ms(v.destroyedAt), JSON.stringify(v));
             db.prepare(UPSERT_HEAD).run(head.environment, head.app, head.name, head.latestVersion, ms(head.deletedAt), JSON.stringify(head));
@@ -109,15 +110,15 @@ export class SqliteSecretRepository implements SecretRepository {
     );
   }
 
-  head(environment: Environment, app: string, name: string): Promise<SecretHead | undefined> {
-    return this.store.exec(undefined, (db) => {
+  head(environment: Environment, app: string, name: string, tx?: Transaction): Promise<SecretHead | undefined> {
+    return this.store.exec(tx, (db) => {
       const row = db.prepare('SELECT doc FROM secret_heads WHERE environment = ? AND app = ? AND name = ?').get(environment, app, name) as { doc: string } | undefined;
       return row ? headFromJson(row.doc) : undefined;
     });
   }
 
-  version(environment: Environment, app: string, name: string, version: number): Promise<SecretVersion | undefined> {
-    return this.store.exec(undefined, (db) => {
+  version(environment: Environment, app: string, name: string, version: number, tx?: Transaction): Promise<SecretVersion | undefined> {
+    return this.store.exec(tx, (db) => {
       const row = db
         .prepare('SELECT doc FROM secret_versions WHERE environment = ? AND app = ? AND name = ? AND version = ?')
         .get(environment, app, name, version) as { doc: string } | undefined;
@@ -125,8 +126,8 @@ export class SqliteSecretRepository implements SecretRepository {
     });
   }
 
-  latestOfApp(environment: Environment, app: string): Promise<SecretVersion[]> {
-    return this.store.exec(undefined, (db) =>
+  latestOfApp(environment: Environment, app: string, tx?: Transaction): Promise<SecretVersion[]> {
+    return this.store.exec(tx, (db) =>
       (
         db
           .prepare(
@@ -164,9 +165,9 @@ export class SqliteSecretRepository implements SecretRepository {
     return this.store.exec(undefined, (db) => (db.prepare(sql).all(...params, page.limit) as Array<{ doc: string }>).map((r) => headFromJson(r.doc)));
   }
 
-  delete(environment: Environment, app: string, name: string, at: Date, by: Actor): Promise<boolean> {
+  delete(tx: Transaction, environment: Environment, app: string, name: string, at: Date, by: Actor): Promise<boolean> {
     const actor = { accountId: String(by.accountId), email: String(by.email) };
-    return this.store.exec(undefined, (db) =>
+    return this.store.exec(tx, (db) =>
       db.transaction(() => {
         const res = db.prepare(DELETE_HEAD).run(at.getTime(), at.toISOString(), JSON.stringify(actor), environment, app, name);
         if (res.changes !== 1) return false;
@@ -190,8 +191,8 @@ export class SqliteSecretRepository implements SecretRepository {
     );
   }
 
-  rewrap(v: SecretVersion, fromMasterVersion: number, wrappedDataKey: string, toMasterVersion: number): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  rewrap(tx: Transaction, v: SecretVersion, fromMasterVersion: number, wrappedDataKey: string, toMasterVersion: number): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const res = db.prepare(REWRAP).run(toMasterVersion, String(wrappedDataKey), toMasterVersion, v.environment, v.app, v.name, v.version, fromMasterVersion);
       return res.changes === 1;
     });
