@@ -200,7 +200,7 @@ export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver
     const r = rows[i % rows.length] as (typeof rows)[number];
     const step = r.step;
     r.step += 1;
-    return credentials.compareAndSet({ credentialId: r.id, status: 'active', lastAcceptedStep: step, counter: r.counter }, { lastAcceptedStep: r.step });
+    return store.run((tx) => credentials.compareAndSet(tx, { credentialId: r.id, status: 'active', lastAcceptedStep: step, counter: r.counter }, { lastAcceptedStep: r.step }));
   });
   if (lost > 0) throw new Error(`the baseline lost ${lost} compare-and-sets: the rows changed under it`);
   log(`  baseline raw CAS UPDATE (store.exec, own commit, concurrency ${CONCURRENCY}): ${baseline.toFixed(0)} writes/s; repository compareAndSet: ${repoRate.toFixed(0)} writes/s`);
@@ -236,8 +236,8 @@ async function breakdown(flow: SignInFlow, store: SqliteStore, calls: Array<{ si
     keyOf: (name) => (inIssue && name !== 'session.issue' ? `  ${name} (in issue)` : name),
   });
   const stats = timers.stats;
-  const issue = sessions.issue.bind(sessions);
-  sessions.issue = async (...args) => {
+  const issue = sessions.issueIn.bind(sessions);
+  sessions.issueIn = async (...args) => {
     inIssue = true;
     const s = performance.now();
     try {

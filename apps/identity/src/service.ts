@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { outboxAuditSink } from '@gatehouse/audit-client';
+import { auditedUnitOfWork, outboxAuditSink } from '@gatehouse/audit-client';
 import { AllowlistServiceClient } from '@gatehouse/contracts';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { loadOrCreateSecretFile, replaceSecretFile } from '@gatehouse/pki';
@@ -16,7 +16,7 @@ import { IdentityKeys } from './domain/crypto/master-key.js';
 import { GoogleTokenVerifier } from './domain/google/index.js';
 import type { IdentityDeps } from './domain/identity-deps.js';
 import { AccountThrottle, SeedCipher } from './domain/otp/index.js';
-import type { IdentityAudit } from './domain/ports.js';
+import type { IdentityAction, IdentityAudit, IdentityUnitOfWork } from './domain/ports.js';
 import { auditKeyRotation } from './domain/sessions/key-rotation-audit.js';
 import { validateLifetimes } from './domain/sessions/session-policy.js';
 import { SessionService } from './domain/sessions/session-service.js';
@@ -40,6 +40,8 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     const dataDir = cfg.GATEHOUSE_DATA_DIR;
     if (!emitter) throw new Error('identity ships audit events: the host must provide the outbox');
     const audit: IdentityAudit = outboxAuditSink('identity', emitter);
+    // Every state change and its events in one transaction of the store (issue 14).
+    const uow: IdentityUnitOfWork = auditedUnitOfWork<IdentityAction>('identity', store.store, emitter);
 
     const masterKey = loadOrCreateMasterKey(cfg.GATEHOUSE_IDENTITY_MASTER_KEY_FILE ?? path.join(dataDir, 'identity-master.key'), 'GATEHOUSE_IDENTITY_MASTER_KEY_FILE');
     const secrets = new IdentityKeys([masterKey]);
@@ -107,9 +109,8 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
         maxDelayMs: Math.max(cfg.GATEHOUSE_THROTTLE_MAX_DELAY_MS, cfg.GATEHOUSE_THROTTLE_BASE_DELAY_MS),
       }),
       clock,
-      audit,
     );
-    const keys = new SigningKeyRing(repos.signingKeys, secrets.signingKeyCipher, clock, auditKeyRotation(audit), {
+    const keys = new SigningKeyRing(repos.signingKeys, secrets.signingKeyCipher, clock, auditKeyRotation(uow), {
       rotateEveryMs: cfg.GATEHOUSE_SIGNING_KEY_ROTATION_DAYS * 24 * 3600_000,
       publishAheadMs: 3600_000,
       keepRetiredMs: lifetimes.stagingAbsoluteMs + 3600_000,
@@ -130,6 +131,7 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
       sms,
       allowlist: grpcAllowlistCheck(dialService(AllowlistServiceClient, 'allowlist', cfg.GATEHOUSE_ALLOWLIST_ADDR), log),
       audit,
+      uow,
       secrets,
       seedCipher: new SeedCipher(secrets.seedKeyring),
       verifier: new SessionVerifier({
@@ -153,7 +155,8 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
     const sessions = new SessionService(deps);
     const admin = new AccountAdmin(deps, sessions);
     const flow = new SignInFlow(deps, sessions);
-    throttle.onLock((accountId) => sessions.revokeAllFor(accountId, null, 'account locked after too many failed second-factor attempts', 'account_locked'));
+    // In the failed attempt's unit: the lock, its revocation log entry and the revoked records commit together.
+    throttle.onLock((tx, accountId) => sessions.revokeAllFor(tx, accountId, null, 'account locked after too many failed second-factor attempts', 'account_locked'));
 
     const bootstrapFile = cfg.GATEHOUSE_BOOTSTRAP_TOKEN_FILE ?? path.join(dataDir, 'identity-bootstrap-token');
     const token = await admin.ensureBootstrapToken();

@@ -59,4 +59,5 @@ export { catchThis, catchInstance, timePorts, portBreakdown, type PortStat, type
 export { refused, answeredTooLate } from './rpc-refusal.js';
 export { drainOutbox } from './drain-outbox.js';
 export { startServiceHarness, backendEnv, STORAGE_BACKENDS, type ServiceHarness, type ChildReplica, type ServiceHarnessOptions } from './service-harness.js';
+export { spawnChildReplica } from './child-replica.js';
 export { openCommitFloor, type CommitFloor } from './commit-floor.js';

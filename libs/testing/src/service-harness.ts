@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
 import type { auditEventV1 } from '@gatehouse/contracts';
 import { ManualClock } from '@gatehouse/core';
@@ -10,6 +9,7 @@ import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { runService, type HostedService, type ServiceSpec } from '@gatehouse/service-host';
 import { dial } from '@gatehouse/service-kit';
 import { startAuditDouble, type AuditDouble } from './audit-double.js';
+import { spawnChildReplica, type ChildReplica } from './child-replica.js';
 import { drainOutbox } from './drain-outbox.js';
 import { findMongo } from './find-mongo.js';
 import { uniqueDbName } from './unique-db-name.js';
@@ -52,16 +52,7 @@ export interface ServiceHarness<C extends grpc.Client> {
   stop(): Promise<void>;
 }
 
-/** A replica running in a child process (see ServiceHarness.spawnReplica). */
-export interface ChildReplica<C extends grpc.Client> {
-  readonly port: number;
-  /** A client of it presenting `name`'s certificate (default the operator CLI). */
-  client(name?: string): Promise<C>;
-  /** Resolves when the process ended: its exit code, or the signal that killed it. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Ends it (SIGKILL) if still running, and waits. */
-  kill(): Promise<void>;
-}
+export type { ChildReplica };
 
 /** What a harness needs to know about the service under test. */
 export interface ServiceHarnessOptions<C extends grpc.Client> {
@@ -146,45 +137,15 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
       replicaEnv[i] = own;
       return r;
     },
-    async spawnReplica(spec, extra = {}) {
-      const runner = fileURLToPath(new URL('./replica-process.ts', import.meta.url));
-      const child = spawn(process.execPath, ['--import', 'tsx', runner, path.resolve(spec.file), spec.exportName], {
-        env: { ...process.env, ...env, ...extra },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    spawnReplica(spec, extra = {}) {
+      return spawnChildReplica({
+        spec,
+        env: { ...env, ...extra },
+        Client: o.Client,
+        pkiDir,
+        serviceName: name,
+        track: { child: (c) => void children.push(c), client: (c) => void clients.push(c) },
       });
-      children.push(child);
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => void (err = (err + d.toString()).slice(-4000)));
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error(`child replica did not start within 30 s: ${err}`)), 30_000);
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /READY (\d+)/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        });
-        void exited.then(({ code, signal }) => {
-          clearTimeout(timer);
-          reject(new Error(`child replica exited before serving (code ${code}, signal ${signal}): ${err}`));
-        });
-      });
-      return {
-        port,
-        exited,
-        async client(clientName = 'cli') {
-          const c = dial(o.Client, `127.0.0.1:${port}`, { mode: 'mtls', material: { ...(await loadTlsMaterial(pkiDir, clientName)), expectedServerName: name } });
-          clients.push(c);
-          return c;
-        },
-        async kill() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-          await exited;
-        },
-      };
     },
     drainAudit: () => drainOutbox(replicas),
     async stop() {

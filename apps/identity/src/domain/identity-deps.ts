@@ -6,7 +6,7 @@ import type { AccountRepository } from './accounts/account.js';
 import type { IdentityKeys } from './crypto/master-key.js';
 import type { VerifiedGoogleIdentity } from './google/index.js';
 import type { OtpCredentialRepository, SeedCipher } from './otp/index.js';
-import type { AllowlistCheck, IdentityAudit } from './ports.js';
+import type { AllowlistCheck, IdentityAudit, IdentityUnitOfWork } from './ports.js';
 import type { SessionLifetimes } from './sessions/session-policy.js';
 import type { SessionRepository } from './sessions/session-record.js';
 import type { RevocationLog } from './sessions/revocation-log.js';
@@ -50,7 +50,10 @@ export interface IdentityDeps {
   google: { verify(idToken: string): Promise<VerifiedGoogleIdentity> };
   sms: SmsGateway;
   allowlist: AllowlistCheck;
+  /** Confirms a critical action's intent with audit, before the unit of work that performs it. */
   audit: IdentityAudit;
+  /** Every state change runs in one of these units, with its audit events. */
+  uow: IdentityUnitOfWork;
   secrets: IdentityKeys;
   seedCipher: SeedCipher;
   /** Verifies session tokens against the keys identity publishes (signature, times, pinned IP). */

@@ -1,4 +1,4 @@
-import type { AuditSink, DomainAuditEvent, EventActor, EventSubject } from '@gatehouse/audit-client';
+import type { AuditSink, AuditedTransaction, AuditedUnitOfWork, DomainAuditEvent, EventActor, EventSubject } from '@gatehouse/audit-client';
 
 /**
  * What identity audits (DESIGN.md §5), in domain words. The adapter maps each action to
@@ -35,8 +35,17 @@ export type IdentityAction =
 /** An identity audit event (action = ACTION_IDENTITY_<ACTION> in lower case). */
 export type IdentityEvent = DomainAuditEvent<IdentityAction>;
 
-/** How identity hands events to the audit service (the outbox sink in the wiring). */
+/** How identity has audit confirm a critical action's intent before it (the outbox sink in the wiring). */
 export type IdentityAudit = AuditSink<IdentityAction>;
+
+/**
+ * How identity's use cases change state (issue 14): the writes of one use case and the events
+ * that record them commit together, or neither does.
+ */
+export type IdentityUnitOfWork = AuditedUnitOfWork<IdentityAction>;
+
+/** The transaction of one identity use case: pass it to repositories, stage events with `audit()`. */
+export type IdentityTx = AuditedTransaction<IdentityAction>;
 
 export type { EventActor, EventSubject };
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import type { Transaction } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
 import type { BootstrapTokenRepository } from '../domain/sessions/bootstrap-token.js';
@@ -8,6 +9,8 @@ import { SqliteBootstrapTokenRepository, signingKeyBootstrapSqliteMigrations } f
 
 interface Ctx {
   bootstrap: BootstrapTokenRepository;
+  /** The store's unit of work: every write runs inside it, as the domain's do (issue 14). */
+  run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -29,51 +32,51 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'identity.db'), migrations: signingKeyBootstrapSqliteMigrations });
-      return { bootstrap: new SqliteBootstrapTokenRepository(store), close: () => store.close() };
+      return { bootstrap: new SqliteBootstrapTokenRepository(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: [] });
-      return { bootstrap: new MongoBootstrapTokenRepository(store), close: () => store.close() };
+      return { bootstrap: new MongoBootstrapTokenRepository(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },
   (backend) => {
-    backend.test('bootstrap: 20 parallel consumes of the right token, exactly one wins; then it is no longer pending', async ({ bootstrap }) => {
+    backend.test('bootstrap: 20 parallel consumes of the right token, exactly one wins; then it is no longer pending', async ({ bootstrap, run }) => {
       const now = at(0);
       assert.equal(await bootstrap.pending(now), false, 'no token yet');
-      assert.equal(await bootstrap.consume(hash('a'), now), false);
-      await bootstrap.put(hash('a'), now, at(HOUR));
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('a'), now)), false);
+      await run((tx) => bootstrap.put(tx, hash('a'), now, at(HOUR)));
       assert.equal(await bootstrap.pending(now), true);
-      assert.equal(await bootstrap.consume(hash('b'), now), false, 'a wrong hash is refused');
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('b'), now)), false, 'a wrong hash is refused');
       assert.equal(await bootstrap.pending(now), true, 'and consumes nothing');
-      const wins = await Promise.all(Array.from({ length: 20 }, () => bootstrap.consume(hash('a'), at(1_000))));
+      const wins = await Promise.all(Array.from({ length: 20 }, () => run((tx) => bootstrap.consume(tx, hash('a'), at(1_000)))));
       assert.equal(wins.filter(Boolean).length, 1, 'exactly one caller creates the first officer');
-      assert.equal(await bootstrap.consume(hash('a'), at(2_000)), false, 'a used token is refused');
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('a'), at(2_000))), false, 'a used token is refused');
       assert.equal(await bootstrap.pending(at(2_000)), false);
     });
 
-    backend.test('bootstrap: an expired token is refused; put replaces the earlier token', async ({ bootstrap }) => {
-      await bootstrap.put(hash('old'), at(0), at(HOUR));
+    backend.test('bootstrap: an expired token is refused; put replaces the earlier token', async ({ bootstrap, run }) => {
+      await run((tx) => bootstrap.put(tx, hash('old'), at(0), at(HOUR)));
       assert.equal(await bootstrap.pending(at(HOUR - 1)), true);
       assert.equal(await bootstrap.pending(at(HOUR)), false, 'expired at its expiry instant');
-      assert.equal(await bootstrap.consume(hash('old'), at(HOUR)), false, 'an expired token is refused');
-      assert.equal(await bootstrap.consume(hash('old'), at(HOUR + 1)), false);
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('old'), at(HOUR))), false, 'an expired token is refused');
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('old'), at(HOUR + 1))), false);
 
-      await bootstrap.put(hash('new'), at(2 * HOUR), at(3 * HOUR));
+      await run((tx) => bootstrap.put(tx, hash('new'), at(2 * HOUR), at(3 * HOUR)));
       assert.equal(await bootstrap.pending(at(2 * HOUR)), true);
-      assert.equal(await bootstrap.consume(hash('old'), at(HOUR - 1)), false, 'the replaced token is gone, even before its own expiry');
-      await bootstrap.put(hash('newer'), at(2 * HOUR), at(3 * HOUR));
-      assert.equal(await bootstrap.consume(hash('new'), at(2 * HOUR)), false, 'an unused token is replaced by put');
-      assert.equal(await bootstrap.consume(hash('newer'), at(2 * HOUR)), true);
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('old'), at(HOUR - 1))), false, 'the replaced token is gone, even before its own expiry');
+      await run((tx) => bootstrap.put(tx, hash('newer'), at(2 * HOUR), at(3 * HOUR)));
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('new'), at(2 * HOUR))), false, 'an unused token is replaced by put');
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('newer'), at(2 * HOUR))), true);
     });
 
-    backend.test('bootstrap: operator-like hashes are plain strings and consume nothing', async ({ bootstrap }) => {
-      await bootstrap.put(hash('a'), at(0), at(HOUR));
-      for (const h of ['$ne', '{"$ne":null}', '{"$gt":""}', '']) assert.equal(await bootstrap.consume(h, at(1)), false, h);
-      assert.ok(nothing(await settle(bootstrap.consume(OPERATOR, at(1)))), 'an operator object is no wildcard for the hash');
-      assert.ok(nothing(await settle(bootstrap.consume(hash('a'), OPERATOR as unknown as Date))), 'nor for the clock');
+    backend.test('bootstrap: operator-like hashes are plain strings and consume nothing', async ({ bootstrap, run }) => {
+      await run((tx) => bootstrap.put(tx, hash('a'), at(0), at(HOUR)));
+      for (const h of ['$ne', '{"$ne":null}', '{"$gt":""}', '']) assert.equal(await run((tx) => bootstrap.consume(tx, h, at(1))), false, h);
+      assert.ok(nothing(await settle(run((tx) => bootstrap.consume(tx, OPERATOR, at(1))))), 'an operator object is no wildcard for the hash');
+      assert.ok(nothing(await settle(run((tx) => bootstrap.consume(tx, hash('a'), OPERATOR as unknown as Date)))), 'nor for the clock');
       assert.equal(await bootstrap.pending(at(1)), true, 'the real token is still unused');
-      assert.equal(await bootstrap.consume(hash('a'), at(1)), true);
+      assert.equal(await run((tx) => bootstrap.consume(tx, hash('a'), at(1))), true);
     });
   },
 );

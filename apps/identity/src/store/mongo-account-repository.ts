@@ -1,4 +1,6 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn, inTx } from './mongo-tx.js';
 import type { Account, AccountFilter, AccountRepository } from '../domain/accounts/account.js';
 
 const ACCOUNTS = 'accounts';
@@ -33,24 +35,25 @@ export class MongoAccountRepository implements AccountRepository {
     return this.store.db.collection<AccountDoc>(ACCOUNTS);
   }
 
-  async create(a: Account): Promise<void> {
+  async create(tx: Transaction, a: Account): Promise<void> {
+    await docTurn(tx, this.store, ACCOUNTS, 'google', a.issuer, a.subject);
     await insertOrAlreadyExists(() =>
-      this.col.insertOne(toDoc(a)),
+      this.col.insertOne(toDoc(a), inTx(tx)),
       'an account with this Google issuer and subject already exists',
     );
   }
 
-  async byId(accountId: string): Promise<Account | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(accountId) } });
+  async byId(accountId: string, tx?: Transaction): Promise<Account | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: String(accountId) } }, inTx(tx));
     return d ? toAccount(d) : undefined;
   }
 
-  async byIssuerSubject(issuer: string, subject: string): Promise<Account | undefined> {
-    const d = await this.col.findOne({ issuer: { $eq: String(issuer) }, subject: { $eq: String(subject) } });
+  async byIssuerSubject(issuer: string, subject: string, tx?: Transaction): Promise<Account | undefined> {
+    const d = await this.col.findOne({ issuer: { $eq: String(issuer) }, subject: { $eq: String(subject) } }, inTx(tx));
     return d ? toAccount(d) : undefined;
   }
 
-  async list(filter: AccountFilter, page: { after?: { createdAt: Date; accountId: string } | undefined; limit: number }): Promise<Account[]> {
+  async list(filter: AccountFilter, page: { after?: { createdAt: Date; accountId: string } | undefined; limit: number }, tx?: Transaction): Promise<Account[]> {
     const f: Record<string, unknown> = {};
     if (filter.states?.length) f['state'] = { $in: filter.states.map(String) };
     if (filter.roles?.length) f['roles'] = { $in: filter.roles.map(String) };
@@ -59,16 +62,17 @@ export class MongoAccountRepository implements AccountRepository {
     if (page.after) {
       f['$or'] = [{ createdAt: { $lt: page.after.createdAt } }, { createdAt: page.after.createdAt, _id: { $lt: String(page.after.accountId) } }];
     }
-    const docs = await this.col.find(f).sort({ createdAt: -1, _id: -1 }).limit(page.limit).toArray();
+    const docs = await this.col.find(f, inTx(tx)).sort({ createdAt: -1, _id: -1 }).limit(page.limit).toArray();
     return docs.map(toAccount);
   }
 
-  async update(a: Account): Promise<boolean> {
-    const r = await this.col.replaceOne({ _id: { $eq: String(a.accountId) }, version: { $eq: a.version - 1 } }, toDoc(a));
+  async update(tx: Transaction, a: Account): Promise<boolean> {
+    await docTurn(tx, this.store, ACCOUNTS, a.accountId);
+    const r = await this.col.replaceOne({ _id: { $eq: String(a.accountId) }, version: { $eq: a.version - 1 } }, toDoc(a), inTx(tx));
     return r.modifiedCount === 1;
   }
 
-  async countActiveOfficers(): Promise<number> {
-    return this.col.countDocuments({ state: 'active', roles: 'security_officer' });
+  async countActiveOfficers(tx?: Transaction): Promise<number> {
+    return this.col.countDocuments({ state: 'active', roles: 'security_officer' }, inTx(tx));
   }
 }

@@ -1,4 +1,6 @@
+import type { Transaction } from '@gatehouse/core';
 import type { MongoStore } from '@gatehouse/storage';
+import { docTurn, inTx } from './mongo-tx.js';
 import type { BootstrapTokenRepository } from '../domain/sessions/bootstrap-token.js';
 
 const BOOTSTRAP = 'bootstrap_token';
@@ -24,25 +26,28 @@ export class MongoBootstrapTokenRepository implements BootstrapTokenRepository {
     return this.store.db.collection<BootstrapDoc>(BOOTSTRAP);
   }
 
-  async put(tokenHash: string, createdAt: Date, expiresAt: Date): Promise<void> {
+  async put(tx: Transaction, tokenHash: string, createdAt: Date, expiresAt: Date): Promise<void> {
+    await docTurn(tx, this.store, BOOTSTRAP, BOOTSTRAP_ID);
     // A constant filter (no input in it), so that an upsert takes its _id from it.
     await this.col.replaceOne(
       { _id: BOOTSTRAP_ID },
       { tokenHash: String(tokenHash), createdAt: new Date(createdAt.getTime()), expiresAt: new Date(expiresAt.getTime()), usedAt: null },
-      { upsert: true },
+      { upsert: true, ...inTx(tx) },
     );
   }
 
-  async consume(tokenHash: string, now: Date): Promise<boolean> {
+  async consume(tx: Transaction, tokenHash: string, now: Date): Promise<boolean> {
+    await docTurn(tx, this.store, BOOTSTRAP, BOOTSTRAP_ID);
     const at = new Date(now.getTime());
     const r = await this.col.updateOne(
       { _id: { $eq: BOOTSTRAP_ID }, tokenHash: { $eq: String(tokenHash) }, usedAt: { $eq: null }, expiresAt: { $gt: at } },
       { $set: { usedAt: at } },
+      inTx(tx),
     );
     return r.modifiedCount === 1;
   }
 
-  async pending(now: Date): Promise<boolean> {
-    return (await this.col.findOne({ _id: { $eq: BOOTSTRAP_ID }, usedAt: { $eq: null }, expiresAt: { $gt: new Date(now.getTime()) } })) !== null;
+  async pending(now: Date, tx?: Transaction): Promise<boolean> {
+    return (await this.col.findOne({ _id: { $eq: BOOTSTRAP_ID }, usedAt: { $eq: null }, expiresAt: { $gt: new Date(now.getTime()) } }, inTx(tx))) !== null;
   }
 }

@@ -1,4 +1,6 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn, inTx } from './mongo-tx.js';
 import { INITIAL_THROTTLE_STATE, type OtpCasGuard, type OtpCredential, type ThrottleCasStore, type ThrottleState } from '../domain/otp/index.js';
 import type { OtpCredentialRepository } from './sqlite-otp-repository.js';
 
@@ -25,24 +27,25 @@ export class MongoOtpCredentialRepository implements OtpCredentialRepository {
     return this.store.db.collection<CredentialDoc>(CREDENTIALS);
   }
 
-  async create(c: OtpCredential): Promise<void> {
+  async create(tx: Transaction, c: OtpCredential): Promise<void> {
     const { credentialId, ...rest } = c;
     await insertOrAlreadyExists(() =>
-      this.col.insertOne({ ...rest, _id: credentialId }),
+      this.col.insertOne({ ...rest, _id: credentialId }, inTx(tx)),
       'an OTP credential with this id already exists',
     );
   }
 
-  async get(credentialId: string): Promise<OtpCredential | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(credentialId) } });
+  async get(credentialId: string, tx?: Transaction): Promise<OtpCredential | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: String(credentialId) } }, inTx(tx));
     return d ? toCredential(d) : undefined;
   }
 
-  async byAccount(accountId: string, status: OtpCredential['status']): Promise<OtpCredential[]> {
-    return (await this.col.find({ accountId: { $eq: String(accountId) }, status: { $eq: String(status) as OtpCredential['status'] } }).toArray()).map(toCredential);
+  async byAccount(accountId: string, status: OtpCredential['status'], tx?: Transaction): Promise<OtpCredential[]> {
+    return (await this.col.find({ accountId: { $eq: String(accountId) }, status: { $eq: String(status) as OtpCredential['status'] } }, inTx(tx)).toArray()).map(toCredential);
   }
 
-  async compareAndSet(guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
+  async compareAndSet(tx: Transaction, guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
+    await docTurn(tx, this.store, CREDENTIALS, guard.credentialId);
     const { credentialId: _ignored, ...set } = next;
     const r = await this.col.findOneAndUpdate(
       {
@@ -52,6 +55,7 @@ export class MongoOtpCredentialRepository implements OtpCredentialRepository {
         counter: { $eq: guard.counter },
       },
       { $set: set },
+      inTx(tx),
     );
     return r !== null;
   }
@@ -65,17 +69,18 @@ export class MongoThrottleRepository implements ThrottleCasStore {
     return this.store.db.collection<ThrottleDoc>(THROTTLE);
   }
 
-  async get(accountId: string): Promise<ThrottleState> {
-    const d = await this.col.findOne({ _id: { $eq: String(accountId) } });
+  async get(accountId: string, tx?: Transaction): Promise<ThrottleState> {
+    const d = await this.col.findOne({ _id: { $eq: String(accountId) } }, inTx(tx));
     return d ? { consecutiveFailures: d.consecutiveFailures, lockedAt: d.lockedAt ?? null, nextAttemptAt: d.nextAttemptAt ?? null } : { ...INITIAL_THROTTLE_STATE };
   }
 
-  async compareAndSet(accountId: string, guard: ThrottleState, next: ThrottleState): Promise<boolean> {
+  async compareAndSet(tx: Transaction, accountId: string, guard: ThrottleState, next: ThrottleState): Promise<boolean> {
     const id = String(accountId);
+    await docTurn(tx, this.store, THROTTLE, id);
     const initial = guard.consecutiveFailures === 0 && guard.lockedAt === null && guard.nextAttemptAt === null;
-    if (initial && !(await this.col.findOne({ _id: { $eq: id } }))) {
+    if (initial && !(await this.col.findOne({ _id: { $eq: id } }, inTx(tx)))) {
       try {
-        await this.col.insertOne({ _id: id, ...next });
+        await this.col.insertOne({ _id: id, ...next }, inTx(tx));
         return true;
       } catch (err) {
         if (isDuplicateKey(err)) return false;
@@ -85,14 +90,16 @@ export class MongoThrottleRepository implements ThrottleCasStore {
     const r = await this.col.findOneAndUpdate(
       { _id: { $eq: id }, consecutiveFailures: { $eq: guard.consecutiveFailures }, lockedAt: { $eq: guard.lockedAt }, nextAttemptAt: { $eq: guard.nextAttemptAt } },
       { $set: { consecutiveFailures: next.consecutiveFailures, lockedAt: next.lockedAt, nextAttemptAt: next.nextAttemptAt } },
+      inTx(tx),
     );
     return r !== null;
   }
 
-  async resetIfUnlocked(accountId: string, next: ThrottleState): Promise<boolean> {
+  async resetIfUnlocked(tx: Transaction, accountId: string, next: ThrottleState): Promise<boolean> {
     const id = String(accountId);
-    if (!(await this.col.findOne({ _id: { $eq: id } }))) return true;
-    const r = await this.col.findOneAndUpdate({ _id: { $eq: id }, lockedAt: { $eq: null } }, { $set: { ...next } });
+    await docTurn(tx, this.store, THROTTLE, id);
+    if (!(await this.col.findOne({ _id: { $eq: id } }, inTx(tx)))) return true;
+    const r = await this.col.findOneAndUpdate({ _id: { $eq: id }, lockedAt: { $eq: null } }, { $set: { ...next } }, inTx(tx));
     return r !== null;
   }
 }

@@ -1,4 +1,6 @@
-import { inTurn, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { Transaction } from '@gatehouse/core';
+import { type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn, inTx } from './mongo-tx.js';
 import type { RevocationEntry, RevocationKind, RevocationLog } from '../domain/sessions/revocation-log.js';
 
 const REVOCATIONS = 'revocations';
@@ -33,15 +35,14 @@ export class MongoRevocationLog implements RevocationLog {
     return this.store.db.collection<RevocationDoc>(REVOCATIONS);
   }
 
-  async append(e: Omit<RevocationEntry, 'sequence'>): Promise<RevocationEntry> {
+  async append(tx: Transaction, e: Omit<RevocationEntry, 'sequence'>): Promise<RevocationEntry> {
     // A literal _id (a constant, never caller input) so the upsert creates the counter under it.
-    // In turn within the process (jongodb lets two racing upserts of a new counter both return 1);
-    // across processes the server's per-document atomicity decides.
-    const counter = await inTurn(`${this.store.db.databaseName}/${COUNTERS}/revocations`, () =>
-      this.store.db
-        .collection<{ _id: string; seq: number }>(COUNTERS)
-        .findOneAndUpdate({ _id: 'revocations' }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after' }),
-    );
+    // The counter's turn until the unit commits (jongodb lets two racing transactions both take
+    // one sequence); across processes the server's write-conflict detection decides.
+    await docTurn(tx, this.store, COUNTERS, 'revocations');
+    const counter = await this.store.db
+      .collection<{ _id: string; seq: number }>(COUNTERS)
+      .findOneAndUpdate({ _id: 'revocations' }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after', ...inTx(tx) });
     const sequence = Number(counter?.seq);
     if (!Number.isSafeInteger(sequence) || sequence < 1) throw new Error('revocation counter returned no sequence');
     const doc: RevocationDoc = {
@@ -52,7 +53,7 @@ export class MongoRevocationLog implements RevocationLog {
       revokedAt: new Date(e.revokedAt.getTime()),
       forgetAfter: new Date(e.forgetAfter.getTime()),
     };
-    await this.col.insertOne(doc);
+    await this.col.insertOne(doc, inTx(tx));
     return toEntry(doc);
   }
 

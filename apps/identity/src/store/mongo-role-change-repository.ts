@@ -1,4 +1,6 @@
-import { inTurn, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { Transaction } from '@gatehouse/core';
+import { type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn, inTx } from './mongo-tx.js';
 import type { RoleChange, RoleChangeRepository, RoleChangeState } from '../domain/accounts/role-change.js';
 
 const ROLE_CHANGES = 'role_changes';
@@ -26,7 +28,7 @@ function toDoc(c: RoleChange): RoleChangeDoc {
 
 /**
  * Role changes on MongoDB. decide() is a single-document replace conditioned on state and
- * version, queued per document within the process (inTurn) as the other conditional updates are.
+ * version, taking the document's turn until the unit commits (docTurn) as the other conditional updates do.
  */
 export class MongoRoleChangeRepository implements RoleChangeRepository {
   constructor(private readonly store: MongoStore) {}
@@ -35,29 +37,28 @@ export class MongoRoleChangeRepository implements RoleChangeRepository {
     return this.store.db.collection<RoleChangeDoc>(ROLE_CHANGES);
   }
 
-  async create(c: RoleChange): Promise<void> {
-    await this.col.insertOne(toDoc(c));
+  async create(tx: Transaction, c: RoleChange): Promise<void> {
+    await this.col.insertOne(toDoc(c), inTx(tx));
   }
 
-  async byId(changeId: string): Promise<RoleChange | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(changeId) } });
+  async byId(changeId: string, tx?: Transaction): Promise<RoleChange | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: String(changeId) } }, inTx(tx));
     return d ? toChange(d) : undefined;
   }
 
-  async list(states: readonly RoleChangeState[], limit: number): Promise<RoleChange[]> {
+  async list(states: readonly RoleChangeState[], limit: number, tx?: Transaction): Promise<RoleChange[]> {
     if (states.length === 0) return [];
     const docs = await this.col
-      .find({ state: { $in: states.map(String) as RoleChangeState[] } })
+      .find({ state: { $in: states.map(String) as RoleChangeState[] } }, inTx(tx))
       .sort({ requestedAt: -1, _id: -1 })
       .limit(limit)
       .toArray();
     return docs.map(toChange);
   }
 
-  decide(next: RoleChange, expected: RoleChangeState = 'pending'): Promise<boolean> {
-    return inTurn(`${this.store.db.databaseName}/${ROLE_CHANGES}/${next.changeId}`, async () => {
-      const r = await this.col.replaceOne({ _id: { $eq: String(next.changeId) }, state: { $eq: expected }, version: { $eq: next.version - 1 } }, toDoc(next));
-      return r.modifiedCount === 1;
-    });
+  async decide(tx: Transaction, next: RoleChange, expected: RoleChangeState = 'pending'): Promise<boolean> {
+    await docTurn(tx, this.store, ROLE_CHANGES, next.changeId);
+    const r = await this.col.replaceOne({ _id: { $eq: String(next.changeId) }, state: { $eq: expected }, version: { $eq: next.version - 1 } }, toDoc(next), inTx(tx));
+    return r.modifiedCount === 1;
   }
 }

@@ -1,4 +1,6 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn, inTx } from './mongo-tx.js';
 import type { Filter } from 'mongodb';
 import type { Actor } from '../domain/accounts/account.js';
 import type { SessionFilter, SessionRecord, SessionRepository, SessionStatus } from '../domain/sessions/session-record.js';
@@ -59,34 +61,40 @@ export class MongoSessionRepository implements SessionRepository {
     return this.store.db.collection<SessionDoc>(SESSIONS);
   }
 
-  async create(r: SessionRecord): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(r)), 'a session with this id already exists');
+  async create(tx: Transaction, r: SessionRecord): Promise<void> {
+    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(r), inTx(tx)), 'a session with this id already exists');
   }
 
-  async get(sessionId: string): Promise<SessionRecord | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(sessionId) } });
+  async get(sessionId: string, tx?: Transaction): Promise<SessionRecord | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: String(sessionId) } }, inTx(tx));
     return d ? toRecord(d) : undefined;
   }
 
-  async update(r: SessionRecord): Promise<boolean> {
-    const res = await this.col.replaceOne({ _id: { $eq: String(r.sessionId) }, version: { $eq: Number(r.version) - 1 }, revokedAt: { $eq: null } }, toDoc(r));
+  async update(tx: Transaction, r: SessionRecord): Promise<boolean> {
+    await docTurn(tx, this.store, SESSIONS, r.sessionId);
+    const res = await this.col.replaceOne({ _id: { $eq: String(r.sessionId) }, version: { $eq: Number(r.version) - 1 }, revokedAt: { $eq: null } }, toDoc(r), inTx(tx));
     return res.modifiedCount === 1;
   }
 
-  async revoke(sessionId: string, at: Date, by: Actor | null, reason: string): Promise<boolean> {
-    const res = await this.col.updateOne({ _id: { $eq: String(sessionId) }, revokedAt: { $eq: null } }, revocation(at, by, reason));
+  async revoke(tx: Transaction, sessionId: string, at: Date, by: Actor | null, reason: string): Promise<boolean> {
+    await docTurn(tx, this.store, SESSIONS, sessionId);
+    const res = await this.col.updateOne({ _id: { $eq: String(sessionId) }, revokedAt: { $eq: null } }, revocation(at, by, reason), inTx(tx));
     return res.modifiedCount === 1;
   }
 
-  async revokeAllForAccount(accountId: string, at: Date, by: Actor | null, reason: string): Promise<number> {
+  async revokeAllForAccount(tx: Transaction, accountId: string, at: Date, by: Actor | null, reason: string): Promise<number> {
+    // Each session's turn, in id order (never two units waiting on each other).
+    const ids = (await this.col.find({ accountId: { $eq: String(accountId) }, revokedAt: { $eq: null } }, { ...inTx(tx), projection: { _id: 1 } }).toArray()).map((d) => d._id).sort();
+    for (const id of ids) await docTurn(tx, this.store, SESSIONS, id);
     const res = await this.col.updateMany(
       { accountId: { $eq: String(accountId) }, revokedAt: { $eq: null }, absoluteExpiresAt: { $gt: new Date(at.getTime()) } },
       revocation(at, by, reason),
+      inTx(tx),
     );
     return res.modifiedCount;
   }
 
-  async list(filter: SessionFilter, page: { after?: { authTime: Date; sessionId: string } | undefined; limit: number }): Promise<SessionRecord[]> {
+  async list(filter: SessionFilter, page: { after?: { authTime: Date; sessionId: string } | undefined; limit: number }, tx?: Transaction): Promise<SessionRecord[]> {
     const and: Filter<SessionDoc>[] = [];
     if (filter.accountId !== undefined) and.push({ accountId: { $eq: String(filter.accountId) } });
     if (filter.statuses?.length) {
@@ -101,14 +109,14 @@ export class MongoSessionRepository implements SessionRepository {
       and.push({ $or: [{ authTime: { $lt: t } }, { authTime: { $eq: t }, _id: { $lt: String(page.after.sessionId) } }] });
     }
     const docs = await this.col
-      .find(and.length ? { $and: and } : {})
+      .find(and.length ? { $and: and } : {}, inTx(tx))
       .sort({ authTime: -1, _id: -1 })
       .limit(page.limit)
       .toArray();
     return docs.map(toRecord);
   }
 
-  async hasUsedIp(accountId: string, ip: string): Promise<boolean> {
-    return (await this.col.findOne({ accountId: { $eq: String(accountId) }, pinnedIp: { $eq: String(ip) } })) !== null;
+  async hasUsedIp(accountId: string, ip: string, tx?: Transaction): Promise<boolean> {
+    return (await this.col.findOne({ accountId: { $eq: String(accountId) }, pinnedIp: { $eq: String(ip) } }, inTx(tx))) !== null;
   }
 }

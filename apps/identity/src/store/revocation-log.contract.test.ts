@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import type { Transaction } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
 import type { RevocationLog } from '../domain/sessions/revocation-log.js';
@@ -8,6 +9,8 @@ import { SqliteRevocationLog, revocationSqliteMigrations } from './sqlite-revoca
 
 interface Ctx {
   log: RevocationLog;
+  /** The store's unit of work: every write runs inside it, as the domain's do (issue 14). */
+  run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -19,20 +22,20 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'identity.db'), migrations: revocationSqliteMigrations });
-      return { log: new SqliteRevocationLog(store), close: () => store.close() };
+      return { log: new SqliteRevocationLog(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: revocationMongoIndexes });
-      return { log: new MongoRevocationLog(store), close: () => store.close() };
+      return { log: new MongoRevocationLog(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },
   (backend) => {
-    backend.test('revocations: 20 parallel appends get 20 distinct increasing sequences; replay after a sequence; look-back by time', async ({ log }) => {
+    backend.test('revocations: 20 parallel appends get 20 distinct increasing sequences; replay after a sequence; look-back by time', async ({ log, run }) => {
       assert.equal(await log.head(), 0);
       const appended = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          log.append({ kind: i % 2 ? 'session' : 'account_locked', sessionId: i % 2 ? `ses-${i}` : null, accountId: `acc-${i}`, revokedAt: at(i), forgetAfter: at(3600) }),
+          run((tx) => log.append(tx, { kind: i % 2 ? 'session' : 'account_locked', sessionId: i % 2 ? `ses-${i}` : null, accountId: `acc-${i}`, revokedAt: at(i), forgetAfter: at(3600) })),
         ),
       );
       const seqs = appended.map((e) => e.sequence).sort((a, b) => a - b);
@@ -51,13 +54,13 @@ describeRepositoryContract<Ctx>(
       assert.equal(one?.revokedAt.getTime(), at(3).getTime());
     });
 
-    backend.test('revocations: pruned once forgotten; the head never goes back', async ({ log }) => {
-      await log.append({ kind: 'session', sessionId: 'ses-a', accountId: 'acc-a', revokedAt: at(0), forgetAfter: at(60) });
-      const b = await log.append({ kind: 'account_suspended', sessionId: null, accountId: 'acc-b', revokedAt: at(1), forgetAfter: at(7200) });
+    backend.test('revocations: pruned once forgotten; the head never goes back', async ({ log, run }) => {
+      await run((tx) => log.append(tx, { kind: 'session', sessionId: 'ses-a', accountId: 'acc-a', revokedAt: at(0), forgetAfter: at(60) }));
+      const b = await run((tx) => log.append(tx, { kind: 'account_suspended', sessionId: null, accountId: 'acc-b', revokedAt: at(1), forgetAfter: at(7200) }));
       assert.deepEqual((await log.after(0, at(60), 10)).map((e) => e.accountId), ['acc-b'], 'a forgotten entry is not replayed');
       assert.equal(await log.prune(at(60)), 1);
       assert.equal(await log.head(), b.sequence);
-      const c = await log.append({ kind: 'session', sessionId: 'ses-c', accountId: 'acc-c', revokedAt: at(2), forgetAfter: at(7200) });
+      const c = await run((tx) => log.append(tx, { kind: 'session', sessionId: 'ses-c', accountId: 'acc-c', revokedAt: at(2), forgetAfter: at(7200) }));
       assert.ok(c.sequence > b.sequence, 'sequences are never reused after pruning');
     });
   },

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import type { Transaction } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
 import type { RoleChange, RoleChangeRepository } from '../domain/accounts/role-change.js';
@@ -8,6 +9,8 @@ import { SqliteRoleChangeRepository, roleChangeSqliteMigrations } from './sqlite
 
 interface Ctx {
   changes: RoleChangeRepository;
+  /** The store's unit of work: every write runs inside it, as the domain's do (issue 14). */
+  run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -40,45 +43,45 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'identity.db'), migrations: roleChangeSqliteMigrations });
-      return { changes: new SqliteRoleChangeRepository(store), close: () => store.close() };
+      return { changes: new SqliteRoleChangeRepository(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: roleChangeMongoIndexes });
-      return { changes: new MongoRoleChangeRepository(store), close: () => store.close() };
+      return { changes: new MongoRoleChangeRepository(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },
   (backend) => {
-    backend.test('role changes: round trip with every field; unknown and operator ids find nothing', async ({ changes }) => {
+    backend.test('role changes: round trip with every field; unknown and operator ids find nothing', async ({ changes, run }) => {
       const c = change({ kind: 'approve_account', displayName: 'Lea Dubois', phoneCiphertext: 'v1.abc', phoneMask: '••••0042' });
-      await changes.create(c);
+      await run((tx) => changes.create(tx, c));
       assert.deepEqual(await changes.byId(c.changeId), c);
       assert.equal(await changes.byId('rch_nope'), undefined);
       assert.equal(await changes.byId({ $ne: null } as unknown as string).catch(() => undefined), undefined);
     });
 
-    backend.test('role changes: 20 parallel approvals of one pending change, exactly one wins; a decided change stays decided', async ({ changes }) => {
+    backend.test('role changes: 20 parallel approvals of one pending change, exactly one wins; a decided change stays decided', async ({ changes, run }) => {
       const c = change();
-      await changes.create(c);
+      await run((tx) => changes.create(tx, c));
       const approved = (who: number): RoleChange => ({ ...c, state: 'applied', approvedBy: { accountId: `acc_${String(who).padStart(22, '0')}`, email: `o${who}@bank.example` }, approvedAt: at(HOUR), version: 2 });
-      const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => changes.decide(approved(i))));
+      const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => run((tx) => changes.decide(tx, approved(i)))));
       assert.equal(wins.filter(Boolean).length, 1, 'exactly one approval applies');
       const stored = await changes.byId(c.changeId);
       assert.equal(stored?.state, 'applied');
       assert.equal(stored?.version, 2);
       // Not pending any more: expiring it or approving it again changes nothing.
-      assert.equal(await changes.decide({ ...c, state: 'expired', version: 2 }), false);
-      assert.equal(await changes.decide({ ...c, state: 'expired', version: 3 }), false);
+      assert.equal(await run((tx) => changes.decide(tx, { ...c, state: 'expired', version: 2 })), false);
+      assert.equal(await run((tx) => changes.decide(tx, { ...c, state: 'expired', version: 3 })), false);
       // A move from the stated state with the next version (undoing an approval that was not applied).
-      assert.equal(await changes.decide({ ...c, version: 3 }, 'applied'), true);
+      assert.equal(await run((tx) => changes.decide(tx, { ...c, version: 3 }, 'applied')), true);
       assert.equal((await changes.byId(c.changeId))?.state, 'pending');
     });
 
-    backend.test('role changes: listed by state, newest first, up to the limit', async ({ changes }) => {
+    backend.test('role changes: listed by state, newest first, up to the limit', async ({ changes, run }) => {
       const a = change();
       const b = change();
       const d = change({ state: 'expired' });
-      for (const c of [a, b, d]) await changes.create(c);
+      for (const c of [a, b, d]) await run((tx) => changes.create(tx, c));
       const pending = (await changes.list(['pending'], 500)).filter((c) => [a, b, d].some((x) => x.changeId === c.changeId));
       assert.deepEqual(pending.map((c) => c.changeId), [b.changeId, a.changeId]);
       assert.equal((await changes.list(['pending'], 1)).length, 1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { AlreadyExistsError } from '@gatehouse/core';
+import { AlreadyExistsError, type Transaction } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
 import type { Actor } from '../domain/accounts/account.js';
@@ -10,6 +10,8 @@ import { SqliteSessionRepository, sessionSqliteMigrations } from './sqlite-sessi
 
 interface Ctx {
   repo: SessionRepository;
+  /** The store's unit of work: every write runs inside it, as the domain's do (issue 14). */
+  run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -67,73 +69,73 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'identity.db'), migrations: sessionSqliteMigrations });
-      return { repo: new SqliteSessionRepository(store), close: () => store.close() };
+      return { repo: new SqliteSessionRepository(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: sessionMongoIndexes });
-      return { repo: new MongoSessionRepository(store), close: () => store.close() };
+      return { repo: new MongoSessionRepository(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },
   (backend) => {
-    backend.test('a record round-trips with every date (and every null), and ids are unique', async ({ repo }) => {
+    backend.test('a record round-trips with every date (and every null), and ids are unique', async ({ repo, run }) => {
       const base = session();
       const full = refreshed(base, at(10 * MIN));
-      await repo.create(full);
+      await run((tx) => repo.create(tx, full));
       const got = await repo.get(full.sessionId);
       assert.deepEqual(got, full);
       for (const k of ['authTime', 'issuedAt', 'expiresAt', 'absoluteExpiresAt', 'liveExpiresAt', 'stagingExpiresAt', 'lastRefreshedAt'] as const) {
         assert.ok(got?.[k] instanceof Date, `${k} is a Date`);
       }
       const limited = session({ scope: 'register-ip', roles: ['support'], amr: ['google', 'sms', 'hotp'], liveExpiresAt: null, stagingExpiresAt: null });
-      await repo.create(limited);
+      await run((tx) => repo.create(tx, limited));
       assert.deepEqual(await repo.get(limited.sessionId), limited);
 
       const revoked = session({ revokedAt: at(HOUR), revokedBy: OFFICER, revokeReason: 'lost laptop', version: 3 });
-      await repo.create(revoked);
+      await run((tx) => repo.create(tx, revoked));
       const gotRevoked = await repo.get(revoked.sessionId);
       assert.deepEqual(gotRevoked, revoked);
       assert.ok(gotRevoked?.revokedAt instanceof Date);
 
       assert.equal(await repo.get('sess-missing'), undefined);
-      await assert.rejects(repo.create(session({ sessionId: full.sessionId })), AlreadyExistsError);
+      await assert.rejects(run((tx) => repo.create(tx, session({ sessionId: full.sessionId }))), AlreadyExistsError);
     });
 
-    backend.test('a refresh is compare-and-set on the version: a stale writer changes nothing, one of 10 wins', async ({ repo }) => {
+    backend.test('a refresh is compare-and-set on the version: a stale writer changes nothing, one of 10 wins', async ({ repo, run }) => {
       const s = session();
-      await repo.create(s);
+      await run((tx) => repo.create(tx, s));
       const r1 = refreshed(s, at(5 * MIN));
-      assert.equal(await repo.update(r1), true);
-      assert.equal(await repo.update(refreshed(s, at(6 * MIN))), false, 'a refresh built on version 1 loses');
+      assert.equal(await run((tx) => repo.update(tx, r1)), true);
+      assert.equal(await run((tx) => repo.update(tx, refreshed(s, at(6 * MIN)))), false, 'a refresh built on version 1 loses');
       assert.deepEqual(await repo.get(s.sessionId), r1, 'the losing write left no trace');
-      assert.equal(await repo.update({ ...refreshed(r1, at(7 * MIN)), version: 4 }), false, 'skipping a version is no match either');
+      assert.equal(await run((tx) => repo.update(tx, { ...refreshed(r1, at(7 * MIN)), version: 4 })), false, 'skipping a version is no match either');
 
       const racers = Array.from({ length: 10 }, (_, i) => refreshed(r1, at(10 * MIN + i * 1_000)));
-      const wins = await Promise.all(racers.map((r) => repo.update(r)));
+      const wins = await Promise.all(racers.map((r) => run((tx) => repo.update(tx, r))));
       assert.equal(wins.filter(Boolean).length, 1);
       assert.deepEqual(await repo.get(s.sessionId), racers[wins.indexOf(true)]);
     });
 
-    backend.test('revoke wins over a racing refresh: an update after a revoke returns false and never resurrects', async ({ repo }) => {
+    backend.test('revoke wins over a racing refresh: an update after a revoke returns false and never resurrects', async ({ repo, run }) => {
       const s = session();
-      await repo.create(s);
+      await run((tx) => repo.create(tx, s));
       const readBeforeRevoke = (await repo.get(s.sessionId))!;
-      assert.equal(await repo.revoke(s.sessionId, at(HOUR), OFFICER, 'suspicious activity'), true);
-      assert.equal(await repo.revoke(s.sessionId, at(2 * HOUR), null, 'again'), false, 'only the first revocation counts');
+      assert.equal(await run((tx) => repo.revoke(tx, s.sessionId, at(HOUR), OFFICER, 'suspicious activity')), true);
+      assert.equal(await run((tx) => repo.revoke(tx, s.sessionId, at(2 * HOUR), null, 'again')), false, 'only the first revocation counts');
 
       const expected: SessionRecord = { ...s, revokedAt: at(HOUR), revokedBy: OFFICER, revokeReason: 'suspicious activity', version: 2 };
       assert.deepEqual(await repo.get(s.sessionId), expected, 'the revocation is stored and bumps the version');
 
-      assert.equal(await repo.update(refreshed(readBeforeRevoke, at(HOUR + 1))), false, 'the refresh that read before the revoke loses');
+      assert.equal(await run((tx) => repo.update(tx, refreshed(readBeforeRevoke, at(HOUR + 1)))), false, 'the refresh that read before the revoke loses');
       const revokedNow = (await repo.get(s.sessionId))!;
-      assert.equal(await repo.update({ ...refreshed(revokedNow, at(HOUR + 2)), revokedAt: null, revokedBy: null, revokeReason: null }), false, 'even with the current version, a revoked record is never updated');
+      assert.equal(await run((tx) => repo.update(tx, { ...refreshed(revokedNow, at(HOUR + 2)), revokedAt: null, revokedBy: null, revokeReason: null })), false, 'even with the current version, a revoked record is never updated');
       assert.deepEqual(await repo.get(s.sessionId), expected);
       assert.equal(sessionStatus(expected, at(0)), 'revoked');
 
       // Both at once, in either order: the record ends up revoked.
       const t = session();
-      await repo.create(t);
-      const [updated, revokedFirst] = await Promise.all([repo.update(refreshed(t, at(5 * MIN))), repo.revoke(t.sessionId, at(5 * MIN), null, 'sign-out')]);
+      await run((tx) => repo.create(tx, t));
+      const [updated, revokedFirst] = await Promise.all([run((tx) => repo.update(tx, refreshed(t, at(5 * MIN)))), run((tx) => repo.revoke(tx, t.sessionId, at(5 * MIN), null, 'sign-out'))]);
       assert.equal(revokedFirst, true);
       const final = (await repo.get(t.sessionId))!;
       assert.deepEqual(final.revokedAt, at(5 * MIN));
@@ -142,7 +144,7 @@ describeRepositoryContract<Ctx>(
       assert.equal(final.version, updated ? 3 : 2);
     });
 
-    backend.test('revokeAllForAccount revokes the live and inactivity-expired ones, skips revoked, absolute-expired and other accounts', async ({ repo }) => {
+    backend.test('revokeAllForAccount revokes the live and inactivity-expired ones, skips revoked, absolute-expired and other accounts', async ({ repo, run }) => {
       const when = at(13 * HOUR);
       const live = session({ authTime: at(12 * HOUR), absoluteExpiresAt: at(24 * HOUR) });
       const idle = session({ authTime: at(2 * HOUR), absoluteExpiresAt: at(14 * HOUR) }); // expiresAt long past, absolute not
@@ -150,18 +152,18 @@ describeRepositoryContract<Ctx>(
       const absoluteNow = session({ authTime: at(1_000), absoluteExpiresAt: when });
       const alreadyRevoked = session({ authTime: at(11 * HOUR), revokedAt: at(11 * HOUR + 1), revokedBy: null, revokeReason: 'signed out', version: 2 });
       const otherAccount = session({ accountId: 'acc-2', authTime: at(12 * HOUR) });
-      for (const s of [live, idle, absoluteGone, absoluteNow, alreadyRevoked, otherAccount]) await repo.create(s);
+      for (const s of [live, idle, absoluteGone, absoluteNow, alreadyRevoked, otherAccount]) await run((tx) => repo.create(tx, s));
 
-      assert.equal(await repo.revokeAllForAccount('acc-1', when, OFFICER, 'account suspended'), 2);
+      assert.equal(await run((tx) => repo.revokeAllForAccount(tx, 'acc-1', when, OFFICER, 'account suspended')), 2);
       for (const s of [live, idle]) {
         assert.deepEqual(await repo.get(s.sessionId), { ...s, revokedAt: when, revokedBy: OFFICER, revokeReason: 'account suspended', version: s.version + 1 });
       }
       for (const s of [absoluteGone, absoluteNow, alreadyRevoked, otherAccount]) assert.deepEqual(await repo.get(s.sessionId), s, `${s.sessionId} untouched`);
-      assert.equal(await repo.revokeAllForAccount('acc-1', when, null, 'again'), 0, 'nothing left to revoke');
-      assert.equal(await repo.revokeAllForAccount('acc-none', when, null, 'nobody'), 0);
+      assert.equal(await run((tx) => repo.revokeAllForAccount(tx, 'acc-1', when, null, 'again')), 0, 'nothing left to revoke');
+      assert.equal(await run((tx) => repo.revokeAllForAccount(tx, 'acc-none', when, null, 'nobody')), 0);
     });
 
-    backend.test('list filters by account and by status at `now`, newest first, and pages by cursor', async ({ repo }) => {
+    backend.test('list filters by account and by status at `now`, newest first, and pages by cursor', async ({ repo, run }) => {
       const now = at(HOUR);
       // acc-1: authTime ascending with n; two share an authTime so the id breaks the tie across pages.
       const expired = session({ authTime: at(0), expiresAt: at(30 * MIN) });
@@ -173,7 +175,7 @@ describeRepositoryContract<Ctx>(
       const active2 = session({ authTime: at(5 * MIN), expiresAt: at(2 * HOUR) });
       const other = session({ accountId: 'acc-2', authTime: at(6 * MIN), expiresAt: at(2 * HOUR) });
       const all = [expired, expiresNow, active1, tieA, tieB, revokedAndExpired, active2, other];
-      for (const s of all) await repo.create(s);
+      for (const s of all) await run((tx) => repo.create(tx, s));
 
       const acc1NewestFirst = [active2, revokedAndExpired, tieB, tieA, active1, expiresNow, expired];
       const p = { limit: 20 };
@@ -202,9 +204,9 @@ describeRepositoryContract<Ctx>(
       assert.deepEqual([...ids(a1), ...ids(a2)], ids([active2, tieA, active1]));
     });
 
-    backend.test('hasUsedIp: only this account, only this IP', async ({ repo }) => {
-      await repo.create(session({ pinnedIp: '198.51.100.1' }));
-      await repo.create(session({ accountId: 'acc-2', pinnedIp: '192.0.2.9' }));
+    backend.test('hasUsedIp: only this account, only this IP', async ({ repo, run }) => {
+      await run((tx) => repo.create(tx, session({ pinnedIp: '198.51.100.1' })));
+      await run((tx) => repo.create(tx, session({ accountId: 'acc-2', pinnedIp: '192.0.2.9' })));
       assert.equal(await repo.hasUsedIp('acc-1', '198.51.100.1'), true);
       assert.equal(await repo.hasUsedIp('acc-1', '192.0.2.9'), false, "another account's IP is new for this one");
       assert.equal(await repo.hasUsedIp('acc-2', '198.51.100.1'), false);
@@ -212,22 +214,22 @@ describeRepositoryContract<Ctx>(
       assert.equal(await repo.hasUsedIp('acc-1', '198.51.100.10'), false, 'exact match, not prefix');
     });
 
-    backend.test('operator-like ids and values are plain strings: nothing is matched or changed', async ({ repo }) => {
+    backend.test('operator-like ids and values are plain strings: nothing is matched or changed', async ({ repo, run }) => {
       const odd = session({ sessionId: '{"$ne":null}', accountId: '{"$ne":null}', pinnedIp: '{"$gt":""}' });
       const plain = session();
-      await repo.create(odd);
-      await repo.create(plain);
+      await run((tx) => repo.create(tx, odd));
+      await run((tx) => repo.create(tx, plain));
       const now = at(0);
 
       assert.equal(await repo.get('$ne'), undefined);
       assert.equal(await repo.get('{"$gt":""}'), undefined);
       assert.deepEqual(await repo.get('{"$ne":null}'), odd);
-      assert.equal(await repo.revoke('$ne', now, null, 'x'), false);
-      assert.equal(await repo.revoke('{"$gt":""}', now, null, 'x'), false);
-      assert.equal(await repo.revokeAllForAccount('$ne', now, null, 'x'), 0);
-      assert.equal(await repo.revokeAllForAccount('{"$gt":""}', now, null, 'x'), 0);
-      assert.equal(await repo.update({ ...refreshed(plain, at(MIN)), sessionId: '$ne' }), false);
-      assert.equal(await repo.update({ ...refreshed(plain, at(MIN)), sessionId: '{"$gt":""}' }), false);
+      assert.equal(await run((tx) => repo.revoke(tx, '$ne', now, null, 'x')), false);
+      assert.equal(await run((tx) => repo.revoke(tx, '{"$gt":""}', now, null, 'x')), false);
+      assert.equal(await run((tx) => repo.revokeAllForAccount(tx, '$ne', now, null, 'x')), 0);
+      assert.equal(await run((tx) => repo.revokeAllForAccount(tx, '{"$gt":""}', now, null, 'x')), 0);
+      assert.equal(await run((tx) => repo.update(tx, { ...refreshed(plain, at(MIN)), sessionId: '$ne' })), false);
+      assert.equal(await run((tx) => repo.update(tx, { ...refreshed(plain, at(MIN)), sessionId: '{"$gt":""}' })), false);
       assert.deepEqual(await repo.list({ accountId: '$ne', now }, { limit: 10 }), []);
       assert.deepEqual(await repo.list({ accountId: '{"$gt":""}', now }, { limit: 10 }), []);
       assert.deepEqual(await repo.list({ statuses: ['$ne' as never], now }, { limit: 10 }), [], 'an unknown status matches nothing');
@@ -236,10 +238,10 @@ describeRepositoryContract<Ctx>(
       assert.equal(await repo.hasUsedIp('{"$ne":null}', '{"$gt":""}'), true, 'the literal values are ordinary data');
 
       assert.ok(nothing(await settle(repo.get(OPERATOR))), 'operator objects match nothing');
-      assert.ok(nothing(await settle(repo.revoke(OPERATOR, now, null, 'x'))));
-      assert.ok(nothing(await settle(repo.revokeAllForAccount(OPERATOR, now, null, 'x'))));
-      assert.ok(nothing(await settle(repo.update({ ...refreshed(plain, at(MIN)), sessionId: OPERATOR }))));
-      assert.ok(nothing(await settle(repo.update({ ...refreshed(plain, at(MIN)), version: OPERATOR as unknown as number }))));
+      assert.ok(nothing(await settle(run((tx) => repo.revoke(tx, OPERATOR, now, null, 'x')))));
+      assert.ok(nothing(await settle(run((tx) => repo.revokeAllForAccount(tx, OPERATOR, now, null, 'x')))));
+      assert.ok(nothing(await settle(run((tx) => repo.update(tx, { ...refreshed(plain, at(MIN)), sessionId: OPERATOR })))));
+      assert.ok(nothing(await settle(run((tx) => repo.update(tx, { ...refreshed(plain, at(MIN)), version: OPERATOR as unknown as number })))));
       assert.ok(nothing(await settle(repo.list({ accountId: OPERATOR, now }, { limit: 10 }))));
       assert.ok(nothing(await settle(repo.hasUsedIp(OPERATOR, OPERATOR))));
       assert.ok(nothing(await settle(repo.hasUsedIp(plain.accountId, OPERATOR))));

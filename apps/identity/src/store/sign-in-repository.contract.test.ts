@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { AlreadyExistsError } from '@gatehouse/core';
+import { AlreadyExistsError, type Transaction } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
 import type { SignIn, SignInRepository } from '../domain/sign-in/sign-in.js';
@@ -10,6 +10,8 @@ import { SqliteSignInRepository, signInSqliteMigrations } from './sqlite-sign-in
 
 interface Ctx {
   repo: SignInRepository;
+  /** The store's unit of work: every write runs inside it, as the domain's do (issue 14). */
+  run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -50,55 +52,55 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'identity.db'), migrations: signInSqliteMigrations });
-      return { repo: new SqliteSignInRepository(store), close: () => store.close() };
+      return { repo: new SqliteSignInRepository(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: signInMongoIndexes });
-      return { repo: new MongoSignInRepository(store), close: () => store.close() };
+      return { repo: new MongoSignInRepository(store), run: (fn) => store.run(fn), close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },
   (backend) => {
-    backend.test('a sign-in round-trips with every date, its own and its SMS challenge', async ({ repo }) => {
+    backend.test('a sign-in round-trips with every date, its own and its SMS challenge', async ({ repo, run }) => {
       const fresh = signIn();
-      await repo.create(fresh);
+      await run((tx) => repo.create(tx, fresh));
       assert.deepEqual(await repo.get(fresh.signInId), fresh, 'sms and sessionId stay null');
 
       const base = signIn();
       const full: SignIn = { ...base, completed: ['google', 'sms', 'otp'], sms: sms(base.signInId, { sends: 2, usedAt: at(90_000) }), status: 'completed', sessionId: 'sess-9', version: 4 };
-      await repo.create(full);
+      await run((tx) => repo.create(tx, full));
       const got = await repo.get(full.signInId);
       assert.deepEqual(got, full);
       assert.ok(got?.sms?.expiresAt instanceof Date && got.sms.lastSentAt instanceof Date && got.sms.usedAt instanceof Date, 'SMS dates come back as Dates');
       assert.ok(got.createdAt instanceof Date && got.expiresAt instanceof Date);
 
       assert.equal(await repo.get('si-missing'), undefined);
-      await assert.rejects(repo.create({ ...signIn(), signInId: fresh.signInId }), AlreadyExistsError);
+      await assert.rejects(run((tx) => repo.create(tx, { ...signIn(), signInId: fresh.signInId })), AlreadyExistsError);
     });
 
-    backend.test('updates are compare-and-set on the version: a stale writer changes nothing, one of 20 completions wins', async ({ repo }) => {
+    backend.test('updates are compare-and-set on the version: a stale writer changes nothing, one of 20 completions wins', async ({ repo, run }) => {
       const s = signIn();
-      await repo.create(s);
+      await run((tx) => repo.create(tx, s));
       const withSms: SignIn = { ...s, sms: sms(s.signInId), version: 2 };
-      assert.equal(await repo.update(withSms), true);
-      assert.equal(await repo.update({ ...s, completed: ['google', 'sms'], version: 2 }), false, 'the stale version 1 reader loses');
+      assert.equal(await run((tx) => repo.update(tx, withSms)), true);
+      assert.equal(await run((tx) => repo.update(tx, { ...s, completed: ['google', 'sms'], version: 2 })), false, 'the stale version 1 reader loses');
       assert.deepEqual(await repo.get(s.signInId), withSms, 'the losing write left no trace');
-      assert.equal(await repo.update({ ...withSms, version: 4 }), false, 'skipping a version is no match either');
+      assert.equal(await run((tx) => repo.update(tx, { ...withSms, version: 4 })), false, 'skipping a version is no match either');
 
       const completions = Array.from({ length: 20 }, (_, i): SignIn => ({ ...withSms, completed: ['google', 'sms', 'otp'], status: 'completed', sessionId: `sess-${i}`, version: 3 }));
-      const wins = await Promise.all(completions.map((c) => repo.update(c)));
+      const wins = await Promise.all(completions.map((c) => run((tx) => repo.update(tx, c))));
       assert.equal(wins.filter(Boolean).length, 1, 'exactly one VerifyOtp may complete the sign-in');
       const winner = completions[wins.indexOf(true)]!;
       assert.deepEqual(await repo.get(s.signInId), winner, 'the stored sign-in is the winner');
     });
 
-    backend.test('purgeExpired deletes only sign-ins that expired before the cut-off and counts them', async ({ repo }) => {
+    backend.test('purgeExpired deletes only sign-ins that expired before the cut-off and counts them', async ({ repo, run }) => {
       const cutoff = at(60 * 60_000);
       const old1 = signIn({ expiresAt: at(10 * 60_000) });
       const old2 = signIn({ expiresAt: new Date(cutoff.getTime() - 1), sms: sms('x'), status: 'completed', sessionId: 'sess-1' });
       const onCutoff = signIn({ expiresAt: cutoff });
       const later = signIn({ expiresAt: at(2 * 60 * 60_000) });
-      for (const s of [old1, old2, onCutoff, later]) await repo.create(s);
+      for (const s of [old1, old2, onCutoff, later]) await run((tx) => repo.create(tx, s));
       assert.equal(await repo.purgeExpired(cutoff), 2);
       assert.equal(await repo.get(old1.signInId), undefined);
       assert.equal(await repo.get(old2.signInId), undefined);
@@ -107,19 +109,19 @@ describeRepositoryContract<Ctx>(
       assert.equal(await repo.purgeExpired(cutoff), 0, 'nothing left to purge');
     });
 
-    backend.test('operator-like ids are plain strings: nothing is matched or changed', async ({ repo }) => {
+    backend.test('operator-like ids are plain strings: nothing is matched or changed', async ({ repo, run }) => {
       const s = signIn({ signInId: '{"$ne":null}' });
       const other = signIn();
-      await repo.create(s);
-      await repo.create(other);
+      await run((tx) => repo.create(tx, s));
+      await run((tx) => repo.create(tx, other));
       assert.deepEqual(await repo.get('{"$ne":null}'), s);
       assert.equal(await repo.get('$ne'), undefined);
       assert.equal(await repo.get('{"$gt":""}'), undefined);
-      assert.equal(await repo.update({ ...other, signInId: '$ne', status: 'completed', version: 2 }), false);
-      assert.equal(await repo.update({ ...other, signInId: '{"$gt":""}', status: 'completed', version: 2 }), false);
+      assert.equal(await run((tx) => repo.update(tx, { ...other, signInId: '$ne', status: 'completed', version: 2 })), false);
+      assert.equal(await run((tx) => repo.update(tx, { ...other, signInId: '{"$gt":""}', status: 'completed', version: 2 })), false);
       assert.ok(nothing(await settle(repo.get(OPERATOR))), 'an operator object matches no sign-in');
-      assert.ok(nothing(await settle(repo.update({ ...other, signInId: OPERATOR, status: 'completed', version: 2 }))));
-      assert.ok(nothing(await settle(repo.update({ ...other, status: 'completed', version: OPERATOR as unknown as number }))));
+      assert.ok(nothing(await settle(run((tx) => repo.update(tx, { ...other, signInId: OPERATOR, status: 'completed', version: 2 })))));
+      assert.ok(nothing(await settle(run((tx) => repo.update(tx, { ...other, status: 'completed', version: OPERATOR as unknown as number })))));
       assert.ok(nothing(await settle(repo.purgeExpired(OPERATOR as unknown as Date))), 'a forged cut-off purges nothing');
       assert.deepEqual(await repo.get(other.signInId), other, 'no other sign-in was touched');
       assert.deepEqual(await repo.get(s.signInId), s);

@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { Account, AccountFilter, AccountRepository } from '../domain/accounts/account.js';
 
@@ -37,9 +38,9 @@ export function accountFromJson(json: string): Account {
 export class SqliteAccountRepository implements AccountRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(a: Account): Promise<void> {
+  async create(tx: Transaction, a: Account): Promise<void> {
     await insertOrAlreadyExists(() =>
-      this.store.exec(undefined, (db) =>
+      this.store.exec(tx, (db) =>
         db
           .prepare('INSERT INTO accounts (account_id, issuer, subject, state, roles, created_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
           .run(a.accountId, a.issuer, a.subject, a.state, `,${a.roles.join(',')},`, a.createdAt.getTime(), a.version, JSON.stringify(a)),
@@ -48,21 +49,21 @@ export class SqliteAccountRepository implements AccountRepository {
     );
   }
 
-  byId(accountId: string): Promise<Account | undefined> {
-    return this.store.exec(undefined, (db) => {
+  byId(accountId: string, tx?: Transaction): Promise<Account | undefined> {
+    return this.store.exec(tx, (db) => {
       const r = db.prepare('SELECT doc FROM accounts WHERE account_id = ?').get(accountId) as { doc: string } | undefined;
       return r ? accountFromJson(r.doc) : undefined;
     });
   }
 
-  byIssuerSubject(issuer: string, subject: string): Promise<Account | undefined> {
-    return this.store.exec(undefined, (db) => {
+  byIssuerSubject(issuer: string, subject: string, tx?: Transaction): Promise<Account | undefined> {
+    return this.store.exec(tx, (db) => {
       const r = db.prepare('SELECT doc FROM accounts WHERE issuer = ? AND subject = ?').get(issuer, subject) as { doc: string } | undefined;
       return r ? accountFromJson(r.doc) : undefined;
     });
   }
 
-  list(filter: AccountFilter, page: { after?: { createdAt: Date; accountId: string } | undefined; limit: number }): Promise<Account[]> {
+  list(filter: AccountFilter, page: { after?: { createdAt: Date; accountId: string } | undefined; limit: number }, tx?: Transaction): Promise<Account[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.states?.length) {
@@ -82,11 +83,11 @@ export class SqliteAccountRepository implements AccountRepository {
       params.push(page.after.createdAt.getTime(), page.after.createdAt.getTime(), page.after.accountId);
     }
     const sql = `SELECT doc FROM accounts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, account_id DESC LIMIT ?`;
-    return this.store.exec(undefined, (db) => (db.prepare(sql).all(...params, page.limit) as Array<{ doc: string }>).map((r) => accountFromJson(r.doc)));
+    return this.store.exec(tx, (db) => (db.prepare(sql).all(...params, page.limit) as Array<{ doc: string }>).map((r) => accountFromJson(r.doc)));
   }
 
-  update(a: Account): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  update(tx: Transaction, a: Account): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const r = db
         .prepare('UPDATE accounts SET state = ?, roles = ?, version = ?, doc = ? WHERE account_id = ? AND version = ?')
         .run(a.state, `,${a.roles.join(',')},`, a.version, JSON.stringify(a), a.accountId, a.version - 1);
@@ -94,9 +95,9 @@ export class SqliteAccountRepository implements AccountRepository {
     });
   }
 
-  countActiveOfficers(): Promise<number> {
+  countActiveOfficers(tx?: Transaction): Promise<number> {
     return this.store.exec(
-      undefined,
+      tx,
       (db) => (db.prepare("SELECT COUNT(*) AS n FROM accounts WHERE state = 'active' AND instr(roles, ',security_officer,') > 0").get() as { n: number }).n,
     );
   }

@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import type { SqliteMigration, SqliteStore } from '@gatehouse/storage';
 import type { BootstrapTokenRepository } from '../domain/sessions/bootstrap-token.js';
 
@@ -38,8 +39,8 @@ export const signingKeyBootstrapSqliteMigrations: SqliteMigration[] = [
 export class SqliteBootstrapTokenRepository implements BootstrapTokenRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async put(tokenHash: string, createdAt: Date, expiresAt: Date): Promise<void> {
-    await this.store.exec(undefined, (db) =>
+  async put(tx: Transaction, tokenHash: string, createdAt: Date, expiresAt: Date): Promise<void> {
+    await this.store.exec(tx, (db) =>
       db
         .prepare(
           `INSERT INTO bootstrap_token (id, token_hash, created_at, expires_at, used_at) VALUES (1, ?, ?, ?, NULL)
@@ -49,15 +50,15 @@ export class SqliteBootstrapTokenRepository implements BootstrapTokenRepository 
     );
   }
 
-  consume(tokenHash: string, now: Date): Promise<boolean> {
+  consume(tx: Transaction, tokenHash: string, now: Date): Promise<boolean> {
     return this.store.exec(
-      undefined,
+      tx,
       (db) =>
         db.prepare('UPDATE bootstrap_token SET used_at = ? WHERE id = 1 AND token_hash = ? AND used_at IS NULL AND expires_at > ?').run(now.getTime(), tokenHash, now.getTime()).changes === 1,
     );
   }
 
-  pending(now: Date): Promise<boolean> {
-    return this.store.exec(undefined, (db) => db.prepare('SELECT 1 FROM bootstrap_token WHERE id = 1 AND used_at IS NULL AND expires_at > ?').get(now.getTime()) !== undefined);
+  pending(now: Date, tx?: Transaction): Promise<boolean> {
+    return this.store.exec(tx, (db) => db.prepare('SELECT 1 FROM bootstrap_token WHERE id = 1 AND used_at IS NULL AND expires_at > ?').get(now.getTime()) !== undefined);
   }
 }

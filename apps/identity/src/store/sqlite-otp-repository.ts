@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import { INITIAL_THROTTLE_STATE, type OtpCasGuard, type OtpCredential, type OtpCredentialRepository, type ThrottleCasStore, type ThrottleState } from '../domain/otp/index.js';
 
@@ -42,9 +43,9 @@ export type { OtpCredentialRepository };
 export class SqliteOtpCredentialRepository implements OtpCredentialRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(c: OtpCredential): Promise<void> {
+  async create(tx: Transaction, c: OtpCredential): Promise<void> {
     await insertOrAlreadyExists(() =>
-      this.store.exec(undefined, (db) =>
+      this.store.exec(tx, (db) =>
         db
           .prepare('INSERT INTO otp_credentials (credential_id, account_id, status, last_accepted_step, counter, doc) VALUES (?, ?, ?, ?, ?, ?)')
           .run(c.credentialId, c.accountId, c.status, c.lastAcceptedStep, c.counter, JSON.stringify(c)),
@@ -53,27 +54,27 @@ export class SqliteOtpCredentialRepository implements OtpCredentialRepository {
     );
   }
 
-  get(credentialId: string): Promise<OtpCredential | undefined> {
-    return this.store.exec(undefined, (db) => {
+  get(credentialId: string, tx?: Transaction): Promise<OtpCredential | undefined> {
+    return this.store.exec(tx, (db) => {
       const r = db.prepare('SELECT doc FROM otp_credentials WHERE credential_id = ?').get(credentialId) as { doc: string } | undefined;
       return r ? credentialFromJson(r.doc) : undefined;
     });
   }
 
-  byAccount(accountId: string, status: OtpCredential['status']): Promise<OtpCredential[]> {
-    return this.store.exec(undefined, (db) =>
+  byAccount(accountId: string, status: OtpCredential['status'], tx?: Transaction): Promise<OtpCredential[]> {
+    return this.store.exec(tx, (db) =>
       (db.prepare('SELECT doc FROM otp_credentials WHERE account_id = ? AND status = ?').all(accountId, status) as Array<{ doc: string }>).map((r) => credentialFromJson(r.doc)),
     );
   }
 
-  compareAndSet(guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  compareAndSet(tx: Transaction, guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const row = db
         .prepare('SELECT doc FROM otp_credentials WHERE credential_id = ? AND status = ? AND last_accepted_step = ? AND counter = ?')
         .get(guard.credentialId, guard.status, guard.lastAcceptedStep, guard.counter) as { doc: string } | undefined;
       if (!row) return false;
       const updated = { ...credentialFromJson(row.doc), ...next };
-      // The same guard again in the UPDATE: the exec holds the store's lock, and the WHERE makes
+      // The same guard again in the UPDATE: the unit holds the store's lock, and the WHERE makes
       // the write itself the compare-and-set.
       const r = db
         .prepare('UPDATE otp_credentials SET status = ?, last_accepted_step = ?, counter = ?, doc = ? WHERE credential_id = ? AND status = ? AND last_accepted_step = ? AND counter = ?')
@@ -100,15 +101,15 @@ const ms = (d: Date | null) => (d === null ? null : d.getTime());
 export class SqliteThrottleRepository implements ThrottleCasStore {
   constructor(private readonly store: SqliteStore) {}
 
-  get(accountId: string): Promise<ThrottleState> {
-    return this.store.exec(undefined, (db) => {
+  get(accountId: string, tx?: Transaction): Promise<ThrottleState> {
+    return this.store.exec(tx, (db) => {
       const r = db.prepare('SELECT consecutive_failures, locked_at, next_attempt_at FROM account_throttle WHERE account_id = ?').get(accountId) as ThrottleRow | undefined;
       return r ? toState(r) : { ...INITIAL_THROTTLE_STATE };
     });
   }
 
-  compareAndSet(accountId: string, guard: ThrottleState, next: ThrottleState): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  compareAndSet(tx: Transaction, accountId: string, guard: ThrottleState, next: ThrottleState): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const exists = db.prepare('SELECT 1 FROM account_throttle WHERE account_id = ?').get(accountId);
       if (!exists) {
         if (guard.consecutiveFailures !== 0 || guard.lockedAt !== null || guard.nextAttemptAt !== null) return false;
@@ -127,8 +128,8 @@ export class SqliteThrottleRepository implements ThrottleCasStore {
     });
   }
 
-  resetIfUnlocked(accountId: string, next: ThrottleState): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  resetIfUnlocked(tx: Transaction, accountId: string, next: ThrottleState): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const exists = db.prepare('SELECT locked_at FROM account_throttle WHERE account_id = ?').get(accountId) as { locked_at: number | null } | undefined;
       if (!exists) return true;
       const r = db

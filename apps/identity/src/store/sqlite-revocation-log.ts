@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import type { SqliteMigration, SqliteStore } from '@gatehouse/storage';
 import type { RevocationEntry, RevocationKind, RevocationLog } from '../domain/sessions/revocation-log.js';
 
@@ -44,8 +45,8 @@ const fromRow = (r: Row): RevocationEntry => ({
 export class SqliteRevocationLog implements RevocationLog {
   constructor(private readonly store: SqliteStore) {}
 
-  append(e: Omit<RevocationEntry, 'sequence'>): Promise<RevocationEntry> {
-    return this.store.exec(undefined, (db) => {
+  append(tx: Transaction, e: Omit<RevocationEntry, 'sequence'>): Promise<RevocationEntry> {
+    return this.store.exec(tx, (db) => {
       const res = db
         .prepare('INSERT INTO revocations (kind, session_id, account_id, revoked_at, forget_after) VALUES (?, ?, ?, ?, ?)')
         .run(e.kind, e.sessionId, e.accountId, e.revokedAt.getTime(), e.forgetAfter.getTime());

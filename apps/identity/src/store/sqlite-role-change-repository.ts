@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import type { SqliteMigration, SqliteStore } from '@gatehouse/storage';
 import type { RoleChange, RoleChangeRepository, RoleChangeState } from '../domain/accounts/role-change.js';
 
@@ -33,29 +34,29 @@ function fromJson(json: string): RoleChange {
 export class SqliteRoleChangeRepository implements RoleChangeRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(c: RoleChange): Promise<void> {
-    await this.store.exec(undefined, (db) =>
+  async create(tx: Transaction, c: RoleChange): Promise<void> {
+    await this.store.exec(tx, (db) =>
       db
         .prepare('INSERT INTO role_changes (change_id, account_id, state, requested_at, version, doc) VALUES (?, ?, ?, ?, ?, ?)')
         .run(c.changeId, c.accountId, c.state, c.requestedAt.getTime(), c.version, JSON.stringify(c)),
     );
   }
 
-  byId(changeId: string): Promise<RoleChange | undefined> {
-    return this.store.exec(undefined, (db) => {
+  byId(changeId: string, tx?: Transaction): Promise<RoleChange | undefined> {
+    return this.store.exec(tx, (db) => {
       const r = db.prepare('SELECT doc FROM role_changes WHERE change_id = ?').get(String(changeId)) as { doc: string } | undefined;
       return r ? fromJson(r.doc) : undefined;
     });
   }
 
-  list(states: readonly RoleChangeState[], limit: number): Promise<RoleChange[]> {
+  list(states: readonly RoleChangeState[], limit: number, tx?: Transaction): Promise<RoleChange[]> {
     if (states.length === 0) return Promise.resolve([]);
     const sql = `SELECT doc FROM role_changes WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY requested_at DESC, change_id DESC LIMIT ?`;
-    return this.store.exec(undefined, (db) => (db.prepare(sql).all(...states.map(String), limit) as Array<{ doc: string }>).map((r) => fromJson(r.doc)));
+    return this.store.exec(tx, (db) => (db.prepare(sql).all(...states.map(String), limit) as Array<{ doc: string }>).map((r) => fromJson(r.doc)));
   }
 
-  decide(next: RoleChange, expected: RoleChangeState = 'pending'): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  decide(tx: Transaction, next: RoleChange, expected: RoleChangeState = 'pending'): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const r = db
         .prepare('UPDATE role_changes SET state = ?, version = ?, doc = ? WHERE change_id = ? AND state = ? AND version = ?')
         .run(next.state, next.version, JSON.stringify(next), next.changeId, expected, next.version - 1);

@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { Actor } from '../domain/accounts/account.js';
 import type { SessionFilter, SessionRecord, SessionRepository, SessionStatus } from '../domain/sessions/session-record.js';
@@ -56,10 +57,10 @@ const STATUS_SQL: Record<SessionStatus, { sql: string; usesNow: boolean }> = {
 export class SqliteSessionRepository implements SessionRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(r: SessionRecord): Promise<void> {
+  async create(tx: Transaction, r: SessionRecord): Promise<void> {
     await insertOrAlreadyExists(
       () =>
-        this.store.exec(undefined, (db) =>
+        this.store.exec(tx, (db) =>
           db
             .prepare(
               `INSERT INTO sessions (session_id, account_id, pinned_ip, auth_time, expires_at, absolute_expires_at, revoked_at, version, doc)
@@ -71,15 +72,15 @@ export class SqliteSessionRepository implements SessionRepository {
     );
   }
 
-  get(sessionId: string): Promise<SessionRecord | undefined> {
-    return this.store.exec(undefined, (db) => {
+  get(sessionId: string, tx?: Transaction): Promise<SessionRecord | undefined> {
+    return this.store.exec(tx, (db) => {
       const row = db.prepare('SELECT doc FROM sessions WHERE session_id = ?').get(sessionId) as { doc: string } | undefined;
       return row ? sessionFromJson(row.doc) : undefined;
     });
   }
 
-  update(r: SessionRecord): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  update(tx: Transaction, r: SessionRecord): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const res = db
         .prepare(
           `UPDATE sessions SET pinned_ip = ?, auth_time = ?, expires_at = ?, absolute_expires_at = ?, revoked_at = ?, version = ?, doc = ?
@@ -90,21 +91,21 @@ export class SqliteSessionRepository implements SessionRepository {
     });
   }
 
-  revoke(sessionId: string, at: Date, by: Actor | null, reason: string): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  revoke(tx: Transaction, sessionId: string, at: Date, by: Actor | null, reason: string): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const res = db.prepare(`${REVOKE_SET} WHERE session_id = ? AND revoked_at IS NULL`).run(...revokeParams(at, by, reason), sessionId);
       return res.changes === 1;
     });
   }
 
-  revokeAllForAccount(accountId: string, at: Date, by: Actor | null, reason: string): Promise<number> {
+  revokeAllForAccount(tx: Transaction, accountId: string, at: Date, by: Actor | null, reason: string): Promise<number> {
     return this.store.exec(
-      undefined,
+      tx,
       (db) => db.prepare(`${REVOKE_SET} WHERE account_id = ? AND revoked_at IS NULL AND absolute_expires_at > ?`).run(...revokeParams(at, by, reason), accountId, at.getTime()).changes,
     );
   }
 
-  list(filter: SessionFilter, page: { after?: { authTime: Date; sessionId: string } | undefined; limit: number }): Promise<SessionRecord[]> {
+  list(filter: SessionFilter, page: { after?: { authTime: Date; sessionId: string } | undefined; limit: number }, tx?: Transaction): Promise<SessionRecord[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.accountId !== undefined) {
@@ -123,11 +124,11 @@ export class SqliteSessionRepository implements SessionRepository {
       params.push(page.after.authTime.getTime(), page.after.authTime.getTime(), page.after.sessionId);
     }
     const sql = `SELECT doc FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY auth_time DESC, session_id DESC LIMIT ?`;
-    return this.store.exec(undefined, (db) => (db.prepare(sql).all(...params, page.limit) as Array<{ doc: string }>).map((row) => sessionFromJson(row.doc)));
+    return this.store.exec(tx, (db) => (db.prepare(sql).all(...params, page.limit) as Array<{ doc: string }>).map((row) => sessionFromJson(row.doc)));
   }
 
-  hasUsedIp(accountId: string, ip: string): Promise<boolean> {
-    return this.store.exec(undefined, (db) => db.prepare('SELECT 1 FROM sessions WHERE account_id = ? AND pinned_ip = ? LIMIT 1').get(accountId, ip) !== undefined);
+  hasUsedIp(accountId: string, ip: string, tx?: Transaction): Promise<boolean> {
+    return this.store.exec(tx, (db) => db.prepare('SELECT 1 FROM sessions WHERE account_id = ? AND pinned_ip = ? LIMIT 1').get(accountId, ip) !== undefined);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { SignIn, SignInRepository } from '../domain/sign-in/sign-in.js';
 
@@ -40,10 +41,10 @@ export function signInFromJson(json: string): SignIn {
 export class SqliteSignInRepository implements SignInRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(s: SignIn): Promise<void> {
+  async create(tx: Transaction, s: SignIn): Promise<void> {
     await insertOrAlreadyExists(
       () =>
-        this.store.exec(undefined, (db) =>
+        this.store.exec(tx, (db) =>
           db
             .prepare('INSERT INTO sign_ins (sign_in_id, account_id, status, expires_at, version, doc) VALUES (?, ?, ?, ?, ?, ?)')
             .run(s.signInId, s.accountId, s.status, s.expiresAt.getTime(), s.version, JSON.stringify(s)),
@@ -52,15 +53,15 @@ export class SqliteSignInRepository implements SignInRepository {
     );
   }
 
-  get(signInId: string): Promise<SignIn | undefined> {
-    return this.store.exec(undefined, (db) => {
+  get(signInId: string, tx?: Transaction): Promise<SignIn | undefined> {
+    return this.store.exec(tx, (db) => {
       const r = db.prepare('SELECT doc FROM sign_ins WHERE sign_in_id = ?').get(signInId) as { doc: string } | undefined;
       return r ? signInFromJson(r.doc) : undefined;
     });
   }
 
-  update(s: SignIn): Promise<boolean> {
-    return this.store.exec(undefined, (db) => {
+  update(tx: Transaction, s: SignIn): Promise<boolean> {
+    return this.store.exec(tx, (db) => {
       const r = db
         .prepare('UPDATE sign_ins SET status = ?, expires_at = ?, version = ?, doc = ? WHERE sign_in_id = ? AND version = ?')
         .run(s.status, s.expiresAt.getTime(), s.version, JSON.stringify(s), s.signInId, s.version - 1);
@@ -68,7 +69,7 @@ export class SqliteSignInRepository implements SignInRepository {
     });
   }
 
-  purgeExpired(before: Date): Promise<number> {
-    return this.store.exec(undefined, (db) => db.prepare('DELETE FROM sign_ins WHERE expires_at < ?').run(before.getTime()).changes);
+  purgeExpired(before: Date, tx?: Transaction): Promise<number> {
+    return this.store.exec(tx, (db) => db.prepare('DELETE FROM sign_ins WHERE expires_at < ?').run(before.getTime()).changes);
   }
 }

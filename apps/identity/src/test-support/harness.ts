@@ -1,9 +1,11 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { auditEventV1 } from '@gatehouse/contracts';
 import { AllowlistServiceService, IdentityServiceClient, SERVICE_NAMES, allowlistV1, commonV1, identityV1 } from '@gatehouse/contracts';
@@ -12,7 +14,7 @@ import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { runService, type HostedService } from '@gatehouse/service-host';
 import { CLIENT_IP_HEADER, call, dial, unary, type RunningServer } from '@gatehouse/service-kit';
-import { drainOutbox, startAuditDouble, startFakeService } from '@gatehouse/testing';
+import { drainOutbox, spawnChildReplica, startAuditDouble, startFakeService, type ChildReplica } from '@gatehouse/testing';
 import { OtpSeed, otpAt, timeStep, type OtpAlgorithm, type OtpDigits } from '../domain/otp/index.js';
 import { bootstrapTokenHash } from '../domain/accounts/account-admin.js';
 import { identityService } from '../service.js';
@@ -95,6 +97,12 @@ export interface IdentityHarness {
   hangAudit(hang: boolean): void;
   /** Waits until the outbox shipped every event it holds. */
   drainAudit(): Promise<void>;
+  /**
+   * Starts a replica in a child process on the same store and environment (plus `env`), for
+   * crash tests (issue 14 item 5): arm GATEHOUSE_TEST_FAULT_POINT and it dies by SIGKILL there.
+   * The in-process replica then ships what its outbox holds (drainAudit).
+   */
+  spawnReplica(env?: Record<string, string>): Promise<ChildReplica<IdentityServiceClient>>;
   stop(): Promise<void>;
 }
 
@@ -198,6 +206,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
   const address = `127.0.0.1:${hosted.server.port}`;
   const issuer = new DevIdTokenIssuer({ clock, privateKeyPem: fs.readFileSync(path.join(dataDir, 'identity-dev-issuer-key.pem'), 'utf8') });
   const clients: grpc.Client[] = [];
+  const children: ChildProcess[] = [];
   const client = async (name = 'cli') => {
     const c = dial(IdentityServiceClient, address, { mode: 'mtls', material: { ...(await loadTlsMaterial(pkiDir, name)), expectedServerName: 'identity' } });
     clients.push(c);
@@ -288,7 +297,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
     async mintBootstrapToken() {
       const token = `ghb_${randomBytes(32).toString('base64url')}`;
       const now = clock.now();
-      await identityStores(hosted.store).bootstrap.put(bootstrapTokenHash(token), now, new Date(now.getTime() + 3600_000));
+      await hosted.store.store.run((tx) => identityStores(hosted.store).bootstrap.put(tx, bootstrapTokenHash(token), now, new Date(now.getTime() + 3600_000)));
       return token;
     },
     async secondOfficer(email = 'helper.officer@bank.example') {
@@ -302,8 +311,18 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
     failAudit: (fail) => auditDouble.fail(fail),
     hangAudit: (hang) => auditDouble.hang(hang),
     drainAudit: () => drainOutbox([h.hosted]),
+    spawnReplica: (extra = {}) =>
+      spawnChildReplica({
+        spec: { file: fileURLToPath(new URL('../service.ts', import.meta.url)), exportName: 'identityService' },
+        env: { ...fullEnv, ...extra },
+        Client: IdentityServiceClient,
+        pkiDir,
+        serviceName: 'identity',
+        track: { child: (c) => void children.push(c), client: (c) => void clients.push(c) },
+      }),
     async stop() {
       for (const c of clients) c.close();
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await hosted.shutdown('test over');
       await audit.shutdown('test over');
       await allowlist.shutdown('test over');

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, AbortedError } from '@gatehouse/core';
 import { newId, type CallSource, type IdentityDeps } from '../identity-deps.js';
 import { retireCredential, type OtpCredential, type ThrottleState } from '../otp/index.js';
-import type { IdentityEvent } from '../ports.js';
+import type { IdentityEvent, IdentityTx } from '../ports.js';
 import { checkReason, employeeActor, type AuthenticatedSession, type SessionService } from '../sessions/session-service.js';
 import { ROLES, applicantAccount, type Account, type AccountFilter, type Actor, type Role } from './account.js';
 import { ROLE_CHANGE_TTL_MS, effectiveRoleChangeState, privilegedAdditions, type RoleChange, type RoleChangeKind, type RoleChangeState } from './role-change.js';
@@ -61,7 +61,7 @@ export class AccountAdmin {
     const now = this.d.clock.now();
     if (await this.d.bootstrap.pending(now)) return undefined;
     const token = `ghb_${randomBytes(32).toString('base64url')}`;
-    await this.d.bootstrap.put(bootstrapTokenHash(token), now, new Date(now.getTime() + this.d.settings.bootstrapTokenTtlMs));
+    await this.d.uow.run((tx) => this.d.bootstrap.put(tx, bootstrapTokenHash(token), now, new Date(now.getTime() + this.d.settings.bootstrapTokenTtlMs)), 'write-bootstrap-token');
     return token;
   }
 
@@ -81,42 +81,49 @@ export class AccountAdmin {
     }
     const google = await this.d.google.verify(idToken);
     const now = this.d.clock.now();
-    if (!(await this.d.bootstrap.consume(bootstrapTokenHash(bootstrapToken), now))) {
-      await this.d.audit.record({ action: 'bootstrap_officer', outcome: 'denied', actor: { kind: 'anonymous', id: '' }, sourceIp: source.ip, requestId: source.requestId, details: { reason: 'token' } });
-      throw new PermissionDeniedError('the bootstrap token is not valid, expired or already used');
-    }
-    const existing = await this.d.accounts.byIssuerSubject(google.issuer, google.subject);
-    if (existing?.state === 'active' && existing.roles.includes('security_officer')) {
-      throw new FailedPreconditionError('this Google account is already an active security officer: the second officer must be another person');
-    }
-    const accountId = existing?.accountId ?? newId('acc');
-    const base: Account = existing ?? { ...applicantAccount(google, accountId, now), version: 0 };
-    const self: Actor = { accountId, email: google.email };
-    const account: Account = {
-      ...base,
-      roles: [...new Set<Role>([...base.roles, 'security_officer'])],
-      state: 'active',
-      phoneCiphertext: this.d.secrets.phoneCipher.encrypt(phone, accountId),
-      phoneMask: maskPhone(phone),
-      approvedAt: now,
-      approvedBy: self,
-      updatedAt: now,
-      version: base.version + 1,
-    };
-    if (existing) {
-      if (!(await this.d.accounts.update(account))) throw new AbortedError('the account changed concurrently: retry with a new bootstrap token');
-    } else {
-      await this.d.accounts.create(account);
-    }
-    await this.d.audit.record({
-      action: 'bootstrap_officer',
-      outcome: 'success',
-      actor: employeeActor(account),
-      subject: { kind: 'account', id: accountId, displayName: account.email },
-      sourceIp: source.ip,
-      requestId: source.requestId,
-      details: { phone_mask: account.phoneMask ?? '' },
-    });
+    // The token's consumption, the officer's account and the event: one unit.
+    const account = await this.d.uow.run(async (tx) => {
+      if (!(await this.d.bootstrap.consume(tx, bootstrapTokenHash(bootstrapToken), now))) {
+        tx.audit({ action: 'bootstrap_officer', outcome: 'denied', actor: { kind: 'anonymous', id: '' }, sourceIp: source.ip, requestId: source.requestId, details: { reason: 'token' } });
+        return undefined;
+      }
+      tx.faultPoint('token-consume');
+      const existing = await this.d.accounts.byIssuerSubject(google.issuer, google.subject, tx);
+      if (existing?.state === 'active' && existing.roles.includes('security_officer')) {
+        throw new FailedPreconditionError('this Google account is already an active security officer: the second officer must be another person');
+      }
+      const accountId = existing?.accountId ?? newId('acc');
+      const base: Account = existing ?? { ...applicantAccount(google, accountId, now), version: 0 };
+      const self: Actor = { accountId, email: google.email };
+      const next: Account = {
+        ...base,
+        roles: [...new Set<Role>([...base.roles, 'security_officer'])],
+        state: 'active',
+        phoneCiphertext: this.d.secrets.phoneCipher.encrypt(phone, accountId),
+        phoneMask: maskPhone(phone),
+        approvedAt: now,
+        approvedBy: self,
+        updatedAt: now,
+        version: base.version + 1,
+      };
+      if (existing) {
+        if (!(await this.d.accounts.update(tx, next))) throw new AbortedError('the account changed concurrently: retry with a new bootstrap token');
+      } else {
+        await this.d.accounts.create(tx, next);
+      }
+      tx.faultPoint('account-write');
+      tx.audit({
+        action: 'bootstrap_officer',
+        outcome: 'success',
+        actor: employeeActor(next),
+        subject: { kind: 'account', id: accountId, displayName: next.email },
+        sourceIp: source.ip,
+        requestId: source.requestId,
+        details: { phone_mask: next.phoneMask ?? '' },
+      });
+      return next;
+    }, 'bootstrap-officer');
+    if (!account) throw new PermissionDeniedError('the bootstrap token is not valid, expired or already used');
     return this.viewOf(account);
   }
 
@@ -149,11 +156,11 @@ export class AccountAdmin {
     // A pending or suspended account holds no access: every privileged role it gets is granted now.
     const granted = privilegedAdditions([], roles);
     if (granted.length > 0) {
-      const pending = await this.requestChange(officer, account, 'approve_account', roles, granted, why, { displayName: name, ...phoneFields }, source);
+      const pending = await this.requestChange(officer, account, 'approve_account', roles, granted, why, { displayName: name, ...phoneFields }, source, 'approve-account');
       return { view: await this.viewOf(account), revoked: 0, pending };
     }
     const next = this.approved(account, roles, name, phoneFields, actorOf(officer));
-    await this.critical(officer, next, 'account_approve', source, { roles: roles.join(','), note: why, previous_state: account.state, display_name: name });
+    await this.critical(officer, next, 'account_approve', source, { roles: roles.join(','), note: why, previous_state: account.state, display_name: name }, 'approve-account');
     return { view: await this.viewOf(next), revoked: 0 };
   }
 
@@ -187,8 +194,11 @@ export class AccountAdmin {
     }
     const now = this.d.clock.now();
     const next: Account = { ...account, state: 'suspended', suspendedAt: now, suspendedBy: actorOf(officer), suspensionReason: why, updatedAt: now, version: account.version + 1 };
-    await this.critical(officer, next, 'account_suspend', source, { reason: why });
-    const revoked = await this.sessions.revokeAllFor(accountId, actorOf(officer), `account suspended: ${why}`, 'account_suspended');
+    let revoked = 0;
+    await this.critical(officer, next, 'account_suspend', source, { reason: why }, 'suspend-account', undefined, async (tx) => {
+      revoked = await this.sessions.revokeAllFor(tx, accountId, actorOf(officer), `account suspended: ${why}`, 'account_suspended');
+    });
+    this.sessions.revocationsCommitted();
     return { view: await this.viewOf(next), revoked };
   }
 
@@ -210,19 +220,17 @@ export class AccountAdmin {
     }
     const granted = privilegedAdditions(account.roles, roles);
     if (granted.length > 0) {
-      const pending = await this.requestChange(officer, account, 'set_roles', roles, granted, why, {}, source);
+      const pending = await this.requestChange(officer, account, 'set_roles', roles, granted, why, {}, source, 'set-roles');
       return { view: await this.viewOf(account), revoked: 0, pending };
     }
-    return this.applyRoles(officer, account, roles, why, source, {});
-  }
-
-  /** Sets the roles now (critical) and revokes the account's sessions. */
-  private async applyRoles(officer: AuthenticatedSession, account: Account, roles: Role[], why: string, source: CallSource, extra: Record<string, string>, by?: Actor): Promise<RoleChangeOutcome> {
-    const accountId = account.accountId;
+    // Sets the roles now (critical) and revokes the account's sessions, in the same unit.
     const now = this.d.clock.now();
     const next: Account = { ...account, roles: [...roles], updatedAt: now, version: account.version + 1 };
-    await this.critical(officer, next, 'roles_set', source, { roles: roles.join(','), previous_roles: account.roles.join(','), reason: why, ...extra }, by);
-    const revoked = await this.sessions.revokeAllFor(accountId, by ?? actorOf(officer), `roles changed: ${why}`);
+    let revoked = 0;
+    await this.critical(officer, next, 'roles_set', source, { roles: roles.join(','), previous_roles: account.roles.join(','), reason: why }, 'set-roles', undefined, async (tx) => {
+      revoked = await this.sessions.revokeAllFor(tx, accountId, actorOf(officer), `roles changed: ${why}`);
+    });
+    this.sessions.revocationsCommitted();
     return { view: await this.viewOf(next), revoked };
   }
 
@@ -240,6 +248,7 @@ export class AccountAdmin {
     why: string,
     extra: Pick<RoleChange, 'displayName' | 'phoneCiphertext' | 'phoneMask'>,
     source: CallSource,
+    useCase: string,
   ): Promise<RoleChange> {
     const holderIsOfficer = account.state === 'active' && account.roles.includes('security_officer');
     const approvers = (await this.d.accounts.countActiveOfficers()) - 1 - (holderIsOfficer ? 1 : 0);
@@ -274,8 +283,11 @@ export class AccountAdmin {
       expires_at: change.expiresAt.toISOString(),
     });
     const { intentId } = await this.d.audit.confirm(event);
-    await this.d.roleChanges.create(change);
-    await this.d.audit.record({ ...event, intentId, occurredAt: now });
+    await this.d.uow.run(async (tx) => {
+      await this.d.roleChanges.create(tx, change);
+      tx.faultPoint('role-change-create');
+      tx.audit({ ...event, intentId, occurredAt: now });
+    }, useCase);
     return change;
   }
 
@@ -302,7 +314,7 @@ export class AccountAdmin {
     const now = this.d.clock.now();
     const state = effectiveRoleChangeState(change, now);
     if (state === 'expired') {
-      if (change.state === 'pending') await this.d.roleChanges.decide({ ...change, state: 'expired', version: change.version + 1 });
+      if (change.state === 'pending') await this.d.uow.run((tx) => this.d.roleChanges.decide(tx, { ...change, state: 'expired', version: change.version + 1 }), 'expire-role-change');
       throw new FailedPreconditionError(`the role change expired at ${change.expiresAt.toISOString()} without a second approval: request it again`);
     }
     if (state !== 'pending') throw new FailedPreconditionError('the role change was already approved and applied');
@@ -325,33 +337,56 @@ export class AccountAdmin {
       requested_by: change.requestedBy.accountId,
       note: why,
     });
-    const { intentId } = await this.d.audit.confirm(event);
-    if (!(await this.d.roleChanges.decide(applied))) {
-      await this.d.audit.record({ ...event, intentId, outcome: 'error', details: { ...event.details, error: 'decided concurrently: not applied' } });
-      throw new AbortedError('the role change was decided concurrently (another approval won): reload it');
-    }
-    await this.d.audit.record({ ...event, intentId, occurredAt: now });
     // The change is the requester's: the applied event names them, with who approved it.
     const trail = { change_id: change.changeId, requested_by: change.requestedBy.accountId, approved_by: officer.claims.accountId };
-    try {
-      if (change.kind === 'set_roles') {
-        return { change: applied, ...(await this.applyRoles(officer, account, change.roles, change.reason, source, trail, change.requestedBy)) };
-      }
-      const next = this.approved(account, change.roles, change.displayName ?? account.displayName, change, change.requestedBy);
-      await this.critical(
-        officer,
-        next,
-        'account_approve',
-        source,
-        { roles: change.roles.join(','), note: change.reason, previous_state: account.state, display_name: next.displayName, ...trail },
-        change.requestedBy,
-      );
-      return { change: applied, view: await this.viewOf(next), revoked: 0 };
-    } catch (err) {
-      // Not applied (audit or the account's compare-and-set refused): the change waits again.
-      await this.d.roleChanges.decide({ ...change, version: applied.version + 1 }, 'applied');
-      throw err;
-    }
+    const next: Account =
+      change.kind === 'set_roles'
+        ? { ...account, roles: [...change.roles], updatedAt: now, version: account.version + 1 }
+        : this.approved(account, change.roles, change.displayName ?? account.displayName, change, change.requestedBy);
+    const appliedEvent =
+      change.kind === 'set_roles'
+        ? this.officerEvent(officer, next, 'roles_set', source, { roles: change.roles.join(','), previous_roles: account.roles.join(','), reason: change.reason, ...trail }, change.requestedBy)
+        : this.officerEvent(
+            officer,
+            next,
+            'account_approve',
+            source,
+            { roles: change.roles.join(','), note: change.reason, previous_state: account.state, display_name: next.displayName, ...trail },
+            change.requestedBy,
+          );
+    // Both intents are confirmed before anything changes (fail closed); then the approval, the
+    // account and its sessions change in ONE unit with both outcomes (issue 14).
+    const { intentId } = await this.d.audit.confirm(event);
+    const { intentId: appliedIntent } = await this.d.audit.confirm(appliedEvent);
+    let revoked = 0;
+    const outcome = await this.d.uow
+      .run(async (tx): Promise<'applied' | 'decided'> => {
+        if (!(await this.d.roleChanges.decide(tx, applied))) {
+          tx.audit({ ...event, intentId, outcome: 'error', details: { ...event.details, error: 'decided concurrently: not applied' } });
+          return 'decided';
+        }
+        tx.faultPoint('role-change-decide');
+        // Lost: the whole unit rolls back, so the change waits again (its refusal is staged below).
+        if (!(await this.d.accounts.update(tx, next))) throw new AccountChangedMeanwhile();
+        tx.faultPoint('account-update');
+        if (change.kind === 'set_roles') revoked = await this.sessions.revokeAllFor(tx, account.accountId, change.requestedBy, `roles changed: ${change.reason}`);
+        tx.audit({ ...event, intentId, occurredAt: now }, { ...appliedEvent, intentId: appliedIntent });
+        return 'applied';
+      }, 'approve-role-change')
+      .catch(async (err: unknown) => {
+        if (!(err instanceof AccountChangedMeanwhile)) throw err;
+        const error = 'concurrent change: not applied';
+        await this.d.uow.run(async (tx) => {
+          tx.audit(
+            { ...event, intentId, outcome: 'error', details: { ...event.details, error } },
+            { ...appliedEvent, intentId: appliedIntent, outcome: 'error', details: { ...appliedEvent.details, error } },
+          );
+        }, 'approve-role-change-refused');
+        throw new AbortedError('the account was changed concurrently: reload it and retry');
+      });
+    if (outcome === 'decided') throw new AbortedError('the role change was decided concurrently (another approval won): reload it');
+    this.sessions.revocationsCommitted();
+    return { change: applied, view: await this.viewOf(next), revoked };
   }
 
   /** SetPhoneNumber: the officer sets the SMS number (verified out of band); stored encrypted, shown masked. */
@@ -367,7 +402,7 @@ export class AccountAdmin {
       updatedAt: now,
       version: account.version + 1,
     };
-    await this.critical(officer, next, 'phone_number_set', source, { phone_mask: next.phoneMask ?? '', reason: why });
+    await this.critical(officer, next, 'phone_number_set', source, { phone_mask: next.phoneMask ?? '', reason: why }, 'set-phone-number');
     return this.viewOf(next);
   }
 
@@ -379,14 +414,17 @@ export class AccountAdmin {
     if (state.consecutiveFailures === 0 && state.lockedAt === null && state.nextAttemptAt === null) {
       throw new FailedPreconditionError('the account is neither locked nor throttled');
     }
-    const before = await this.d.throttle.unlock(accountId);
-    await this.d.audit.record(
-      this.officerEvent(officer, account, 'account_unlock', source, {
-        note: why,
-        was_locked: String(this.d.throttle.throttle.isLocked(before)),
-        consecutive_failures: String(before.consecutiveFailures),
-      }),
-    );
+    await this.d.uow.run(async (tx) => {
+      const before = await this.d.throttle.unlock(tx, accountId);
+      tx.faultPoint('throttle-reset');
+      tx.audit(
+        this.officerEvent(officer, account, 'account_unlock', source, {
+          note: why,
+          was_locked: String(this.d.throttle.throttle.isLocked(before)),
+          consecutive_failures: String(before.consecutiveFailures),
+        }),
+      );
+    }, 'unlock-account');
     return this.viewOf(account);
   }
 
@@ -397,12 +435,17 @@ export class AccountAdmin {
     const active = await this.d.credentials.byAccount(accountId, 'active');
     if (active.length === 0) throw new FailedPreconditionError('the account has no active OTP credential');
     const now = this.d.clock.now();
-    for (const cred of active) {
-      const t = retireCredential(cred, now);
-      await this.d.credentials.compareAndSet(t.guard, t.next);
-    }
-    await this.d.audit.record(this.officerEvent(officer, account, 'otp_reset', source, { reason: why, credentials: active.map((c) => c.credentialId).join(',') }));
-    const revoked = await this.sessions.revokeAllFor(accountId, actorOf(officer), `OTP reset: ${why}`);
+    const revoked = await this.d.uow.run(async (tx) => {
+      for (const cred of active) {
+        const t = retireCredential(cred, now);
+        await this.d.credentials.compareAndSet(tx, t.guard, t.next);
+      }
+      tx.faultPoint('credentials-retire');
+      const n = await this.sessions.revokeAllFor(tx, accountId, actorOf(officer), `OTP reset: ${why}`);
+      tx.audit(this.officerEvent(officer, account, 'otp_reset', source, { reason: why, credentials: active.map((c) => c.credentialId).join(',') }));
+      return n;
+    }, 'reset-otp');
+    this.sessions.revocationsCommitted();
     return { view: await this.viewOf(account), revoked };
   }
 
@@ -427,17 +470,33 @@ export class AccountAdmin {
 
   /**
    * A critical change: audit confirms its intent first (fail closed; the intent reads ATTEMPTED),
-   * then the compare-and-set applies it and its outcome event, naming the intent, says how it
-   * ended (issue 13 item 6: an event says only what happened).
+   * then ONE unit of work applies the account's compare-and-set, what goes with it (`more`:
+   * revocations), and the outcome event naming the intent (issue 13 item 6: an event says only
+   * what happened; issue 14: the change and its event commit together or not at all).
    */
-  private async critical(officer: AuthenticatedSession, next: Account, action: IdentityEvent['action'], source: CallSource, details: Record<string, string>, by?: Actor): Promise<void> {
+  private async critical(
+    officer: AuthenticatedSession,
+    next: Account,
+    action: IdentityEvent['action'],
+    source: CallSource,
+    details: Record<string, string>,
+    useCase: string,
+    by?: Actor,
+    more?: (tx: IdentityTx) => Promise<void>,
+  ): Promise<void> {
     const event = this.officerEvent(officer, next, action, source, details, by);
     const { intentId } = await this.d.audit.confirm(event);
-    if (!(await this.d.accounts.update(next))) {
-      await this.d.audit.record({ ...event, intentId, outcome: 'error', details: { ...details, error: 'concurrent change: not applied' } });
-      throw new AbortedError('the account was changed concurrently: reload it and retry');
-    }
-    await this.d.audit.record({ ...event, intentId });
+    const applied = await this.d.uow.run(async (tx) => {
+      if (!(await this.d.accounts.update(tx, next))) {
+        tx.audit({ ...event, intentId, outcome: 'error', details: { ...details, error: 'concurrent change: not applied' } });
+        return false;
+      }
+      tx.faultPoint('account-update');
+      await more?.(tx);
+      tx.audit({ ...event, intentId });
+      return true;
+    }, useCase);
+    if (!applied) throw new AbortedError('the account was changed concurrently: reload it and retry');
   }
 
   /** An officer's event; `by` names another officer as the actor (the requester of a change a second officer approved). */
@@ -453,6 +512,9 @@ export class AccountAdmin {
     };
   }
 }
+
+/** Thrown inside ApproveRoleChange's unit to roll the approval back when the account's compare-and-set lost. */
+class AccountChangedMeanwhile extends Error {}
 
 function actorOf(s: AuthenticatedSession): Actor {
   return { accountId: s.claims.accountId, email: s.claims.email };

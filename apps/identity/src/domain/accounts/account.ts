@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 /** The roles of DESIGN.md §3, as the session tokens spell them; only manager and team_lead reach LIVE (P1). */
 export { ROLES, type Role } from '@gatehouse/session';
 import type { Role } from '@gatehouse/session';
@@ -57,18 +58,18 @@ export interface AccountFilter {
 /** The accounts' storage port; SQLite and MongoDB adapters pass one contract suite. */
 export interface AccountRepository {
   /** Inserts a new account; AlreadyExistsError if issuer + subject (or the id) is taken. */
-  create(account: Account): Promise<void>;
-  byId(accountId: string): Promise<Account | undefined>;
-  byIssuerSubject(issuer: string, subject: string): Promise<Account | undefined>;
+  create(tx: Transaction, account: Account): Promise<void>;
+  byId(accountId: string, tx?: Transaction): Promise<Account | undefined>;
+  byIssuerSubject(issuer: string, subject: string, tx?: Transaction): Promise<Account | undefined>;
   /** Newest first; `after` is the accountId of the previous page's last account. */
-  list(filter: AccountFilter, page: { after?: { createdAt: Date; accountId: string } | undefined; limit: number }): Promise<Account[]>;
+  list(filter: AccountFilter, page: { after?: { createdAt: Date; accountId: string } | undefined; limit: number }, tx?: Transaction): Promise<Account[]>;
   /**
    * Replaces the account if its stored version is still `account.version - 1` (compare-and-set);
    * returns false when someone else changed it first.
    */
-  update(account: Account): Promise<boolean>;
+  update(tx: Transaction, account: Account): Promise<boolean>;
   /** Active accounts holding the security_officer role (never suspend or demote the last one). */
-  countActiveOfficers(): Promise<number>;
+  countActiveOfficers(tx?: Transaction): Promise<number>;
 }
 
 /**

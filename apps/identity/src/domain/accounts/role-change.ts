@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import type { Actor, Role } from './account.js';
 
 /**
@@ -49,15 +50,15 @@ export interface RoleChange {
 /** The pending role changes' storage port; SQLite and MongoDB adapters pass one contract suite. */
 export interface RoleChangeRepository {
   /** Inserts a new change (version 1). */
-  create(change: RoleChange): Promise<void>;
-  byId(changeId: string): Promise<RoleChange | undefined>;
+  create(tx: Transaction, change: RoleChange): Promise<void>;
+  byId(changeId: string, tx?: Transaction): Promise<RoleChange | undefined>;
   /** Changes in one of `states`, newest first. */
-  list(states: readonly RoleChangeState[], limit: number): Promise<RoleChange[]>;
+  list(states: readonly RoleChangeState[], limit: number, tx?: Transaction): Promise<RoleChange[]>;
   /**
    * Replaces the change if its stored state is still `expected` (default `pending`) and its
    * version is `next.version - 1` (compare-and-set); false when someone else decided it first.
    */
-  decide(next: RoleChange, expected?: RoleChangeState): Promise<boolean>;
+  decide(tx: Transaction, next: RoleChange, expected?: RoleChangeState): Promise<boolean>;
 }
 
 /** The privileged roles `next` adds to `current`, in the order of `next`. */

@@ -4,10 +4,11 @@
 // ports.ts; scheduling jitter makes the 20 calls interleave between read and write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Transaction } from '@gatehouse/core';
 import { FailedPreconditionError } from '@gatehouse/core';
 import { confirmEnrollment, otpAt, verifyOtp } from './index.js';
 import type { OtpCasGuard, OtpCredential, OtpCredentialCasStore } from './index.js';
-import { MemoryOtpStore, credentialFor, jitter, prng, seededRandom, testCipher } from './otp-test-support.js';
+import { MemoryOtpStore, credentialFor, jitter, NO_TX, prng, seededRandom, testCipher } from './otp-test-support.js';
 
 const cipher = testCipher();
 const SEED = seededRandom(9).bytes(20);
@@ -33,7 +34,7 @@ async function call(store: OtpCredentialCasStore, credentialId: string, code: st
       seed.destroy();
     }
     if (!result.ok) return result.reason;
-    if (await store.compareAndSet(result.guard, result.next)) return 'accepted';
+    if (await store.compareAndSet(NO_TX, result.guard, result.next)) return 'accepted';
   }
   return 'contended';
 }
@@ -115,7 +116,7 @@ class BlindWriteStore implements OtpCredentialCasStore {
   get(credentialId: string): Promise<OtpCredential | undefined> {
     return this.inner.get(credentialId);
   }
-  async compareAndSet(guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
+  async compareAndSet(_tx: Transaction, guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
     await jitter(this.rand);
     const row = this.inner.rows.get(guard.credentialId) as OtpCredential;
     this.inner.rows.set(guard.credentialId, { ...row, ...next });

@@ -4,7 +4,7 @@
  * compare-and-set follows the contracts of ports.ts, with seeded scheduling jitter so that
  * concurrent requests really interleave between their reads and their writes.
  */
-import type { RandomSource } from '@gatehouse/core';
+import type { RandomSource, Transaction } from '@gatehouse/core';
 import { INITIAL_THROTTLE_STATE, throttleStatesEqual } from './account-throttle.js';
 import type { ThrottleState } from './account-throttle.js';
 import { matchesOtpCasGuard } from './otp-credential.js';
@@ -94,6 +94,9 @@ export function credentialFor(
   }
 }
 
+/** The transaction the in-memory stores take (they have none: each CAS is one synchronous block). */
+export const NO_TX: Transaction = Object.freeze({ backend: 'sqlite' as const });
+
 /** Applies a transition's `next` to a credential, as the repository would after a won CAS. */
 export function applyNext(cred: OtpCredential, next: Partial<OtpCredential>): OtpCredential {
   return { ...cred, ...next };
@@ -111,7 +114,7 @@ export class MemoryOtpStore implements OtpCredentialCasStore {
     const row = this.rows.get(credentialId);
     return row && structuredClone(row);
   }
-  async compareAndSet(guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
+  async compareAndSet(_tx: Transaction, guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
     await jitter(this.rand);
     const row = this.rows.get(guard.credentialId);
     if (!row || !matchesOtpCasGuard(row, guard)) {
@@ -135,7 +138,7 @@ export class MemoryThrottleStore implements ThrottleCasStore {
     await jitter(this.rand);
     return structuredClone(this.rows.get(accountId) ?? { ...INITIAL_THROTTLE_STATE });
   }
-  async compareAndSet(accountId: string, guard: ThrottleState, next: ThrottleState): Promise<boolean> {
+  async compareAndSet(_tx: Transaction, accountId: string, guard: ThrottleState, next: ThrottleState): Promise<boolean> {
     await jitter(this.rand);
     const stored = this.rows.get(accountId) ?? INITIAL_THROTTLE_STATE;
     if (!throttleStatesEqual(stored, guard)) {
@@ -146,7 +149,7 @@ export class MemoryThrottleStore implements ThrottleCasStore {
     await jitter(this.rand);
     return true;
   }
-  async resetIfUnlocked(accountId: string, next: ThrottleState): Promise<boolean> {
+  async resetIfUnlocked(_tx: Transaction, accountId: string, next: ThrottleState): Promise<boolean> {
     await jitter(this.rand);
     const stored = this.rows.get(accountId) ?? INITIAL_THROTTLE_STATE;
     if (stored.lockedAt !== null) return false;

@@ -8,7 +8,7 @@ import { ManualClock } from '@gatehouse/core';
 import type { Clock } from '@gatehouse/core';
 import { AccountThrottle, INITIAL_THROTTLE_STATE, otpAt, verifyTotp } from './index.js';
 import type { OtpCredential, ThrottleCasStore } from './index.js';
-import { MemoryThrottleStore, credentialFor, jitter, prng, seededRandom, testCipher } from './otp-test-support.js';
+import { MemoryThrottleStore, credentialFor, jitter, NO_TX, prng, seededRandom, testCipher } from './otp-test-support.js';
 
 const ACCOUNT = 'acc-1';
 const CONNECTIONS = 50;
@@ -35,7 +35,7 @@ async function attempt(
     const state = await store.get(ACCOUNT);
     const r = throttle.reserveAttempt(state, clock.now());
     if (!r.allowed) return r.locked ? { outcome: 'locked' } : { outcome: 'throttled', retryAfterMs: r.retryAfterMs };
-    reserved = await store.compareAndSet(ACCOUNT, r.guard, r.next);
+    reserved = await store.compareAndSet(NO_TX, ACCOUNT, r.guard, r.next);
   }
   if (!reserved) return { outcome: 'contended' };
   // 2. Only now is the code looked at.
@@ -45,14 +45,14 @@ async function attempt(
   seed.destroy();
   if (result.ok) {
     // A completed sign-in: reset, unless the account locked meanwhile.
-    return (await store.resetIfUnlocked(ACCOUNT, throttle.recordSuccess(await store.get(ACCOUNT)))) ? { outcome: 'accepted' } : { outcome: 'locked_meanwhile' };
+    return (await store.resetIfUnlocked(NO_TX, ACCOUNT, throttle.recordSuccess(await store.get(ACCOUNT)))) ? { outcome: 'accepted' } : { outcome: 'locked_meanwhile' };
   }
   // 3. Settle the failure (records the lock when the count reached lockAfter).
   for (let i = 0; i < 10; i++) {
     const state = await store.get(ACCOUNT);
     const settle = throttle.settleFailure(state, clock.now());
     if (!settle) break;
-    if (await store.compareAndSet(ACCOUNT, settle.transition.guard, settle.transition.next)) break;
+    if (await store.compareAndSet(NO_TX, ACCOUNT, settle.transition.guard, settle.transition.next)) break;
   }
   return { outcome: 'refused' };
 }
@@ -149,7 +149,7 @@ test('a completed sign-in resets the count; one that lands after the lock does n
   assert.deepEqual(await store.get(ACCOUNT), INITIAL_THROTTLE_STATE);
   // Locked meanwhile: the reset does not apply.
   store.rows.set(ACCOUNT, { consecutiveFailures: 10, lockedAt: clock.now(), nextAttemptAt: null });
-  assert.equal(await store.resetIfUnlocked(ACCOUNT, throttle.recordSuccess(await store.get(ACCOUNT))), false);
+  assert.equal(await store.resetIfUnlocked(NO_TX, ACCOUNT, throttle.recordSuccess(await store.get(ACCOUNT))), false);
 });
 
 test('control: a read-check-then-write throttle (no reservation) lets 50 parallel guesses through (the test can fail)', async () => {
@@ -164,7 +164,7 @@ test('control: a read-check-then-write throttle (no reservation) lets 50 paralle
       evaluated++;
       await jitter(prng(evaluated));
       const now = await store.get(ACCOUNT);
-      await store.compareAndSet(ACCOUNT, now, throttle.recordFailure(now, clock.now()));
+      await store.compareAndSet(NO_TX, ACCOUNT, now, throttle.recordFailure(now, clock.now()));
     }),
   );
   assert.ok(evaluated > throttle.policy.lockAfter, `${evaluated}`);

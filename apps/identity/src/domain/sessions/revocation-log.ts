@@ -1,4 +1,4 @@
-import type { Clock } from '@gatehouse/core';
+import type { Clock, Transaction } from '@gatehouse/core';
 
 /** What a revocation covers (identity.v1.RevocationKind). */
 export type RevocationKind = 'session' | 'account_sessions' | 'account_suspended' | 'account_locked';
@@ -22,7 +22,7 @@ export interface RevocationEntry {
 /** The log's port: append-only, sequence-ordered, pruned once entries can no longer matter. */
 export interface RevocationLog {
   /** Appends one entry and returns it with its sequence (greater than every earlier one on this backend). */
-  append(entry: Omit<RevocationEntry, 'sequence'>): Promise<RevocationEntry>;
+  append(tx: Transaction, entry: Omit<RevocationEntry, 'sequence'>): Promise<RevocationEntry>;
   /** Entries with sequence > `after` still worth knowing at `now`, ascending, at most `limit`. */
   after(after: number, now: Date, limit: number): Promise<RevocationEntry[]>;
   /**

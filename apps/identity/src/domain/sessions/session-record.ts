@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import type { Actor, Role } from '../accounts/account.js';
 
 /** FULL, or limited to registering today's IP (issued from an IP not on the allowlist, P7). */
@@ -61,22 +62,22 @@ export interface SessionFilter {
 /** Storage port of session records; SQLite and MongoDB adapters pass one contract suite. */
 export interface SessionRepository {
   /** Inserts a new record; AlreadyExistsError if the id is taken. */
-  create(record: SessionRecord): Promise<void>;
-  get(sessionId: string): Promise<SessionRecord | undefined>;
+  create(tx: Transaction, record: SessionRecord): Promise<void>;
+  get(sessionId: string, tx?: Transaction): Promise<SessionRecord | undefined>;
   /**
    * Replaces the record iff its stored version is `record.version - 1` AND it is not revoked;
    * false otherwise (a refresh racing a revocation never resurrects the session).
    */
-  update(record: SessionRecord): Promise<boolean>;
+  update(tx: Transaction, record: SessionRecord): Promise<boolean>;
   /** Revokes one session if not yet revoked; true if this call revoked it. */
-  revoke(sessionId: string, at: Date, by: Actor | null, reason: string): Promise<boolean>;
+  revoke(tx: Transaction, sessionId: string, at: Date, by: Actor | null, reason: string): Promise<boolean>;
   /**
    * Revokes every session of the account that is neither revoked nor past its absolute expiry
    * at `at`; returns how many it revoked.
    */
-  revokeAllForAccount(accountId: string, at: Date, by: Actor | null, reason: string): Promise<number>;
+  revokeAllForAccount(tx: Transaction, accountId: string, at: Date, by: Actor | null, reason: string): Promise<number>;
   /** Newest first (issuedAt of creation = authTime, then id); `after` is the previous page's last record. */
-  list(filter: SessionFilter, page: { after?: { authTime: Date; sessionId: string } | undefined; limit: number }): Promise<SessionRecord[]>;
+  list(filter: SessionFilter, page: { after?: { authTime: Date; sessionId: string } | undefined; limit: number }, tx?: Transaction): Promise<SessionRecord[]>;
   /** Whether any earlier session of the account was pinned to `ip` (the "new IP" alert). */
-  hasUsedIp(accountId: string, ip: string): Promise<boolean>;
+  hasUsedIp(accountId: string, ip: string, tx?: Transaction): Promise<boolean>;
 }

@@ -1,17 +1,27 @@
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@gatehouse/core';
 import { InvalidSessionError, signSessionToken, type SessionClaims, type SessionRejection } from '@gatehouse/session';
-import type { PublishedKey } from '@gatehouse/signing-keys';
+import type { PublishedKey, SigningKeyRing } from '@gatehouse/signing-keys';
 import type { Account, Actor, Role } from '../accounts/account.js';
 import { newId, wholeSeconds, type CallSource, type IdentityDeps } from '../identity-deps.js';
-import type { IdentityEvent } from '../ports.js';
+import type { IdentityTx } from '../ports.js';
 import { authorize, sessionTimes, type AuthorizeAction, type AuthorizeDecision, type Environment } from './session-policy.js';
-import { sessionStatus, type SessionRecord, type SessionStatus } from './session-record.js';
+import { sessionStatus, type SessionRecord, type SessionScope, type SessionStatus } from './session-record.js';
 import type { RevocationKind } from './revocation-log.js';
 
 /** A session token (shown once to its holder, never stored) and its record. */
 export interface IssuedSession {
   token: string;
   record: SessionRecord;
+}
+
+/**
+ * What issuing a session needs from outside the store, got before its unit of work (the MongoDB
+ * unit may run twice, so no RPC and no key creation inside it): the scope the allowlist gives the
+ * IP, and the signing key.
+ */
+export interface IssuePrep {
+  scope: SessionScope;
+  key: Awaited<ReturnType<SigningKeyRing['signingKey']>>;
 }
 
 /** What a verified, unrevoked session is. */
@@ -49,18 +59,25 @@ export class SessionService {
   constructor(private readonly d: IdentityDeps) {}
 
   /**
-   * Issues the session of a completed sign-in, pinned to `source.ip`. Its scope is FULL only if
-   * the allowlist says the IP is allowlisted (else register-ip, P7). Audits the issue, and a
-   * first session from an IP for an account whose roles reach LIVE (the new-IP alert rule).
+   * Before the unit that issues a session: the scope (FULL only if the allowlist says the IP is
+   * allowlisted, else register-ip, P7) and the signing key.
    */
-  async issue(account: Account, amr: string[], source: CallSource, opts: { sessionId?: string; alsoAudit?: IdentityEvent[] } = {}): Promise<IssuedSession> {
-    const now = wholeSeconds(this.d.clock.now());
+  async prepareIssue(account: Account, source: CallSource): Promise<IssuePrep> {
     const allowlisted = await this.d.allowlist.isAllowlisted(source.ip, account.accountId);
-    const scope = allowlisted ? 'full' : 'register-ip';
+    return { scope: allowlisted ? 'full' : 'register-ip', key: await this.d.keys.signingKey() };
+  }
+
+  /**
+   * Issues the session of a completed sign-in, pinned to `source.ip`, in the caller's unit of
+   * work: writes the record and stages the issue event, plus the new-IP alert for a first
+   * session from an IP for an account whose roles reach LIVE.
+   */
+  async issueIn(tx: IdentityTx, account: Account, amr: string[], source: CallSource, prep: IssuePrep, sessionId?: string): Promise<IssuedSession> {
+    const now = wholeSeconds(this.d.clock.now());
+    const { scope, key } = prep;
     const times = sessionTimes(this.d.settings.lifetimes, now, now, account.roles, scope);
-    const key = await this.d.keys.signingKey();
     const record: SessionRecord = {
-      sessionId: opts.sessionId ?? newId('ses'),
+      sessionId: sessionId ?? newId('ses'),
       accountId: account.accountId,
       email: account.email,
       ...(account.displayName ? { displayName: account.displayName } : {}),
@@ -78,37 +95,32 @@ export class SessionService {
       revokeReason: null,
       version: 1,
     };
-    const newIp = !(await this.d.sessions.hasUsedIp(account.accountId, source.ip));
-    await this.d.sessions.create(record);
+    const newIp = !(await this.d.sessions.hasUsedIp(account.accountId, source.ip, tx));
+    await this.d.sessions.create(tx, record);
+    tx.faultPoint('session-record');
     const token = signSessionToken(this.claimsOf(record), key);
     const actor = employeeActor(account);
-    await this.d.audit.record(
-      {
-        action: 'session_issue',
+    tx.audit({
+      action: 'session_issue',
+      outcome: 'success',
+      actor,
+      subject: { kind: 'session', id: record.sessionId },
+      sourceIp: source.ip,
+      requestId: source.requestId,
+      details: { scope, amr: amr.join(','), roles: account.roles.join(','), expires_at: record.expiresAt.toISOString() },
+    });
+    if (newIp && record.liveExpiresAt !== null) {
+      tx.audit({
+        action: 'sign_in_new_ip',
         outcome: 'success',
         actor,
         subject: { kind: 'session', id: record.sessionId },
         sourceIp: source.ip,
+        environment: 'live',
         requestId: source.requestId,
-        details: { scope, amr: amr.join(','), roles: account.roles.join(','), expires_at: record.expiresAt.toISOString() },
-      },
-      ...(newIp && record.liveExpiresAt !== null
-        ? [
-            {
-              action: 'sign_in_new_ip' as const,
-              outcome: 'success' as const,
-              actor,
-              subject: { kind: 'session' as const, id: record.sessionId },
-              sourceIp: source.ip,
-              environment: 'live' as const,
-              requestId: source.requestId,
-              details: { roles: account.roles.join(',') },
-            },
-          ]
-        : []),
-      // The caller's own events ride in the same outbox transaction (one commit, not several).
-      ...(opts.alsoAudit ?? []),
-    );
+        details: { roles: account.roles.join(',') },
+      });
+    }
     return { token, record };
   }
 
@@ -138,14 +150,17 @@ export class SessionService {
       return { valid: true, claims };
     } catch (err) {
       if (!(err instanceof InvalidSessionError)) throw err;
-      await this.d.audit.record({
-        action: 'session_verify',
-        outcome: 'denied',
-        actor: { kind: 'service', id: caller },
-        sourceIp: clientIp || source.ip,
-        requestId: source.requestId,
-        details: { reason: err.reason },
-      });
+      const reason = err.reason;
+      await this.d.uow.run(async (tx) => {
+        tx.audit({
+          action: 'session_verify',
+          outcome: 'denied',
+          actor: { kind: 'service', id: caller },
+          sourceIp: clientIp || source.ip,
+          requestId: source.requestId,
+          details: { reason },
+        });
+      }, 'verify-session-denied');
       return { valid: false, reason: err.reason };
     }
   }
@@ -176,16 +191,20 @@ export class SessionService {
       lastRefreshedAt: now,
       version: record.version + 1,
     };
-    if (!(await this.d.sessions.update(next))) throw new InvalidSessionError('revoked', 'session has been revoked or refreshed concurrently; sign in again');
-    await this.d.audit.record({
-      action: 'session_refresh',
-      outcome: 'success',
-      actor: { kind: 'employee', id: record.accountId, displayName: record.email },
-      subject: { kind: 'session', id: record.sessionId },
-      sourceIp: source.ip,
-      requestId: source.requestId,
-      details: { scope, expires_at: next.expiresAt.toISOString() },
-    });
+    await this.d.uow.run(async (tx) => {
+      // A lost compare-and-set throws: the unit rolls back and nothing is recorded as refreshed.
+      if (!(await this.d.sessions.update(tx, next))) throw new InvalidSessionError('revoked', 'session has been revoked or refreshed concurrently; sign in again');
+      tx.faultPoint('session-update');
+      tx.audit({
+        action: 'session_refresh',
+        outcome: 'success',
+        actor: { kind: 'employee', id: record.accountId, displayName: record.email },
+        subject: { kind: 'session', id: record.sessionId },
+        sourceIp: source.ip,
+        requestId: source.requestId,
+        details: { scope, expires_at: next.expiresAt.toISOString() },
+      });
+    }, 'refresh-session');
     return { token: signSessionToken(this.claimsOf(next), key), record: next };
   }
 
@@ -198,29 +217,42 @@ export class SessionService {
     const officer = by.claims.roles.includes('security_officer');
     const actor: Actor = { accountId: by.claims.accountId, email: by.claims.email };
     const now = this.d.clock.now();
-    let count: number;
-    let subjectId: string;
     if ('sessionId' in target) {
       const rec = await this.d.sessions.get(target.sessionId);
       if (!rec || (!officer && rec.accountId !== by.claims.accountId)) throw new NotFoundError('no such session');
-      if (rec.revokedAt === null) await this.publishRevocation('session', rec.accountId, now, rec);
-      count = (await this.d.sessions.revoke(rec.sessionId, now, actor, why)) ? 1 : 0;
-      subjectId = rec.sessionId;
-    } else {
-      if (!officer && target.accountId !== by.claims.accountId) throw new NotFoundError('no such account');
-      await this.publishRevocation('account_sessions', target.accountId, now);
-      count = await this.d.sessions.revokeAllForAccount(target.accountId, now, actor, why);
-      subjectId = target.accountId;
+    } else if (!officer && target.accountId !== by.claims.accountId) {
+      throw new NotFoundError('no such account');
     }
-    await this.d.audit.record({
-      action: 'session_revoke',
-      outcome: 'success',
-      actor: { kind: 'employee', id: by.claims.accountId, displayName: by.claims.email },
-      subject: { kind: 'sessionId' in target ? 'session' : 'account', id: subjectId },
-      sourceIp: source.ip,
-      requestId: source.requestId,
-      details: { revoked: String(count), reason: why },
-    });
+    // The log entry, the records and the event in one unit; the entry is written first (fail closed).
+    const count = await this.d.uow.run(async (tx) => {
+      let n: number;
+      let subjectId: string;
+      if ('sessionId' in target) {
+        const rec = await this.d.sessions.get(target.sessionId, tx);
+        if (!rec) throw new NotFoundError('no such session');
+        if (rec.revokedAt === null) await this.publishRevocation(tx, 'session', rec.accountId, now, rec);
+        tx.faultPoint('revocation-log');
+        n = (await this.d.sessions.revoke(tx, rec.sessionId, now, actor, why)) ? 1 : 0;
+        subjectId = rec.sessionId;
+      } else {
+        await this.publishRevocation(tx, 'account_sessions', target.accountId, now);
+        tx.faultPoint('revocation-log');
+        n = await this.d.sessions.revokeAllForAccount(tx, target.accountId, now, actor, why);
+        subjectId = target.accountId;
+      }
+      tx.faultPoint('session-revoke');
+      tx.audit({
+        action: 'session_revoke',
+        outcome: 'success',
+        actor: { kind: 'employee', id: by.claims.accountId, displayName: by.claims.email },
+        subject: { kind: 'sessionId' in target ? 'session' : 'account', id: subjectId },
+        sourceIp: source.ip,
+        requestId: source.requestId,
+        details: { revoked: String(n), reason: why },
+      });
+      return n;
+    }, 'revoke-session');
+    this.revocationsCommitted();
     return count;
   }
 
@@ -228,23 +260,32 @@ export class SessionService {
    * Revokes all of an account's sessions as part of an officer's action (suspend, roles, OTP
    * reset) or a lockout (`by` null: identity itself). The revocation is published first, so
    * every other service refuses the sessions within the WatchRevocations bound; `kind` tells
-   * impersonation whether to revoke the account's grants too (suspension, lock).
+   * impersonation whether to revoke the account's grants too (suspension, lock). Runs in the
+   * caller's unit of work, with the change that causes it; call {@link revocationsCommitted}
+   * once that unit committed.
    */
-  async revokeAllFor(accountId: string, by: Actor | null, reason: string, kind: Exclude<RevocationKind, 'session'> = 'account_sessions'): Promise<number> {
+  async revokeAllFor(tx: IdentityTx, accountId: string, by: Actor | null, reason: string, kind: Exclude<RevocationKind, 'session'> = 'account_sessions'): Promise<number> {
     const now = this.d.clock.now();
-    await this.publishRevocation(kind, accountId, now);
-    return this.d.sessions.revokeAllForAccount(accountId, now, by, reason);
+    await this.publishRevocation(tx, kind, accountId, now);
+    tx.faultPoint('revocation-log');
+    const n = await this.d.sessions.revokeAllForAccount(tx, accountId, now, by, reason);
+    tx.faultPoint('sessions-revoke');
+    return n;
+  }
+
+  /** After a unit that appended revocations committed: this replica's streams push them at once (others poll). */
+  revocationsCommitted(): void {
+    this.d.revocationHub?.nudge();
   }
 
   /**
    * Appends to the revocation log before the records change: if the record write then fails,
    * other services refuse a session identity would still accept, never the reverse (fail closed).
    */
-  private async publishRevocation(kind: RevocationKind, accountId: string, at: Date, session?: SessionRecord): Promise<void> {
+  private async publishRevocation(tx: IdentityTx, kind: RevocationKind, accountId: string, at: Date, session?: SessionRecord): Promise<void> {
     const lifetime = Math.max(this.d.settings.lifetimes.stagingAbsoluteMs, 2 * 3600_000);
     const forgetAfter = session ? session.absoluteExpiresAt.getTime() + FORGET_MARGIN_MS : at.getTime() + lifetime + FORGET_MARGIN_MS;
-    await this.d.revocations.append({ kind, sessionId: session?.sessionId ?? null, accountId, revokedAt: at, forgetAfter: new Date(forgetAfter) });
-    this.d.revocationHub?.nudge();
+    await this.d.revocations.append(tx, { kind, sessionId: session?.sessionId ?? null, accountId, revokedAt: at, forgetAfter: new Date(forgetAfter) });
   }
 
   /** ListSessions: own sessions, or anyone's for the officer. */
@@ -288,16 +329,18 @@ export class SessionService {
       action,
       this.d.clock.now(),
     );
-    await this.d.audit.record({
-      action: 'authorize',
-      outcome: effective.allow ? 'success' : 'denied',
-      actor: { kind: 'employee', id: session.claims.accountId, displayName: session.claims.email },
-      subject: { kind: 'session', id: session.claims.sessionId },
-      sourceIp: clientIp,
-      environment: env,
-      requestId: source.requestId,
-      details: { action, reason: effective.reason, roles: session.claims.roles.join(','), caller },
-    });
+    await this.d.uow.run(async (tx) => {
+      tx.audit({
+        action: 'authorize',
+        outcome: effective.allow ? 'success' : 'denied',
+        actor: { kind: 'employee', id: session.claims.accountId, displayName: session.claims.email },
+        subject: { kind: 'session', id: session.claims.sessionId },
+        sourceIp: clientIp,
+        environment: env,
+        requestId: source.requestId,
+        details: { action, reason: effective.reason, roles: session.claims.roles.join(','), caller },
+      });
+    }, 'authorize');
     return { decision: effective, session };
   }
 

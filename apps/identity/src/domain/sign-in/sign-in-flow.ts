@@ -22,7 +22,7 @@ import {
   type OtpKind,
   type OtpSeed,
 } from '../otp/index.js';
-import type { EventSubject, IdentityEvent } from '../ports.js';
+import type { EventSubject, IdentityEvent, IdentityTx } from '../ports.js';
 import { employeeActor, type AuthenticatedSession, type IssuedSession, type SessionService } from '../sessions/session-service.js';
 import { checkSmsCode, issueSmsCode, smsText } from '../sms/index.js';
 import { SIGN_IN_TTL_MS, type SignIn, type SignInStep } from './sign-in.js';
@@ -79,7 +79,8 @@ export class SignInFlow {
     }
     let account: Account = found;
     const deny = async (why: string, message: string): Promise<never> => {
-      await this.d.audit.record(this.event('sign_in_begin', 'denied', account, source, { reason: why }));
+      const refused = this.event('sign_in_begin', 'denied', account, source, { reason: why });
+      await this.d.uow.run(async (tx) => tx.audit(refused), 'begin-sign-in-denied');
       throw new PermissionDeniedError(message);
     };
     if (account.state === 'pending_approval') return deny('pending_approval', 'this Google account is not approved yet: the security officer must approve it');
@@ -92,9 +93,6 @@ export class SignInFlow {
     }
     // The officer's approved display name wins over the Google profile's (issue 13 item 5).
     const profileName = account.displayNameApproved ? account.displayName : (google.name ?? account.displayName);
-    if (google.email !== account.email || profileName !== account.displayName) {
-      account = await this.refreshProfile(account, google.email, profileName);
-    }
     const now = this.d.clock.now();
     const signIn: SignIn = {
       signInId: newId('si'),
@@ -108,8 +106,20 @@ export class SignInFlow {
       sessionId: null,
       version: 1,
     };
-    await this.d.signIns.create(signIn);
-    await this.d.audit.record(this.event('sign_in_begin', 'success', account, source, {}, { kind: 'sign_in', id: signIn.signInId }));
+    const known = account;
+    account = await this.d.uow.run(async (tx) => {
+      let current = known;
+      if (google.email !== current.email || profileName !== current.displayName) {
+        const next: Account = { ...current, email: google.email, displayName: profileName, updatedAt: now, version: current.version + 1 };
+        // A lost compare-and-set keeps the stored profile: the next sign-in refreshes it.
+        if (await this.d.accounts.update(tx, next)) current = next;
+        tx.faultPoint('account-update');
+      }
+      await this.d.signIns.create(tx, signIn);
+      tx.faultPoint('sign-in-create');
+      tx.audit(this.event('sign_in_begin', 'success', current, source, {}, { kind: 'sign_in', id: signIn.signInId }));
+      return current;
+    }, 'begin-sign-in');
     return this.view(signIn, account);
   }
 
@@ -123,17 +133,22 @@ export class SignInFlow {
     const now = this.d.clock.now();
     const { challenge, code } = issueSmsCode(signIn.sms ?? undefined, signIn.signInId, now, this.d.secrets.smsPepper, this.d.settings.sms);
     const next: SignIn = { ...signIn, sms: challenge, version: signIn.version + 1 };
-    if (!(await this.d.signIns.update(next))) throw new AbortedError('the sign-in changed concurrently: retry');
+    // Two units, with the SMS sent between them: the gateway is an outside call (never inside a
+    // unit, which MongoDB may re-run), and the event must say how the send ended.
+    await this.d.uow.run(async (tx) => {
+      if (!(await this.d.signIns.update(tx, next))) throw new AbortedError('the sign-in changed concurrently: retry');
+    }, 'send-sms-code');
     const phone = this.d.secrets.phoneCipher.decrypt(account.phoneCiphertext, account.accountId);
+    const subject: EventSubject = { kind: 'sign_in', id: signIn.signInId };
     try {
       await this.d.sms.send(phone, smsText(code, this.d.settings.sms.ttlMs));
     } catch (err) {
-      await this.d.audit.record(this.event('sms_send', 'error', account, source, { sends: String(challenge.sends) }, { kind: 'sign_in', id: signIn.signInId }));
+      const failed = this.event('sms_send', 'error', account, source, { sends: String(challenge.sends) }, subject);
+      await this.d.uow.run(async (tx) => tx.audit(failed), 'send-sms-code-outcome');
       throw new UnavailableError('the SMS gateway did not accept the message: ask for another code after the cooldown', { cause: err });
     }
-    await this.d.audit.record(
-      this.event('sms_send', 'success', account, source, { sends: String(challenge.sends), phone_mask: account.phoneMask ?? '' }, { kind: 'sign_in', id: signIn.signInId }),
-    );
+    const sent = this.event('sms_send', 'success', account, source, { sends: String(challenge.sends), phone_mask: account.phoneMask ?? '' }, subject);
+    await this.d.uow.run(async (tx) => tx.audit(sent), 'send-sms-code-outcome');
     return {
       view: await this.view(next, account),
       codeExpiresAt: challenge.expiresAt,
@@ -150,15 +165,26 @@ export class SignInFlow {
     if (signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is already done');
     if (!signIn.sms) throw new FailedPreconditionError('no SMS code was sent for this sign-in: call SendSmsCode first');
     const account = await this.activeAccount(signIn.accountId);
-    const ticket = await this.d.throttle.reserve(signIn.accountId);
-    const checked = checkSmsCode(signIn.sms, code, this.d.clock.now(), this.d.secrets.smsPepper);
-    const next: SignIn | undefined = checked.ok ? { ...signIn, sms: checked.next, completed: [...signIn.completed, 'sms'], version: signIn.version + 1 } : undefined;
-    if (!next || !(await this.d.signIns.update(next))) {
-      await this.failed(ticket, 'sms_verify', account, source, checked.ok ? 'used' : checked.reason);
+    const sms = signIn.sms;
+    // Reserve, check, consume and settle in one unit: a refusal commits its failure count and event.
+    const next = await this.d.uow.run(async (tx) => {
+      const ticket = await this.d.throttle.reserve(tx, signIn.accountId);
+      tx.faultPoint('throttle-reserve');
+      const checked = checkSmsCode(sms, code, this.d.clock.now(), this.d.secrets.smsPepper);
+      const done: SignIn | undefined = checked.ok ? { ...signIn, sms: checked.next, completed: [...signIn.completed, 'sms'], version: signIn.version + 1 } : undefined;
+      if (!done || !(await this.d.signIns.update(tx, done))) {
+        await this.failed(tx, ticket, 'sms_verify', account, source, checked.ok ? 'used' : checked.reason);
+        return undefined;
+      }
+      tx.faultPoint('sign-in-update');
+      await this.d.throttle.release(tx, ticket);
+      tx.audit(this.event('sms_verify', 'success', account, source, {}, { kind: 'sign_in', id: signIn.signInId }));
+      return done;
+    }, 'verify-sms-code');
+    if (!next) {
+      this.sessions.revocationsCommitted();
       throw new UnauthenticatedError(INVALID_CODE);
     }
-    await this.d.throttle.release(ticket);
-    await this.d.audit.record(this.event('sms_verify', 'success', account, source, {}, { kind: 'sign_in', id: signIn.signInId }));
     return this.view(next, account);
   }
 
@@ -174,30 +200,51 @@ export class SignInFlow {
     const account = await this.activeAccount(signIn.accountId);
     const cred = await this.activeCredential(account.accountId);
     if (!cred) throw new FailedPreconditionError('no OTP credential is active: enrol one first (EnrollOtp)');
-    const ticket = await this.d.throttle.reserve(account.accountId);
-    const now = this.d.clock.now();
-    const result = this.withSeed(cred, (seed) => verifyOtp(cred, seed, code, now));
-    const won = result.ok && (await this.d.credentials.compareAndSet(result.guard, { ...result.next, lastUsedAt: now }));
-    if (!won) {
-      // A lost compare-and-set means a parallel request used this code first: it is a replay.
-      const reason = result.ok ? 'replayed' : result.reason;
-      if (reason === 'replayed') {
-        await this.d.audit.record(this.event('otp_replay', 'denied', account, source, { credential_id: cred.credentialId }, { kind: 'account', id: account.accountId }));
-      }
-      await this.failed(ticket, 'otp_verify', account, source, reason);
-      throw new UnauthenticatedError(INVALID_CODE);
-    }
+    // Outside calls first (the allowlist decides the scope; the signing key may be created), so
+    // the unit below holds store writes only and may be re-run by MongoDB.
+    const prep = await this.sessions.prepareIssue(account, source);
     const sessionId = newId('ses');
-    const finished: SignIn = { ...signIn, status: 'completed', completed: [...signIn.completed, 'otp'], sessionId, version: signIn.version + 1 };
-    if (!(await this.d.signIns.update(finished))) {
-      await this.failed(ticket, 'otp_verify', account, source, 'sign_in_used');
+    const amr = ['google', 'sms', cred.kind];
+    // Issue 14 item 4: ONE unit of work for the whole step: throttle reservation, the code's
+    // compare-and-set, the sign-in's compare-and-set, the throttle reset, the session record,
+    // the account's last sign-in and every event. A refused code commits its failure (count,
+    // maybe the lock and its revocations, events); a crash leaves all of it or none of it.
+    const outcome = await this.d.uow.run(async (tx): Promise<{ ok: true; session: IssuedSession; earlier: number } | { ok: false }> => {
+      const ticket = await this.d.throttle.reserve(tx, account.accountId);
+      tx.faultPoint('throttle-reserve');
+      const now = this.d.clock.now();
+      const result = this.withSeed(cred, (seed) => verifyOtp(cred, seed, code, now));
+      const won = result.ok && (await this.d.credentials.compareAndSet(tx, result.guard, { ...result.next, lastUsedAt: now }));
+      if (!won) {
+        // A lost compare-and-set means a parallel request used this code first: it is a replay.
+        const reason = result.ok ? 'replayed' : result.reason;
+        if (reason === 'replayed') {
+          tx.audit(this.event('otp_replay', 'denied', account, source, { credential_id: cred.credentialId }, { kind: 'account', id: account.accountId }));
+        }
+        await this.failed(tx, ticket, 'otp_verify', account, source, reason);
+        return { ok: false };
+      }
+      tx.faultPoint('credential-cas');
+      const finished: SignIn = { ...signIn, status: 'completed', completed: [...signIn.completed, 'otp'], sessionId, version: signIn.version + 1 };
+      if (!(await this.d.signIns.update(tx, finished))) {
+        await this.failed(tx, ticket, 'otp_verify', account, source, 'sign_in_used');
+        return { ok: false };
+      }
+      tx.faultPoint('sign-in-cas');
+      // Locked meanwhile: throws, and the whole unit (code, sign-in) rolls back.
+      await this.d.throttle.succeed(tx, ticket);
+      tx.faultPoint('throttle-reset');
+      const session = await this.sessions.issueIn(tx, account, amr, source, prep, sessionId);
+      tx.audit(this.event('otp_verify', 'success', account, source, { kind: cred.kind, drift: String(result.ok && result.kind === 'totp' ? result.drift : 0) }));
+      await this.d.accounts.update(tx, { ...account, lastSignInAt: now, updatedAt: now, version: account.version + 1 });
+      tx.faultPoint('account-update');
+      return { ok: true, session, earlier: ticket.guard.consecutiveFailures };
+    }, 'verify-otp');
+    if (!outcome.ok) {
+      this.sessions.revocationsCommitted();
       throw new UnauthenticatedError(INVALID_CODE);
     }
-    await this.d.throttle.succeed(ticket);
-    const verified = this.event('otp_verify', 'success', account, source, { kind: cred.kind, drift: String(result.ok && result.kind === 'totp' ? result.drift : 0) });
-    const session = await this.sessions.issue(account, ['google', 'sms', cred.kind], source, { sessionId, alsoAudit: [verified] });
-    await this.d.accounts.update({ ...account, lastSignInAt: now, updatedAt: now, version: account.version + 1 });
-    const earlier = ticket.guard.consecutiveFailures;
+    const { session, earlier } = outcome;
     return { session, notices: earlier > 0 ? [{ kind: 'failed_attempts', count: earlier }] : [] };
   }
 
@@ -216,26 +263,29 @@ export class SignInFlow {
       throw new FailedPreconditionError('an OTP credential is already active: changing it needs a FULL session from a fresh sign-in (gatehouse otp enroll)');
     }
     const now = this.d.clock.now();
-    // Earlier unconfirmed enrolments die: one pending credential per account at a time.
-    for (const old of await this.d.credentials.byAccount(account.accountId, 'pending')) {
-      const t = retireCredential(old, now);
-      await this.d.credentials.compareAndSet(t.guard, t.next);
-    }
     const enrollment = startEnrollment(
       { credentialId: newId('otp'), accountId: account.accountId, accountName: account.email, kind: req.kind, algorithm: req.algorithm, digits: req.digits, label: req.label, now },
       this.d.seedCipher,
     );
-    await this.d.credentials.create(enrollment.credential);
-    await this.d.audit.record(
-      this.event(
-        'otp_enroll',
-        'success',
-        account,
-        source,
-        { kind: req.kind, algorithm: req.algorithm, digits: String(req.digits), mode: 'signInId' in mode ? 'sign_in' : 'session' },
-        { kind: 'otp_credential', id: enrollment.credential.credentialId },
-      ),
-    );
+    await this.d.uow.run(async (tx) => {
+      // Earlier unconfirmed enrolments die: one pending credential per account at a time.
+      for (const old of await this.d.credentials.byAccount(account.accountId, 'pending', tx)) {
+        const t = retireCredential(old, now);
+        await this.d.credentials.compareAndSet(tx, t.guard, t.next);
+      }
+      await this.d.credentials.create(tx, enrollment.credential);
+      tx.faultPoint('credential-create');
+      tx.audit(
+        this.event(
+          'otp_enroll',
+          'success',
+          account,
+          source,
+          { kind: req.kind, algorithm: req.algorithm, digits: String(req.digits), mode: 'signInId' in mode ? 'sign_in' : 'session' },
+          { kind: 'otp_credential', id: enrollment.credential.credentialId },
+        ),
+      );
+    }, 'enroll-otp');
     return { credential: enrollment.credential, otpauthUri: enrollment.otpauthUri };
   }
 
@@ -247,31 +297,36 @@ export class SignInFlow {
     const cred = await this.d.credentials.get(credentialId);
     if (!cred || cred.accountId !== account.accountId) throw new NotFoundError('no such OTP credential for this account');
     if (cred.status !== 'pending') throw new FailedPreconditionError('the OTP credential is not pending confirmation');
-    const ticket = await this.d.throttle.reserve(account.accountId);
     const now = this.d.clock.now();
-    let result;
-    try {
-      result = this.withSeed(cred, (seed) => confirmEnrollment(cred, seed, code, now));
-    } catch (err) {
-      await this.d.throttle.release(ticket);
-      throw err;
-    }
-    const won = result.ok && (await this.d.credentials.compareAndSet(result.guard, { ...result.next, lastUsedAt: now }));
-    if (!won) {
-      await this.failed(ticket, 'otp_confirm', account, source, result.ok ? 'replayed' : result.reason);
+    // Reserve, check, activate (retiring the old credential), settle, and in a sign-in mark the
+    // enrolment step: one unit. A wrong code commits its failure; a bad seed rolls it all back.
+    const done = await this.d.uow.run(async (tx) => {
+      const ticket = await this.d.throttle.reserve(tx, account.accountId);
+      tx.faultPoint('throttle-reserve');
+      const result = this.withSeed(cred, (seed) => confirmEnrollment(cred, seed, code, now));
+      const won = result.ok && (await this.d.credentials.compareAndSet(tx, result.guard, { ...result.next, lastUsedAt: now }));
+      if (!won) {
+        await this.failed(tx, ticket, 'otp_confirm', account, source, result.ok ? 'replayed' : result.reason);
+        return undefined;
+      }
+      tx.faultPoint('credential-cas');
+      for (const old of await this.d.credentials.byAccount(account.accountId, 'active', tx)) {
+        if (old.credentialId === cred.credentialId) continue;
+        const t = retireCredential(old, now);
+        await this.d.credentials.compareAndSet(tx, t.guard, t.next);
+      }
+      await this.d.throttle.release(tx, ticket);
+      const signIn = 'signInId' in mode ? await this.markEnrolled(tx, mode.signInId, source) : undefined;
+      tx.audit(this.event('otp_confirm', 'success', account, source, { kind: cred.kind }, { kind: 'otp_credential', id: cred.credentialId }));
+      return { signIn };
+    }, 'confirm-otp-enrollment');
+    if (!done) {
+      this.sessions.revocationsCommitted();
       throw new UnauthenticatedError(INVALID_CODE);
     }
-    for (const old of await this.d.credentials.byAccount(account.accountId, 'active')) {
-      if (old.credentialId === cred.credentialId) continue;
-      const t = retireCredential(old, now);
-      await this.d.credentials.compareAndSet(t.guard, t.next);
-    }
-    await this.d.throttle.release(ticket);
-    await this.d.audit.record(this.event('otp_confirm', 'success', account, source, { kind: cred.kind }, { kind: 'otp_credential', id: cred.credentialId }));
     const activated = (await this.d.credentials.get(cred.credentialId)) ?? cred;
-    if (!('signInId' in mode)) return { credential: activated, view: null };
-    const signIn = await this.markEnrolled(mode.signInId, source);
-    return { credential: activated, view: await this.view(signIn, account) };
+    if (!done.signIn) return { credential: activated, view: null };
+    return { credential: activated, view: await this.view(done.signIn, account) };
   }
 
   /** ResyncHotp (RFC 4226 §7.4): two consecutive codes beyond the look-ahead move the counter; failures count. */
@@ -282,15 +337,23 @@ export class SignInFlow {
     const cred = await this.activeCredential(account.accountId);
     if (!cred) throw new FailedPreconditionError('no OTP credential is active');
     if (cred.kind !== 'hotp') throw new FailedPreconditionError('the active OTP credential is TOTP, not HOTP: only HOTP counters can be resynchronised');
-    const ticket = await this.d.throttle.reserve(account.accountId);
-    const result = this.withSeed(cred, (seed) => resyncHotp(cred, seed, first, second, this.d.settings.maxResync));
-    const won = result.ok && (await this.d.credentials.compareAndSet(result.guard, result.next));
+    const won = await this.d.uow.run(async (tx) => {
+      const ticket = await this.d.throttle.reserve(tx, account.accountId);
+      tx.faultPoint('throttle-reserve');
+      const result = this.withSeed(cred, (seed) => resyncHotp(cred, seed, first, second, this.d.settings.maxResync));
+      if (!(result.ok && (await this.d.credentials.compareAndSet(tx, result.guard, result.next)))) {
+        await this.failed(tx, ticket, 'hotp_resync', account, source, result.ok ? 'replayed' : result.reason);
+        return false;
+      }
+      tx.faultPoint('credential-cas');
+      await this.d.throttle.release(tx, ticket);
+      tx.audit(this.event('hotp_resync', 'success', account, source, {}, { kind: 'otp_credential', id: cred.credentialId }));
+      return true;
+    }, 'resync-hotp');
     if (!won) {
-      await this.failed(ticket, 'hotp_resync', account, source, result.ok ? 'replayed' : result.reason);
+      this.sessions.revocationsCommitted();
       throw new UnauthenticatedError('the two codes are not consecutive codes of the credential within the resync range');
     }
-    await this.d.throttle.release(ticket);
-    await this.d.audit.record(this.event('hotp_resync', 'success', account, source, {}, { kind: 'otp_credential', id: cred.credentialId }));
     const updated = (await this.d.credentials.get(cred.credentialId)) ?? cred;
     if (!('signInId' in mode)) return { credential: updated, view: null };
     const signIn = await this.openSignIn(mode.signInId, source, INVALID_SIGN_IN);
@@ -313,27 +376,26 @@ export class SignInFlow {
     const now = this.d.clock.now();
     const account = applicantAccount(google, newId('acc'), now);
     try {
-      await this.d.accounts.create(account);
+      await this.d.uow.run(async (tx) => {
+        await this.d.accounts.create(tx, account);
+        tx.faultPoint('account-create');
+        tx.audit(this.event('account_request', 'success', account, source, { hosted_domain: account.hostedDomain }));
+      }, 'request-account');
     } catch (err) {
+      // Recorded meanwhile by a parallel sign-in (its unit has the event): read it after ours rolled back.
       if (err instanceof AlreadyExistsError) return (await this.d.accounts.byIssuerSubject(google.issuer, google.subject)) ?? account;
       throw err;
     }
-    await this.d.audit.record(this.event('account_request', 'success', account, source, { hosted_domain: account.hostedDomain }));
     return account;
   }
 
-  private async refreshProfile(account: Account, email: string, displayName: string): Promise<Account> {
-    const next: Account = { ...account, email, displayName, updatedAt: this.d.clock.now(), version: account.version + 1 };
-    return (await this.d.accounts.update(next)) ? next : account;
-  }
-
   /** The sign-in named by `signInId` if it is open, unexpired and presented from its bound IP; otherwise UNAUTHENTICATED with `message`. */
-  private async openSignIn(signInId: string, source: CallSource, message: string): Promise<SignIn> {
+  private async openSignIn(signInId: string, source: CallSource, message: string, tx?: IdentityTx): Promise<SignIn> {
     if (typeof signInId !== 'string' || !SIGN_IN_ID.test(signInId)) {
       if (typeof signInId === 'string' && signInId.length > 0 && signInId.length <= 64 && /^si_/.test(signInId)) throw new UnauthenticatedError(message);
       throw new InvalidArgumentError('sign_in_id', 'is not a sign-in id (si_ followed by 22 base64url characters)');
     }
-    const s = await this.d.signIns.get(signInId);
+    const s = await this.d.signIns.get(signInId, tx);
     if (!s || s.status !== 'open' || s.expiresAt.getTime() <= this.d.clock.now().getTime() || s.clientIp !== source.ip) {
       throw new UnauthenticatedError(message);
     }
@@ -369,12 +431,12 @@ export class SignInFlow {
     return this.activeAccount(claims.accountId);
   }
 
-  private async markEnrolled(signInId: string, source: CallSource): Promise<SignIn> {
+  private async markEnrolled(tx: IdentityTx, signInId: string, source: CallSource): Promise<SignIn> {
     for (let round = 0; round < 5; round++) {
-      const s = await this.openSignIn(signInId, source, INVALID_SIGN_IN);
+      const s = await this.openSignIn(signInId, source, INVALID_SIGN_IN, tx);
       if (s.completed.includes('otp_enrollment')) return s;
       const next: SignIn = { ...s, completed: [...s.completed, 'otp_enrollment'], version: s.version + 1 };
-      if (await this.d.signIns.update(next)) return next;
+      if (await this.d.signIns.update(tx, next)) return next;
     }
     throw new AbortedError('the sign-in changed concurrently: retry');
   }
@@ -388,10 +450,10 @@ export class SignInFlow {
     }
   }
 
-  /** A refused code: settle the throttle (maybe locking) and audit the failure against the account. */
-  private async failed(ticket: Ticket, action: 'sms_verify' | 'otp_verify' | 'otp_confirm' | 'hotp_resync', account: Account, source: CallSource, reason: string): Promise<void> {
-    await this.d.throttle.fail(ticket, source.ip, source.requestId);
-    await this.d.audit.record(this.event(action, 'failure', account, source, { reason }, { kind: 'account', id: account.accountId }));
+  /** A refused code, in the attempt's unit: settle the throttle (maybe locking) and stage the failure against the account. */
+  private async failed(tx: IdentityTx, ticket: Ticket, action: 'sms_verify' | 'otp_verify' | 'otp_confirm' | 'hotp_resync', account: Account, source: CallSource, reason: string): Promise<void> {
+    await this.d.throttle.fail(tx, ticket, source.ip, source.requestId);
+    tx.audit(this.event(action, 'failure', account, source, { reason }, { kind: 'account', id: account.accountId }));
   }
 
   private event(

@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import type { SmsChallenge } from '../sms/index.js';
 
 /** The steps of a sign-in (DESIGN.md §3): Google ID token, SMS code, OTP enrolment (first time only), OTP code. */
@@ -33,10 +34,10 @@ export interface SignIn {
 /** Storage port of sign-ins; SQLite and MongoDB adapters pass one contract suite. */
 export interface SignInRepository {
   /** Inserts a new sign-in; AlreadyExistsError if the id is taken. */
-  create(signIn: SignIn): Promise<void>;
-  get(signInId: string): Promise<SignIn | undefined>;
+  create(tx: Transaction, signIn: SignIn): Promise<void>;
+  get(signInId: string, tx?: Transaction): Promise<SignIn | undefined>;
   /** Replaces the sign-in iff its stored version is `signIn.version - 1`; false if someone else changed it first. */
-  update(signIn: SignIn): Promise<boolean>;
+  update(tx: Transaction, signIn: SignIn): Promise<boolean>;
   /** Deletes sign-ins that expired before `before`; returns how many. */
-  purgeExpired(before: Date): Promise<number>;
+  purgeExpired(before: Date, tx?: Transaction): Promise<number>;
 }
