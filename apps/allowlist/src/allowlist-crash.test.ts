@@ -9,9 +9,10 @@ const A = allowlistV1;
 const SPEC = { file: 'apps/allowlist/src/service.ts', exportName: 'allowlistService' };
 
 /** Every kill point of a use case: after each of its writes, then before and after the commit. */
-const POINTS: Record<'add-entry' | 'remove-entry', string[]> = {
+const POINTS: Record<'add-entry' | 'remove-entry' | 'register-daily-ip', string[]> = {
   'add-entry': ['entry-created', 'version-bumped', 'before-commit', 'after-commit'],
   'remove-entry': ['entry-removed', 'version-bumped', 'before-commit', 'after-commit'],
+  'register-daily-ip': ['daily-ip-created', 'version-bumped', 'before-commit', 'after-commit'],
 };
 
 /** The officer's view of the store, through the surviving in-process replica. */
@@ -55,7 +56,7 @@ async function crashAt(
 
 for (const backend of STORAGE_BACKENDS) {
   describe(`allowlist crash test on ${backend}: a change and its audit event survive together or not at all`, () => {
-    test('AddEntry and RemoveEntry killed at every write, before and after the commit', { timeout: 300_000 }, async (t) => {
+    test('AddEntry, RemoveEntry and RegisterDailyIp killed at every write, before and after the commit', { timeout: 300_000 }, async (t) => {
       const env = await backendEnv('allowlist', backend, (why) => t.skip(why));
       if (!env) return;
       // The replica in the test process is the one left standing: it ships what the outbox holds.
@@ -94,6 +95,22 @@ for (const backend of STORAGE_BACKENDS) {
             async () => ({
               state: (await activeEntry(h, cidr, officer)) === undefined,
               event: eventFor(auditEventV1.Action.ACTION_ALLOWLIST_ENTRY_REMOVE, (e) => e.subject?.id === entryId),
+            }),
+          );
+        }
+
+        for (const step of POINTS['register-daily-ip']) {
+          const accountId = `acc-crash-${step}`;
+          const cli = await h.client('cli', 0);
+          await crashAt(
+            h,
+            backend,
+            'register-daily-ip',
+            step,
+            (child) => call(child, child.registerDailyIp, {}, { bearer: h.token({ roles: ['developer'], accountId, scope: 'register-ip' }), deadlineMs: 20_000 }),
+            async () => ({
+              state: (await call(cli, cli.listDailyIps, { accountId, includeExpired: true, pageSize: 10, pageToken: '' }, { bearer: officer })).dailyIps.length > 0,
+              event: eventFor(auditEventV1.Action.ACTION_ALLOWLIST_DAILY_IP_REGISTER, (e) => e.actor?.id === accountId),
             }),
           );
         }
