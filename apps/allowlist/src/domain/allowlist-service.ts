@@ -72,6 +72,8 @@ export class Allowlist {
   private snapshot: AllowlistIndex;
   private knownVersion = -1;
   private reloading: Promise<void> | undefined;
+  /** Reloads begun so far (a forced reload tells an old one from one begun after its change). */
+  private reloadsStarted = 0;
   private readonly denials: DenialBuffer;
   private timers: NodeJS.Timeout[] = [];
   /** The configured entries, parsed once (they never change while running). */
@@ -114,7 +116,14 @@ export class Allowlist {
 
   /** Rebuilds the snapshot if the change version moved (or `force`); concurrent callers share one reload. */
   reload(force = false): Promise<void> {
+    if (force && this.reloading) {
+      // A forced reload follows this replica's own change: the one running may have read before
+      // that change committed. Wait for it, then share one begun after this call (or begin one).
+      const seen = this.reloadsStarted;
+      return this.reloading.catch(() => undefined).then(() => (this.reloadsStarted > seen ? (this.reloading ?? Promise.resolve()) : this.reload(true)));
+    }
     this.reloading ??= (async () => {
+      this.reloadsStarted++;
       const v = await this.d.version.current();
       if (!force && v === this.knownVersion) return;
       const [entries, dailies] = await Promise.all([this.d.entries.listActive(), this.d.dailyIps.listUnexpired(this.d.clock.now())]);
