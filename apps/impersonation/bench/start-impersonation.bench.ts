@@ -94,7 +94,7 @@ export async function startImpersonationBench(c: StartContext): Promise<string[]
   const bursts = new SqliteBurstRepository(store);
   let expired = 0;
   await unsynced(store, () =>
-    pool(pairs, PREPARE_CONCURRENCY, async (p) => {
+    pool(pairs, PREPARE_CONCURRENCY, (p) => store.run(async (tx) => {
       const { d, j, e } = pairOf(p, pairsPerDomain);
       const who = staff(seededAccount(e));
       const entries: BurstWindow['entries'] = [];
@@ -123,11 +123,11 @@ export async function startImpersonationBench(c: StartContext): Promise<string[]
           tokenId: randomUUID(),
           expiryReported: past,
         };
-        await grants.create(g);
+        await grants.create(tx, g);
         entries.push({ grantId: g.grantId, targetUserId: g.targetUserId, startedAt });
       }
-      if (!(await bursts.put({ accountId: who.accountId, customerDomain: domainOf(d), version: 1, entries, blockingAnomalyId: null }))) throw new Error(`window of pair ${p} exists`);
-    }),
+      if (!(await bursts.put(tx, { accountId: who.accountId, customerDomain: domainOf(d), version: 1, entries, blockingAnomalyId: null }))) throw new Error(`window of pair ${p} exists`);
+    })),
   );
   const seeded = await store.exec(undefined, (db) => ({
     grants: db.prepare('SELECT COUNT(*) FROM grants').pluck().get() as number,

@@ -117,6 +117,8 @@ for (const backend of BACKENDS) {
       assert.equal(v.claims?.targetUserId, target);
 
       await h.drainAudit();
+      // The key was created with its rotation event in one unit (issue 14): exactly one event names it.
+      assert.equal(h.events.filter((e) => e.action === A.ACTION_IMPERSONATION_SIGNING_KEY_ROTATE && e.subject?.id === header.kid).length, 1, 'the signing key in use was audited once');
       // Critical: the start's intent was confirmed by audit, then its outcome recorded naming it; the target hashed, never the token.
       const all = eventsFor(g.grantId, A.ACTION_IMPERSONATION_START);
       const intents = all.filter((e) => e.outcome === auditEventV1.Outcome.OUTCOME_ATTEMPTED);

@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { outboxAuditSink } from '@gatehouse/audit-client';
+import { auditedUnitOfWork, auditedUnitsInTurn, outboxAuditSink } from '@gatehouse/audit-client';
 import { AllowlistServiceClient, IdentityServiceClient } from '@gatehouse/contracts';
 import type { ServiceSpec } from '@gatehouse/service-host';
 import { allowlistChecker, ConfigError } from '@gatehouse/service-kit';
 import { sessionVerifierFromConfig } from '@gatehouse/session';
 import { loadOrCreateMasterKey, masterKeyCipher, MongoSigningKeyRepository, SigningKeyRing, SqliteSigningKeyRepository } from '@gatehouse/signing-keys';
+import { auditedKeyCreation } from './audited-key-repository.js';
 import { impersonationConfigShape } from './config.js';
 import { Impersonation, type ImpersonationAction } from './domain/impersonation-service.js';
 import { impersonationBinding } from './rpc/impersonation-rpc.js';
@@ -23,14 +24,18 @@ export const impersonationService: ServiceSpec<typeof impersonationConfigShape> 
       throw new ConfigError(['GATEHOUSE_IMPERSONATION_DEFAULT_MINUTES: must not exceed GATEHOUSE_IMPERSONATION_MAX_MINUTES']);
     }
     const audit = outboxAuditSink<ImpersonationAction>('impersonation', emitter);
+    const units = auditedUnitOfWork<ImpersonationAction>('impersonation', store.store, emitter);
+    // MongoDB: this process's units one after another, so a compare-and-set is decided in turn
+    // even on a server without write-conflict detection (jongodb); SQLite units already are.
+    const uow = store.backend === 'mongodb' ? auditedUnitsInTurn(`impersonation units of ${store.store.db.databaseName}`, units) : units;
     const master = loadOrCreateMasterKey(cfg.GATEHOUSE_IMPERSONATION_MASTER_KEY_FILE ?? path.join(cfg.GATEHOUSE_DATA_DIR, 'impersonation-master.key'), 'GATEHOUSE_IMPERSONATION_MASTER_KEY_FILE');
     const maxGrantMs = cfg.GATEHOUSE_IMPERSONATION_MAX_MINUTES * 60_000;
     const keys = new SigningKeyRing(
-      store.backend === 'sqlite' ? new SqliteSigningKeyRepository(store.store) : new MongoSigningKeyRepository(store.store),
+      auditedKeyCreation(store.backend === 'sqlite' ? new SqliteSigningKeyRepository(store.store) : new MongoSigningKeyRepository(store.store), uow),
       masterKeyCipher([master], 'gatehouse/impersonation/token-signing-key', 'gatehouse/impersonation-token-signing-key'),
       clock,
-      async (keyId, activatesAt) =>
-        audit.record({ action: 'signing_key_rotate', outcome: 'success', actor: { kind: 'system', id: 'impersonation' }, subject: { kind: 'signing_key', id: keyId }, details: { activates_at: activatesAt.toISOString() } }),
+      // The rotation event was committed with the key itself (auditedKeyCreation): nothing left to do.
+      async () => undefined,
       {
         rotateEveryMs: cfg.GATEHOUSE_IMPERSONATION_KEY_ROTATION_DAYS * 24 * 3600_000,
         publishAheadMs: 3600_000,
@@ -44,6 +49,7 @@ export const impersonationService: ServiceSpec<typeof impersonationConfigShape> 
       ...impersonationStores(store),
       keys,
       allowlist: allowlistChecker(dialService(AllowlistServiceClient, 'allowlist', cfg.GATEHOUSE_ALLOWLIST_ADDR)),
+      uow,
       audit,
       clock,
       settings: {

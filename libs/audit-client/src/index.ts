@@ -14,6 +14,7 @@ export { AuditRelay, type AuditAck, type AuditSender, type RelayOptions, type Sh
 export { AuditEmitter, type AuditEventInput, type ConfirmedEvent, type EmitterOptions } from './emitter.js';
 export { grpcAuditSender } from './grpc-sender.js';
 export { auditedUnitOfWork, type AuditedTransaction, type AuditedUnitOfWork } from './audited-unit-of-work.js';
+export { auditedUnitsInTurn } from './units-in-turn.js';
 export {
   validateEvent,
   validateBatch,

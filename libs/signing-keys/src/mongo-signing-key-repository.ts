@@ -1,4 +1,5 @@
-import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { Transaction } from '@gatehouse/core';
+import { insertOrAlreadyExists, mongoSession, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import { Binary } from 'mongodb';
 import type { SigningKeyRecord, SigningKeyRepository } from './signing-key.js';
 
@@ -30,7 +31,7 @@ export class MongoSigningKeyRepository implements SigningKeyRepository {
     return this.store.db.collection<SigningKeyDoc>(SIGNING_KEYS);
   }
 
-  async create(k: SigningKeyRecord): Promise<void> {
+  async create(k: SigningKeyRecord, tx?: Transaction): Promise<void> {
     const doc: SigningKeyDoc = {
       _id: k.keyId,
       publicKey: new Binary(Buffer.from(k.publicKey)),
@@ -38,7 +39,7 @@ export class MongoSigningKeyRepository implements SigningKeyRepository {
       createdAt: k.createdAt,
       activatesAt: k.activatesAt,
     };
-    await insertOrAlreadyExists(() => this.col.insertOne(doc), 'a signing key with this id already exists');
+    await insertOrAlreadyExists(() => this.col.insertOne(doc, tx ? { session: mongoSession(tx) } : {}), 'a signing key with this id already exists');
   }
 
   async list(): Promise<SigningKeyRecord[]> {

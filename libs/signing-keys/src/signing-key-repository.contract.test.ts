@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { AlreadyExistsError } from '@gatehouse/core';
+import { AlreadyExistsError, type UnitOfWork } from '@gatehouse/core';
 import { openMongo, openSqlite } from '@gatehouse/storage';
 import { describeRepositoryContract } from '@gatehouse/testing';
 import {
@@ -16,6 +16,8 @@ import {
 
 interface Ctx {
   keys: SigningKeyRepository;
+  /** The store's unit of work, for a create inside a transaction. */
+  uow: UnitOfWork;
   close(): Promise<void>;
 }
 
@@ -48,11 +50,11 @@ describeRepositoryContract<Ctx>(
   {
     sqlite: async (dir) => {
       const store = openSqlite({ file: path.join(dir, 'signing-keys.db'), migrations: signingKeySqliteMigrations });
-      return { keys: new SqliteSigningKeyRepository(store), close: () => store.close() };
+      return { keys: new SqliteSigningKeyRepository(store), uow: store, close: () => store.close() };
     },
     mongodb: async (url, dbName) => {
       const store = await openMongo({ url, dbName, migrations: [], indexes: signingKeyMongoIndexes });
-      return { keys: new MongoSigningKeyRepository(store), close: () => store.close() };
+      return { keys: new MongoSigningKeyRepository(store), uow: store, close: () => store.close() };
     },
     close: (ctx) => ctx.close(),
   },
@@ -67,6 +69,21 @@ describeRepositoryContract<Ctx>(
       assert.equal(got.publicKey.byteLength, 32);
       assert.ok(Buffer.from(got.publicKey).equals(Buffer.from(k.publicKey)), 'equal bytes');
       await assert.rejects(keys.create(key({ keyId: k.keyId })), AlreadyExistsError);
+    });
+
+    backend.test('a create inside a unit of work commits with it, or not at all when the unit fails (a key and its rotation event, issue 14)', async ({ keys, uow }) => {
+      const kept = key();
+      await uow.run((tx) => keys.create(kept, tx));
+      const dropped = key();
+      await assert.rejects(
+        uow.run(async (tx) => {
+          await keys.create(dropped, tx);
+          throw new Error('the unit failed after the insert');
+        }),
+        /the unit failed/,
+      );
+      assert.deepEqual((await keys.list()).map((k) => k.keyId), [kept.keyId]);
+      await assert.rejects(uow.run((tx) => keys.create(key({ keyId: kept.keyId }), tx)), AlreadyExistsError);
     });
 
     backend.test('keys are listed oldest activation first, and delete counts what it removed', async ({ keys }) => {

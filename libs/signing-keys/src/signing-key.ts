@@ -1,3 +1,5 @@
+import type { Transaction } from '@gatehouse/core';
+
 /**
  * One Ed25519 key that signs a service's tokens. The private key is stored only encrypted
  * (AES-GCM under the service's master key, bound to the key id), so that every replica signs
@@ -16,8 +18,11 @@ export interface SigningKeyRecord {
 
 /** Storage port of signing keys, so the ring works on either store; SQLite and MongoDB adapters pass one contract suite. */
 export interface SigningKeyRepository {
-  /** Inserts a key; AlreadyExistsError if the id is taken. */
-  create(key: SigningKeyRecord): Promise<void>;
+  /**
+   * Inserts a key; AlreadyExistsError if the id is taken. With `tx`, inside that unit of work (so
+   * a service can commit the key together with its rotation event).
+   */
+  create(key: SigningKeyRecord, tx?: Transaction): Promise<void>;
   /** Every stored key, oldest activation first. */
   list(): Promise<SigningKeyRecord[]>;
   /** Deletes keys (used once no token they signed can still be valid); returns how many. */

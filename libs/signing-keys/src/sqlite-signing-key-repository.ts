@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type { SigningKeyRecord, SigningKeyRepository } from './signing-key.js';
 
@@ -57,10 +58,10 @@ function signingKeyFromJson(json: string): SigningKeyRecord {
 export class SqliteSigningKeyRepository implements SigningKeyRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(k: SigningKeyRecord): Promise<void> {
+  async create(k: SigningKeyRecord, tx?: Transaction): Promise<void> {
     await insertOrAlreadyExists(
       () =>
-        this.store.exec(undefined, (db) =>
+        this.store.exec(tx, (db) =>
           db.prepare('INSERT INTO signing_keys (key_id, activates_at, doc) VALUES (?, ?, ?)').run(k.keyId, k.activatesAt.getTime(), signingKeyToJson(k)),
         ),
       'a signing key with this id already exists',

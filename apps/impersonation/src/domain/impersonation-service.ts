@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import type { AuditSink, DomainAuditEvent, EventActor } from '@gatehouse/audit-client';
-import { AbortedError, FailedPreconditionError, freeText, InvalidArgumentError, isDomainError, NotFoundError, PermissionDeniedError, UnavailableError, type Clock } from '@gatehouse/core';
+import type { AuditedTransaction, AuditedUnitOfWork, AuditSink, DomainAuditEvent, EventActor } from '@gatehouse/audit-client';
+import { AbortedError, AlreadyExistsError, FailedPreconditionError, freeText, InvalidArgumentError, isDomainError, NotFoundError, PermissionDeniedError, UnavailableError, type Clock } from '@gatehouse/core';
 import { checkImpersonationToken, signImpersonationToken, VerifiedTokenCache, type ImpersonationClaims, type TokenInvalidReason, type TokenKeys } from './impersonation-token.js';
 import {
   IMPERSONATOR_ROLES,
   type AccessOperation,
   type AccessReport,
   type AccessedRecords,
+  type ActivePage,
   type Actor,
   type AnomalyFilter,
   type AnomalyRecord,
   type AnomalyResolution,
+  type BurstEntry,
   type BurstRule,
   type BurstWindow,
   type GrantRecord,
@@ -131,6 +133,13 @@ const UNREPORTED_GRACE_MS = 5 * 60_000;
 const ACCESS_LOG_IDS = 1000;
 
 type Event = DomainAuditEvent<ImpersonationAction>;
+type Tx = AuditedTransaction<ImpersonationAction>;
+
+/**
+ * A compare-and-set inside a unit lost although the unit read the record in its own transaction
+ * (MongoDB: another transaction committed in between). The unit rolls back and runs again.
+ */
+class Contended extends Error {}
 
 /** An employee's action as an audit event: the actor, source IP and request id come from the call. */
 const byEmployee = (who: { accountId: string; email: string }, caller: Caller, e: Omit<Event, 'actor' | 'outcome' | 'sourceIp' | 'requestId'> & { outcome?: Event['outcome'] }): Event => ({
@@ -167,6 +176,9 @@ export class Impersonation {
     private readonly d: ImpersonationStores & {
       keys: TokenKeys;
       allowlist: AllowlistPort;
+      /** Every state change runs in one unit with its audit events (issue 14). */
+      uow: AuditedUnitOfWork<ImpersonationAction>;
+      /** Confirms a critical action's intent before it happens (sent outside any unit). */
       audit: AuditSink<ImpersonationAction>;
       clock: Clock;
       settings: ImpersonationSettings;
@@ -195,21 +207,21 @@ export class Impersonation {
     const reason = req.reason;
 
     const refuse = async (why: string, err: Error, extra: Record<string, string> = {}): Promise<never> => {
-      await this.d.audit.record(this.refusedEvent(who, customerDomain, targetUserId, why, caller, extra));
+      await this.d.uow.run(async (tx) => tx.audit(this.refusedEvent(who, customerDomain, targetUserId, why, caller, extra)), 'refuse');
       throw err;
     };
+    const refuseLocked = (lock: LockRecord): Promise<never> =>
+      refuse(
+        'locked',
+        new PermissionDeniedError(`you are locked out of impersonation: anomaly ${lock.anomalyId ?? '?'} was rejected; only the security officer can unlock you`),
+        lock.anomalyId ? { anomaly_id: lock.anomalyId } : {},
+      );
     const role = IMPERSONATOR_ROLES.find((r) => who.roles.includes(r));
     if (!role) {
       return refuse('role', new PermissionDeniedError('impersonation requires the support or developer role (P9)'));
     }
     const lock = await this.d.locks.get(who.accountId);
-    if (lock?.locked) {
-      return refuse(
-        'locked',
-        new PermissionDeniedError(`you are locked out of impersonation: anomaly ${lock.anomalyId ?? '?'} was rejected; only the security officer can unlock you`),
-        lock.anomalyId ? { anomaly_id: lock.anomalyId } : {},
-      );
-    }
+    if (lock?.locked) return refuseLocked(lock);
     if (!(await this.d.allowlist.isAllowlisted(caller.ip, who.accountId))) {
       return refuse('ip_not_allowlisted', new PermissionDeniedError(`impersonation requires an allowlisted IP; ${caller.ip} is not on the allowlist`));
     }
@@ -217,64 +229,26 @@ export class Impersonation {
     const staff: Staff = { accountId: who.accountId, email: who.email, displayName: displayNameOf(who), roles: [...who.roles] };
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = this.d.clock.now();
-      const stored = await this.d.bursts.get(who.accountId, customerDomain);
-      const window: BurstWindow = stored ?? { accountId: who.accountId, customerDomain, version: 0, entries: [], blockingAnomalyId: null };
-      if (window.blockingAnomalyId) {
-        const blocking = await this.d.anomalies.get(window.blockingAnomalyId);
+      // A first look outside any unit, so that the audit round trip of a start is not made inside
+      // one; every unit below decides again on the window as it reads it in its own transaction.
+      const seen = this.verdictOn(await this.d.bursts.get(who.accountId, customerDomain), who.accountId, customerDomain, now);
+      if (seen.window.blockingAnomalyId) {
+        const blockingId = seen.window.blockingAnomalyId;
+        const blocking = await this.d.anomalies.get(blockingId);
         return refuse(
           'blocked',
           new FailedPreconditionError(
-            `rule ${BURST_RULE_ID}: impersonation in ${customerDomain} is blocked by anomaly ${window.blockingAnomalyId} (${blocking?.state ?? 'open'}) until the security officer resolves it` +
-              (blocking?.state === 'justified' ? '' : `; justify it first: gatehouse anomalies justify ${window.blockingAnomalyId}`),
+            `rule ${BURST_RULE_ID}: impersonation in ${customerDomain} is blocked by anomaly ${blockingId} (${blocking?.state ?? 'open'}) until the security officer resolves it` +
+              (blocking?.state === 'justified' ? '' : `; justify it first: gatehouse anomalies justify ${blockingId}`),
           ),
-          { anomaly_id: window.blockingAnomalyId },
+          { anomaly_id: blockingId },
         );
       }
-      const live = inWindow(window.entries, now, this.rule.windowMs);
-      const verdict = evaluateBurst(live, this.rule);
-      if (verdict.fires) {
-        const anomaly: AnomalyRecord = {
-          anomalyId: newId('an'),
-          employee: staff,
-          customerDomain,
-          rule: { ...this.rule },
-          targetUserIds: verdict.targets,
-          grantIds: verdict.grantIds,
-          refusedTargetUserId: targetUserId,
-          openedAt: now,
-          state: 'open',
-          justification: '',
-          ticketRefs: [],
-          justifiedAt: null,
-          resolution: null,
-          resolutionNote: '',
-          resolvedBy: null,
-          resolvedAt: null,
-          version: 1,
-        };
-        // The anomaly exists before the window points at it; if another start won, it is removed.
-        await this.d.anomalies.create(anomaly);
-        if (!(await this.d.bursts.put({ ...window, version: window.version + 1, entries: live, blockingAnomalyId: anomaly.anomalyId }))) {
-          await this.d.anomalies.delete(anomaly.anomalyId);
-          continue;
-        }
-        await this.d.audit.record(
-          byEmployee(who, caller, {
-            action: 'anomaly',
-            subject: { kind: 'anomaly', id: anomaly.anomalyId },
-            customerDomain,
-            details: {
-              rule: BURST_RULE_ID,
-              distinct_targets: String(verdict.targets.length),
-              threshold: String(this.rule.distinctTargets),
-              window_minutes: String(Math.round(this.rule.windowMs / 60_000)),
-              grant_ids: verdict.grantIds.join(',').slice(0, 500),
-            },
-          }),
-          this.refusedEvent(who, customerDomain, targetUserId, 'burst', caller, { anomaly_id: anomaly.anomalyId }),
-        );
+      if (seen.verdict.fires) {
+        const anomaly = await this.openAnomaly(who, staff, customerDomain, targetUserId, seen.window.version, now, caller);
+        if (!anomaly) continue; // the window changed meanwhile: decide again
         throw new FailedPreconditionError(
-          `rule ${BURST_RULE_ID} fired: you already impersonated ${verdict.targets.length} distinct users of ${customerDomain} within ${Math.round(this.rule.windowMs / 60_000)} minutes ` +
+          `rule ${BURST_RULE_ID} fired: you already impersonated ${anomaly.targetUserIds.length} distinct users of ${customerDomain} within ${Math.round(this.rule.windowMs / 60_000)} minutes ` +
             `(threshold ${this.rule.distinctTargets}); anomaly ${anomaly.anomalyId} is open and blocks impersonation in ${customerDomain} until you justify it ` +
             `(gatehouse anomalies justify ${anomaly.anomalyId}) and the security officer resolves it`,
         );
@@ -300,7 +274,6 @@ export class Impersonation {
         tokenId: '',
         expiryReported: false,
       };
-      if (!(await this.d.bursts.put({ ...window, version: window.version + 1, entries: [...live, { grantId: grant.grantId, targetUserId, startedAt: now }] }))) continue;
       const { token, tokenId } = signImpersonationToken(
         {
           issuer: this.d.settings.issuer,
@@ -315,7 +288,6 @@ export class Impersonation {
         await this.d.keys.signingKey(),
       );
       grant.tokenId = tokenId;
-      await this.d.grants.create(grant);
       const started = byEmployee(who, caller, {
         action: 'start',
         subject: { kind: 'impersonation_grant', id: grant.grantId },
@@ -329,20 +301,106 @@ export class Impersonation {
         },
         hashedDetails: { customer_user_id: targetUserId },
       });
+      // The intent is confirmed before anything is written and before the token leaves (issue 13
+      // item 6). Fail closed: unconfirmed, nothing is written and no token leaves.
+      let intentId: string;
       try {
-        // The intent is confirmed before the token leaves; the outcome says the grant started (issue 13 item 6).
-        const { intentId } = await this.d.audit.confirm(started);
-        await this.d.audit.record({ ...started, intentId });
+        ({ intentId } = await this.d.audit.confirm(started));
       } catch (err) {
-        // Fail closed: no token leaves, and the grant never happened (nor counts toward a burst).
-        await this.d.grants.delete(grant.grantId);
-        await this.forgetEntry(who.accountId, customerDomain, grant.grantId);
         // An event audit refuses (say, a ticket reference that looks like a secret) names its field.
         throw isDomainError(err) ? err : new UnavailableError('audit could not confirm the start; no grant was made');
       }
-      return { grant, token };
+      // One unit: the window's new entry, the grant and the outcome naming its intent.
+      const outcome = await this.contended(() =>
+        this.d.uow.run(async (tx) => {
+          const l = await this.d.locks.get(who.accountId, tx);
+          if (l?.locked) return l;
+          const { window, live, verdict } = this.verdictOn(await this.d.bursts.get(who.accountId, customerDomain, tx), who.accountId, customerDomain, now);
+          if (window.blockingAnomalyId || verdict.fires) return 'decide-again';
+          if (!(await this.d.bursts.put(tx, { ...window, version: window.version + 1, entries: [...live, { grantId: grant.grantId, targetUserId, startedAt: now }] }))) throw new Contended();
+          tx.faultPoint('window');
+          await this.d.grants.create(tx, grant);
+          tx.faultPoint('grant');
+          tx.audit({ ...started, intentId });
+          return 'started';
+        }, 'start'),
+      );
+      if (outcome === 'started') return { grant, token };
+      // Not performed: the confirmed intent gets its outcome, then the start is decided again.
+      await this.d.uow.run(async (tx) => tx.audit({ ...started, outcome: 'failure', intentId, details: { ...started.details, error: 'not performed: the burst window or the lock changed meanwhile' } }), 'refuse');
+      if (outcome !== 'decide-again') return refuseLocked(outcome);
     }
     throw new AbortedError('too many concurrent impersonation starts for this domain; retry');
+  }
+
+  /** The window as stored (empty when absent) and the burst rule's verdict on it at `now`. */
+  private verdictOn(stored: BurstWindow | undefined, accountId: string, customerDomain: string, now: Date): { window: BurstWindow; live: BurstEntry[]; verdict: ReturnType<typeof evaluateBurst> } {
+    const window: BurstWindow = stored ?? { accountId, customerDomain, version: 0, entries: [], blockingAnomalyId: null };
+    const live = inWindow(window.entries, now, this.rule.windowMs);
+    return { window, live, verdict: evaluateBurst(live, this.rule) };
+  }
+
+  /**
+   * The burst rule fired: the anomaly, the window pointing at it and both events, in one unit,
+   * provided the window is still the one decided on (else undefined: decide again).
+   */
+  private async openAnomaly(who: SessionEmployee, staff: Staff, customerDomain: string, targetUserId: string, seenVersion: number, now: Date, caller: Caller): Promise<AnomalyRecord | undefined> {
+    return this.contended(() =>
+      this.d.uow.run(async (tx) => {
+        const { window, live, verdict } = this.verdictOn(await this.d.bursts.get(who.accountId, customerDomain, tx), who.accountId, customerDomain, now);
+        if (window.version !== seenVersion) return undefined;
+        const anomaly: AnomalyRecord = {
+          anomalyId: newId('an'),
+          employee: staff,
+          customerDomain,
+          rule: { ...this.rule },
+          targetUserIds: verdict.targets,
+          grantIds: verdict.grantIds,
+          refusedTargetUserId: targetUserId,
+          openedAt: now,
+          state: 'open',
+          justification: '',
+          ticketRefs: [],
+          justifiedAt: null,
+          resolution: null,
+          resolutionNote: '',
+          resolvedBy: null,
+          resolvedAt: null,
+          version: 1,
+        };
+        await this.d.anomalies.create(tx, anomaly);
+        tx.faultPoint('anomaly');
+        if (!(await this.d.bursts.put(tx, { ...window, version: window.version + 1, entries: live, blockingAnomalyId: anomaly.anomalyId }))) throw new Contended();
+        tx.faultPoint('window');
+        tx.audit(
+          byEmployee(who, caller, {
+            action: 'anomaly',
+            subject: { kind: 'anomaly', id: anomaly.anomalyId },
+            customerDomain,
+            details: {
+              rule: BURST_RULE_ID,
+              distinct_targets: String(verdict.targets.length),
+              threshold: String(this.rule.distinctTargets),
+              window_minutes: String(Math.round(this.rule.windowMs / 60_000)),
+              grant_ids: verdict.grantIds.join(',').slice(0, 500),
+            },
+          }),
+          this.refusedEvent(who, customerDomain, targetUserId, 'burst', caller, { anomaly_id: anomaly.anomalyId }),
+        );
+        return anomaly;
+      }, 'open-anomaly'),
+    );
+  }
+
+  /** Runs a unit again while one of its compare-and-sets lost to a concurrent transaction. */
+  private async contended<T>(unit: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await unit();
+      } catch (err) {
+        if (!(err instanceof Contended) || i + 1 >= MAX_CAS_ATTEMPTS) throw err instanceof Contended ? new AbortedError('too many concurrent changes of this record; retry') : err;
+      }
+    }
   }
 
   /** EndImpersonation: the employee's own ACTIVE grant. */
@@ -350,10 +408,12 @@ export class Impersonation {
     checkGrantId(grantId);
     const g = await this.d.grants.get(grantId);
     if (!g || g.employee.accountId !== who.accountId) throw new NotFoundError(`grant ${grantId} not found among your grants`);
-    const closed = await this.d.grants.close(grantId, this.d.clock.now(), { state: 'ended' });
-    if (!closed) throw new FailedPreconditionError(`grant ${grantId} is ${effectiveState(g, this.d.clock.now())}, not active`);
-    await this.d.audit.record({ ...this.grantEvent('end', closed, caller), actor: employeeActor(who) });
-    return closed;
+    return this.d.uow.run(async (tx) => {
+      const closed = await this.d.grants.close(tx, grantId, this.d.clock.now(), { state: 'ended' });
+      if (!closed) throw new FailedPreconditionError(`grant ${grantId} is ${effectiveState(g, this.d.clock.now())}, not active`);
+      tx.audit({ ...this.grantEvent('end', closed, caller), actor: employeeActor(who) });
+      return closed;
+    }, 'end');
   }
 
   /** RevokeImpersonation (officer): effective at once, since every verification reads the grant. */
@@ -363,11 +423,13 @@ export class Impersonation {
     const why = freeText(reason, 'reason', { required: true, max: MAX_NOTE });
     const g = await this.d.grants.get(grantId);
     if (!g) throw new NotFoundError(`grant ${grantId} not found`);
-    const closed = await this.d.grants.close(grantId, this.d.clock.now(), { state: 'revoked', revokedBy: actorOf(who), revokeReason: why });
-    if (!closed) throw new FailedPreconditionError(`grant ${grantId} is ${effectiveState(g, this.d.clock.now())}, not active`);
-    const event = this.grantEvent('revoke', closed, caller);
-    await this.d.audit.record({ ...event, actor: employeeActor(who), details: { ...event.details, by: 'officer' } });
-    return closed;
+    return this.d.uow.run(async (tx) => {
+      const closed = await this.d.grants.close(tx, grantId, this.d.clock.now(), { state: 'revoked', revokedBy: actorOf(who), revokeReason: why });
+      if (!closed) throw new FailedPreconditionError(`grant ${grantId} is ${effectiveState(g, this.d.clock.now())}, not active`);
+      const event = this.grantEvent('revoke', closed, caller);
+      tx.audit({ ...event, actor: employeeActor(who), details: { ...event.details, by: 'officer' } });
+      return closed;
+    }, 'revoke');
   }
 
   /**
@@ -391,18 +453,21 @@ export class Impersonation {
     const now = this.d.clock.now();
     let revoked = 0;
     for (;;) {
-      const page = await this.d.grants.listActive({ accountId }, now, { limit: 200 });
-      const active = page.filter((g) => g.startedAt.getTime() <= upTo.getTime());
-      const events: Event[] = [];
-      for (const g of active) {
-        const closed = await this.d.grants.close(g.grantId, now, { state: 'revoked', revokeReason: reason });
-        if (!closed) continue;
-        revoked++;
-        events.push({ ...this.grantEvent('revoke', closed, { ip: '', identity: 'service:identity', requestId: '' }), actor: { kind: 'system', id: 'impersonation' }, details: { employee: accountId, by: 'identity_revocation', revoke_reason: reason } });
-      }
-      if (events.length > 0) await this.d.audit.record(...events);
+      // One unit per page: each revocation commits with its event.
+      const { page, closed } = await this.d.uow.run(async (tx) => {
+        const page = await this.d.grants.listActive({ accountId }, now, { limit: 200 }, tx);
+        let closed = 0;
+        for (const g of page.filter((x) => x.startedAt.getTime() <= upTo.getTime())) {
+          const done = await this.d.grants.close(tx, g.grantId, now, { state: 'revoked', revokeReason: reason });
+          if (!done) continue;
+          closed++;
+          tx.audit({ ...this.grantEvent('revoke', done, { ip: '', identity: 'service:identity', requestId: '' }), actor: { kind: 'system', id: 'impersonation' }, details: { employee: accountId, by: 'identity_revocation', revoke_reason: reason } });
+        }
+        return { page: page.length, closed };
+      }, 'revoke-all');
+      revoked += closed;
       // Done when the page was the last one, or when it revoked nothing (what is left started later).
-      if (page.length < 200 || events.length === 0) return revoked;
+      if (page < 200 || closed === 0) return revoked;
     }
   }
 
@@ -418,17 +483,21 @@ export class Impersonation {
     const now = this.d.clock.now();
     let total = 0;
     for (;;) {
-      const changed = await this.d.grants.expireDue(now, EXPIRY_BATCH);
-      // Left unreported by a crash between the two steps; only old ones, so a replica that just expired a grant is not raced.
-      const unreported = changed.length < EXPIRY_BATCH ? await this.d.grants.expiryUnreported(new Date(now.getTime() - UNREPORTED_GRACE_MS), EXPIRY_BATCH) : [];
-      const all = [...changed, ...unreported.filter((u) => !changed.some((c) => c.grantId === u.grantId))];
-      if (all.length === 0) return total;
-      await this.d.audit.record(
-        ...all.map((g): Event => ({ ...this.grantEvent('expire', g, { ip: '', identity: 'system', requestId: '' }), actor: { kind: 'system', id: 'impersonation' } })),
-      );
-      await this.d.grants.markExpiryReported(all.map((g) => g.grantId));
-      total += all.length;
-      if (changed.length < EXPIRY_BATCH) return total;
+      // The expiry, its events and the mark that they were recorded commit as one unit.
+      const { changed, reported } = await this.d.uow.run(async (tx) => {
+        const changed = await this.d.grants.expireDue(tx, now, EXPIRY_BATCH);
+        // Left unreported by an earlier version, which recorded the events in a second step; only
+        // old ones, so a replica that just expired a grant is not raced.
+        const unreported = changed.length < EXPIRY_BATCH ? await this.d.grants.expiryUnreported(new Date(now.getTime() - UNREPORTED_GRACE_MS), EXPIRY_BATCH, tx) : [];
+        const all = [...changed, ...unreported.filter((u) => !changed.some((c) => c.grantId === u.grantId))];
+        if (all.length > 0) {
+          tx.audit(...all.map((g): Event => ({ ...this.grantEvent('expire', g, { ip: '', identity: 'system', requestId: '' }), actor: { kind: 'system', id: 'impersonation' } })));
+          await this.d.grants.markExpiryReported(tx, all.map((g) => g.grantId));
+        }
+        return { changed: changed.length, reported: all.length };
+      }, 'expire');
+      total += reported;
+      if (reported === 0 || changed < EXPIRY_BATCH) return total;
     }
   }
 
@@ -438,7 +507,7 @@ export class Impersonation {
   async verify(token: string, operation: Operation, caller: Caller): Promise<Verification> {
     const result = await this.verifyQuietly(token, operation);
     if (!result.valid) {
-      await this.d.audit.record({
+      const denied: Event = {
         action: 'token_verify',
         outcome: 'denied',
         actor: { kind: 'service', id: caller.identity },
@@ -446,7 +515,8 @@ export class Impersonation {
         sourceIp: caller.ip,
         requestId: caller.requestId,
         details: { reason: result.reason, operation },
-      });
+      };
+      await this.d.uow.run(async (tx) => tx.audit(denied), 'deny');
       return { valid: false, reason: result.reason };
     }
     return { valid: true, claims: result.claims };
@@ -498,25 +568,44 @@ export class Impersonation {
       );
     }
     const report: AccessReport = { reportId, grantId: grant.grantId, customerDomain: grant.customerDomain, records, accessedAt, recordedAt: now, reportedBy: caller.identity };
-    const res = await this.d.access.add(report);
-    if (res.duplicate && res.stored.grantId !== grant.grantId) throw new InvalidArgumentError('report_id', 'was already used for a report on another grant');
-    if (!res.duplicate) {
-      await this.d.audit.record({
-        action: 'record_access',
-        outcome: 'success',
-        actor: { kind: 'service', id: caller.identity },
-        subject: { kind: 'impersonation_grant', id: grant.grantId },
-        customerDomain: grant.customerDomain,
-        sourceIp: caller.ip,
-        requestId: caller.requestId,
-        details: {
-          employee: grant.employee.accountId,
-          accessed_at: accessedAt.toISOString(),
-          touched: records.map((r) => `${r.resourceType}:${r.operation}:${r.count}`).join(',').slice(0, 500),
-        },
-      });
-    }
+    const g = grant;
+    const res = await this.runAgainOnDuplicate(() =>
+      this.d.uow.run(async (tx) => {
+        const res = await this.d.access.add(tx, report);
+        if (res.duplicate && res.stored.grantId !== g.grantId) throw new InvalidArgumentError('report_id', 'was already used for a report on another grant');
+        if (!res.duplicate) tx.audit(this.accessEvent(g, records, accessedAt, caller));
+        return res;
+      }, 'record-access'),
+    );
     return { report: res.stored, duplicate: res.duplicate };
+  }
+
+  /** A report stored concurrently under the same id (MongoDB: committed after this unit's snapshot): the unit runs again and reads it. */
+  private async runAgainOnDuplicate<T>(unit: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await unit();
+      } catch (err) {
+        if (!(err instanceof AlreadyExistsError) || i >= 3) throw err;
+      }
+    }
+  }
+
+  private accessEvent(grant: GrantRecord, records: AccessedRecords[], accessedAt: Date, caller: Caller): Event {
+    return {
+      action: 'record_access',
+      outcome: 'success',
+      actor: { kind: 'service', id: caller.identity },
+      subject: { kind: 'impersonation_grant', id: grant.grantId },
+      customerDomain: grant.customerDomain,
+      sourceIp: caller.ip,
+      requestId: caller.requestId,
+      details: {
+        employee: grant.employee.accountId,
+        accessed_at: accessedAt.toISOString(),
+        touched: records.map((r) => `${r.resourceType}:${r.operation}:${r.count}`).join(',').slice(0, 500),
+      },
+    };
   }
 
   // ---- anomalies -----------------------------------------------------------------------------
@@ -540,14 +629,16 @@ export class Impersonation {
     if (!a || a.employee.accountId !== who.accountId) throw new NotFoundError(`anomaly ${anomalyId} not found among your anomalies`);
     if (a.state !== 'open') throw new FailedPreconditionError(`anomaly ${anomalyId} is ${a.state}, not open: it was already justified`);
     const next: AnomalyRecord = { ...a, state: 'justified', justification: text, ticketRefs: tickets, justifiedAt: this.d.clock.now(), version: a.version + 1 };
-    if (!(await this.d.anomalies.update(next))) throw new AbortedError(`anomaly ${anomalyId} changed meanwhile; retry`);
-    await this.d.audit.record(byEmployee(who, caller, {
-      action: 'anomaly_justify',
-      subject: { kind: 'anomaly', id: anomalyId },
-      customerDomain: a.customerDomain,
-      details: { ticket_refs: tickets.join(',').slice(0, 500) },
-    }));
-    return next;
+    return this.d.uow.run(async (tx) => {
+      if (!(await this.d.anomalies.update(tx, next))) throw new AbortedError(`anomaly ${anomalyId} changed meanwhile; retry`);
+      tx.audit(byEmployee(who, caller, {
+        action: 'anomaly_justify',
+        subject: { kind: 'anomaly', id: anomalyId },
+        customerDomain: a.customerDomain,
+        details: { ticket_refs: tickets.join(',').slice(0, 500) },
+      }));
+      return next;
+    }, 'justify');
   }
 
   /**
@@ -567,42 +658,60 @@ export class Impersonation {
     if (resolution === 'accept' && a.state === 'open') throw new FailedPreconditionError(`anomaly ${anomalyId} is open: the employee must justify it before it can be accepted`);
     const now = this.d.clock.now();
     const next: AnomalyRecord = { ...a, state: resolution === 'accept' ? 'accepted' : 'rejected', resolution, resolutionNote: why, resolvedBy: actorOf(who), resolvedAt: now, version: a.version + 1 };
-    if (!(await this.d.anomalies.update(next))) throw new AbortedError(`anomaly ${anomalyId} changed meanwhile; retry`);
-    // An officer's decision is an approval (DESIGN.md §5): it stands only once audit confirmed its intent; the outcome follows.
+    // An officer's decision is an approval (DESIGN.md §5): it stands only once audit confirmed its
+    // intent, sent before anything changes; the outcome is staged with the decision's writes.
     const decided = byEmployee(who, caller, {
       action: 'anomaly_resolve',
       subject: { kind: 'anomaly', id: anomalyId },
       customerDomain: a.customerDomain,
       details: { resolution, employee: a.employee.accountId },
     });
+    let intentId: string;
     try {
-      const { intentId } = await this.d.audit.confirm(decided);
-      await this.d.audit.record({ ...decided, intentId });
+      ({ intentId } = await this.d.audit.confirm(decided));
     } catch (err) {
-      await this.d.anomalies.update({ ...a, version: next.version + 1 });
       throw isDomainError(err) ? err : new UnavailableError('audit could not confirm the decision; the anomaly is unchanged');
     }
-    const events: Event[] = [];
-    await this.unblock(a.employee.accountId, a.customerDomain, anomalyId);
-    if (resolution === 'reject') {
-      await this.lock(a.employee.accountId, anomalyId, now);
-      events.push(byEmployee(who, caller, {
-        action: 'lock',
-        subject: { kind: 'account', id: a.employee.accountId },
-        customerDomain: a.customerDomain,
-        details: { anomaly_id: anomalyId },
-      }));
-      for (;;) {
-        const active = await this.d.grants.listActive({ accountId: a.employee.accountId }, now, { limit: 200 });
-        if (active.length === 0) break;
-        for (const g of active) {
-          const closed = await this.d.grants.close(g.grantId, now, { state: 'revoked', revokedBy: actorOf(who), revokeReason: `anomaly ${anomalyId} rejected` });
-          if (closed) events.push({ ...this.grantEvent('revoke', closed, caller), actor: employeeActor(who), details: { by: 'anomaly_rejection', anomaly_id: anomalyId } });
-        }
-        if (active.length < 200) break;
-      }
+    try {
+      // One unit: the decision, the window's block lifted, and on REJECT the lock and every revocation, with all their events.
+      await this.contended(() =>
+        this.d.uow.run(async (tx) => {
+          if (!(await this.d.anomalies.update(tx, next))) throw new AbortedError(`anomaly ${anomalyId} changed meanwhile; retry`);
+          tx.faultPoint('anomaly');
+          if (await this.unblock(tx, a.employee.accountId, a.customerDomain, anomalyId)) tx.faultPoint('window');
+          const events: Event[] = [{ ...decided, intentId }];
+          if (resolution === 'reject') {
+            await this.lock(tx, a.employee.accountId, anomalyId, now);
+            tx.faultPoint('lock');
+            events.push(byEmployee(who, caller, {
+              action: 'lock',
+              subject: { kind: 'account', id: a.employee.accountId },
+              customerDomain: a.customerDomain,
+              details: { anomaly_id: anomalyId },
+            }));
+            for (let after: ActivePage['after']; ; ) {
+              const active = await this.d.grants.listActive({ accountId: a.employee.accountId }, now, { limit: 200, ...(after ? { after } : {}) }, tx);
+              for (const g of active) {
+                const closed = await this.d.grants.close(tx, g.grantId, now, { state: 'revoked', revokedBy: actorOf(who), revokeReason: `anomaly ${anomalyId} rejected` });
+                if (!closed) continue;
+                tx.faultPoint('revoke');
+                events.push({ ...this.grantEvent('revoke', closed, caller), actor: employeeActor(who), details: { by: 'anomaly_rejection', anomaly_id: anomalyId } });
+              }
+              const last = active.at(-1);
+              if (!last || active.length < 200) break;
+              after = { expiresAt: last.expiresAt, grantId: last.grantId };
+            }
+          }
+          tx.audit(...events);
+        }, 'resolve'),
+      );
+    } catch (err) {
+      // The confirmed intent gets its outcome: the decision was not performed.
+      await this.d.uow
+        .run(async (tx) => tx.audit({ ...decided, outcome: 'failure', intentId, details: { ...decided.details, error: 'not performed: the anomaly changed meanwhile or the store failed' } }), 'refuse')
+        .catch(() => undefined);
+      throw err;
     }
-    await this.d.audit.record(...events);
     return { anomaly: next, standing: await this.standingOf(a.employee.accountId) };
   }
 
@@ -622,12 +731,14 @@ export class Impersonation {
     if (!l) throw new NotFoundError(`account ${id} has no impersonation lock`);
     if (!l.locked) throw new FailedPreconditionError(`account ${id} is not locked out of impersonation`);
     const next: LockRecord = { ...l, locked: false, unlockedAt: this.d.clock.now(), unlockedBy: actorOf(who), version: l.version + 1 };
-    if (!(await this.d.locks.put(next))) throw new AbortedError(`the lock of ${id} changed meanwhile; retry`);
-    await this.d.audit.record(byEmployee(who, caller, {
-      action: 'unlock',
-      subject: { kind: 'account', id },
-      details: { note: why.slice(0, 500), ...(l.anomalyId ? { anomaly_id: l.anomalyId } : {}) },
-    }));
+    await this.d.uow.run(async (tx) => {
+      if (!(await this.d.locks.put(tx, next))) throw new AbortedError(`the lock of ${id} changed meanwhile; retry`);
+      tx.audit(byEmployee(who, caller, {
+        action: 'unlock',
+        subject: { kind: 'account', id },
+        details: { note: why.slice(0, 500), ...(l.anomalyId ? { anomaly_id: l.anomalyId } : {}) },
+      }));
+    }, 'unlock');
     return this.standingOf(id);
   }
 
@@ -648,7 +759,7 @@ export class Impersonation {
     const grants = await this.d.grants.listForDomain(customerDomain, { ...(range.from ? { from: range.from } : {}), ...(range.to ? { to: range.to } : {}) }, page);
     const reports = grants.length ? await this.d.access.forGrants(grants.map((g) => g.grantId)) : [];
     const now = this.d.clock.now();
-    await this.d.audit.record({
+    const read: Event = {
       action: 'access_log_read',
       outcome: 'success',
       actor: reader.employee ? employeeActor(reader.employee) : { kind: 'service', id: reader.identity },
@@ -657,7 +768,8 @@ export class Impersonation {
       sourceIp: caller.ip,
       requestId: caller.requestId,
       details: { entries: String(grants.length) },
-    });
+    };
+    await this.d.uow.run(async (tx) => tx.audit(read), 'access-log-read');
     return grants.map((g) => ({
       grant: { ...g, employee: { ...g.employee, displayName: customerFacingName(g.employee.displayName) } },
       state: effectiveState(g, now),
@@ -688,31 +800,18 @@ export class Impersonation {
     };
   }
 
-  /** Clears the window's block (if it is this anomaly's) and its count: the officer has judged those grants. */
-  private async unblock(accountId: string, customerDomain: string, anomalyId: string): Promise<void> {
-    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
-      const w = await this.d.bursts.get(accountId, customerDomain);
-      if (!w || w.blockingAnomalyId !== anomalyId) return;
-      if (await this.d.bursts.put({ ...w, version: w.version + 1, entries: [], blockingAnomalyId: null })) return;
-    }
-    throw new AbortedError('the burst window changed too often; retry');
+  /** Clears the window's block (if it is this anomaly's) and its count: the officer has judged those grants. True if it wrote. */
+  private async unblock(tx: Tx, accountId: string, customerDomain: string, anomalyId: string): Promise<boolean> {
+    const w = await this.d.bursts.get(accountId, customerDomain, tx);
+    if (!w || w.blockingAnomalyId !== anomalyId) return false;
+    if (!(await this.d.bursts.put(tx, { ...w, version: w.version + 1, entries: [], blockingAnomalyId: null }))) throw new Contended();
+    return true;
   }
 
-  private async forgetEntry(accountId: string, customerDomain: string, grantId: string): Promise<void> {
-    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
-      const w = await this.d.bursts.get(accountId, customerDomain);
-      if (!w || !w.entries.some((e) => e.grantId === grantId)) return;
-      if (await this.d.bursts.put({ ...w, version: w.version + 1, entries: w.entries.filter((e) => e.grantId !== grantId) })) return;
-    }
-  }
-
-  private async lock(accountId: string, anomalyId: string, now: Date): Promise<void> {
-    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
-      const l = await this.d.locks.get(accountId);
-      const next: LockRecord = { accountId, locked: true, lockedAt: now, anomalyId, unlockedAt: null, unlockedBy: null, version: (l?.version ?? 0) + 1 };
-      if (await this.d.locks.put(next)) return;
-    }
-    throw new AbortedError('the lock changed too often; retry');
+  private async lock(tx: Tx, accountId: string, anomalyId: string, now: Date): Promise<void> {
+    const l = await this.d.locks.get(accountId, tx);
+    const next: LockRecord = { accountId, locked: true, lockedAt: now, anomalyId, unlockedAt: null, unlockedBy: null, version: (l?.version ?? 0) + 1 };
+    if (!(await this.d.locks.put(tx, next))) throw new Contended();
   }
 
   private requireOfficer(who: SessionEmployee, what: string): void {

@@ -2,6 +2,7 @@
  * The impersonation service's domain records and storage ports (P9, P11). No gRPC, no driver:
  * the rpc layer translates protos to these, the store adapters persist them.
  */
+import type { Transaction } from '@gatehouse/core';
 
 /** Why an employee impersonates (ImpersonationReason). */
 export type ReasonCode = 'customer_support_case' | 'bug_investigation' | 'incident_response';
@@ -150,26 +151,32 @@ export interface NewestPage {
   limit: number;
 }
 
+/*
+ * Every write takes the use case's transaction first (issue 14): the unit of work commits it with
+ * the use case's audit events, or neither. Reads a use case decides on inside its unit take the
+ * transaction too (on SQLite a read outside it would wait for the unit's own lock); elsewhere
+ * they stand alone. Compare-and-sets stay conditional writes checked inside the unit, so two
+ * replicas can never both win.
+ */
+
 /** Storage port of grants; SQLite and MongoDB adapters pass one contract suite. */
 export interface GrantRepository {
   /** AlreadyExistsError if the id is taken. */
-  create(g: GrantRecord): Promise<void>;
-  get(grantId: string): Promise<GrantRecord | undefined>;
-  /** Removes a grant whose start audit could not confirm (no token was ever handed out). */
-  delete(grantId: string): Promise<void>;
+  create(tx: Transaction, g: GrantRecord): Promise<void>;
+  get(grantId: string, tx?: Transaction): Promise<GrantRecord | undefined>;
   /**
    * ACTIVE and not yet expired at `now` → `to` (ended or revoked), in one conditional update.
    * Returns the grant as written, or undefined if it was not ACTIVE (or already past expiry).
    */
-  close(grantId: string, now: Date, to: { state: 'ended' | 'revoked'; revokedBy?: Actor; revokeReason?: string }): Promise<GrantRecord | undefined>;
+  close(tx: Transaction, grantId: string, now: Date, to: { state: 'ended' | 'revoked'; revokedBy?: Actor; revokeReason?: string }): Promise<GrantRecord | undefined>;
   /** ACTIVE grants past expiry → EXPIRED (endedAt = expiresAt); returns those it changed. */
-  expireDue(now: Date, limit: number): Promise<GrantRecord[]>;
+  expireDue(tx: Transaction, now: Date, limit: number): Promise<GrantRecord[]>;
   /** Marks the expiry as audited. */
-  markExpiryReported(grantIds: string[]): Promise<void>;
-  /** EXPIRED grants that expired before `before` and whose expiry event is not yet recorded (a crash between the two steps). */
-  expiryUnreported(before: Date, limit: number): Promise<GrantRecord[]>;
+  markExpiryReported(tx: Transaction, grantIds: string[]): Promise<void>;
+  /** EXPIRED grants that expired before `before` and whose expiry event is not recorded (left by a version that audited in a second step). */
+  expiryUnreported(before: Date, limit: number, tx?: Transaction): Promise<GrantRecord[]>;
   /** ACTIVE, unexpired grants, soonest expiry first. */
-  listActive(filter: { accountId?: string; customerDomain?: string }, now: Date, page: ActivePage): Promise<GrantRecord[]>;
+  listActive(filter: { accountId?: string; customerDomain?: string }, now: Date, page: ActivePage, tx?: Transaction): Promise<GrantRecord[]>;
   countActive(accountId: string, now: Date): Promise<number>;
   /** One domain's grants, newest start first. */
   listForDomain(customerDomain: string, range: { from?: Date; to?: Date }, page: NewestPage): Promise<GrantRecord[]>;
@@ -179,9 +186,9 @@ export interface GrantRepository {
 
 /** Storage port of the burst rule's per-(employee, domain) windows. */
 export interface BurstRepository {
-  get(accountId: string, customerDomain: string): Promise<BurstWindow | undefined>;
+  get(accountId: string, customerDomain: string, tx?: Transaction): Promise<BurstWindow | undefined>;
   /** Stores `next` iff the stored version is `next.version - 1` (absent counts as 0). True if written. */
-  put(next: BurstWindow): Promise<boolean>;
+  put(tx: Transaction, next: BurstWindow): Promise<boolean>;
 }
 
 /** Anomaly listing filter. */
@@ -195,26 +202,24 @@ export interface AnomalyFilter {
 
 /** Storage port of anomalies. */
 export interface AnomalyRepository {
-  create(a: AnomalyRecord): Promise<void>;
-  get(anomalyId: string): Promise<AnomalyRecord | undefined>;
-  /** Removes an anomaly that lost the race to block its domain (never seen by anyone). */
-  delete(anomalyId: string): Promise<void>;
+  create(tx: Transaction, a: AnomalyRecord): Promise<void>;
+  get(anomalyId: string, tx?: Transaction): Promise<AnomalyRecord | undefined>;
   /** Stores `a` iff the stored version is `a.version - 1`. */
-  update(a: AnomalyRecord): Promise<boolean>;
+  update(tx: Transaction, a: AnomalyRecord): Promise<boolean>;
   list(filter: AnomalyFilter, page: NewestPage): Promise<AnomalyRecord[]>;
 }
 
 /** Storage port of impersonation locks. */
 export interface LockRepository {
-  get(accountId: string): Promise<LockRecord | undefined>;
+  get(accountId: string, tx?: Transaction): Promise<LockRecord | undefined>;
   /** Stores `l` iff the stored version is `l.version - 1` (absent counts as 0). */
-  put(l: LockRecord): Promise<boolean>;
+  put(tx: Transaction, l: LockRecord): Promise<boolean>;
 }
 
 /** Storage port of access reports. */
 export interface AccessRepository {
   /** Stores the report unless its id exists; returns the stored one and whether it already was. */
-  add(r: AccessReport): Promise<{ stored: AccessReport; duplicate: boolean }>;
+  add(tx: Transaction, r: AccessReport): Promise<{ stored: AccessReport; duplicate: boolean }>;
   /** Every report of these grants. */
   forGrants(grantIds: string[]): Promise<AccessReport[]>;
 }

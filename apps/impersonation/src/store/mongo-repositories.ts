@@ -1,5 +1,6 @@
-import { inTurn, insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
-import type { Filter } from 'mongodb';
+import type { Transaction } from '@gatehouse/core';
+import { inTurn, insertOrAlreadyExists, isDuplicateKey, mongoSession, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { ClientSession, Filter } from 'mongodb';
 import type {
   AccessReport,
   AccessRepository,
@@ -45,6 +46,8 @@ const text = (s: string): string => String(s);
 const date = (d: Date): Date => new Date(d.getTime());
 const nDate = (d: Date | null): Date | null => (d === null ? null : date(d));
 const actor = (a: Actor | null): Actor | null => (a === null ? null : { accountId: text(a.accountId), email: text(a.email) });
+/** The session of the use case's transaction (writes always have one; a read may stand alone). */
+const sessionOf = (tx: Transaction | undefined): { session?: ClientSession } => (tx ? { session: mongoSession(tx) } : {});
 const staff = (s: Staff): Staff => ({ accountId: text(s.accountId), email: text(s.email), displayName: text(s.displayName), roles: s.roles.map(text) });
 
 type GrantDoc = Omit<GrantRecord, 'grantId'> & { _id: string };
@@ -86,54 +89,50 @@ export class MongoGrantRepository implements GrantRepository {
     return `${this.store.db.databaseName}/${GRANTS}/${text(grantId)}`;
   }
 
-  async create(g: GrantRecord): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(grantDoc(g)), 'a grant with this id already exists');
+  async create(tx: Transaction, g: GrantRecord): Promise<void> {
+    await insertOrAlreadyExists(() => this.col.insertOne(grantDoc(g), sessionOf(tx)), 'a grant with this id already exists');
   }
 
-  async get(grantId: string): Promise<GrantRecord | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: text(grantId) } });
+  async get(grantId: string, tx?: Transaction): Promise<GrantRecord | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: text(grantId) } }, sessionOf(tx));
     return d ? grantOf(d) : undefined;
   }
 
-  async delete(grantId: string): Promise<void> {
-    await this.col.deleteOne({ _id: { $eq: text(grantId) } });
-  }
-
-  async close(grantId: string, now: Date, to: { state: 'ended' | 'revoked'; revokedBy?: Actor; revokeReason?: string }): Promise<GrantRecord | undefined> {
+  async close(tx: Transaction, grantId: string, now: Date, to: { state: 'ended' | 'revoked'; revokedBy?: Actor; revokeReason?: string }): Promise<GrantRecord | undefined> {
     const at = date(now);
     const d = await inTurn(this.turn(grantId), () => this.col.findOneAndUpdate(
       { _id: { $eq: text(grantId) }, state: { $eq: 'active' }, expiresAt: { $gt: at } },
       { $set: { state: to.state === 'ended' ? 'ended' : 'revoked', endedAt: at, revokedBy: to.revokedBy ? actor(to.revokedBy) : null, revokeReason: to.revokeReason === undefined ? null : text(to.revokeReason) } },
-      { returnDocument: 'after' },
+      { returnDocument: 'after', ...sessionOf(tx) },
     ));
     return d ? grantOf(d) : undefined;
   }
 
-  async expireDue(now: Date, limit: number): Promise<GrantRecord[]> {
+  async expireDue(tx: Transaction, now: Date, limit: number): Promise<GrantRecord[]> {
     if (emptyPage(limit)) return [];
     const at = date(now);
-    const due = await this.col.find({ state: { $eq: 'active' }, expiresAt: { $lte: at } }).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray();
+    const due = await this.col.find({ state: { $eq: 'active' }, expiresAt: { $lte: at } }, sessionOf(tx)).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray();
     const out: GrantRecord[] = [];
     for (const g of due) {
       const d = await inTurn(this.turn(g._id), () =>
-        this.col.findOneAndUpdate({ _id: { $eq: g._id }, state: { $eq: 'active' }, expiresAt: { $lte: at } }, { $set: { state: 'expired', endedAt: g.expiresAt } }, { returnDocument: 'after' }),
+        this.col.findOneAndUpdate({ _id: { $eq: g._id }, state: { $eq: 'active' }, expiresAt: { $lte: at } }, { $set: { state: 'expired', endedAt: g.expiresAt } }, { returnDocument: 'after', ...sessionOf(tx) }),
       );
       if (d) out.push(grantOf(d));
     }
     return out;
   }
 
-  async markExpiryReported(grantIds: string[]): Promise<void> {
+  async markExpiryReported(tx: Transaction, grantIds: string[]): Promise<void> {
     if (grantIds.length === 0) return;
-    await this.col.updateMany({ _id: { $in: grantIds.map(text) } }, { $set: { expiryReported: true } });
+    await this.col.updateMany({ _id: { $in: grantIds.map(text) } }, { $set: { expiryReported: true } }, sessionOf(tx));
   }
 
-  async expiryUnreported(before: Date, limit: number): Promise<GrantRecord[]> {
+  async expiryUnreported(before: Date, limit: number, tx?: Transaction): Promise<GrantRecord[]> {
     if (emptyPage(limit)) return [];
-    return (await this.col.find({ state: { $eq: 'expired' }, expiryReported: { $eq: false }, expiresAt: { $lt: date(before) } }).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray()).map(grantOf);
+    return (await this.col.find({ state: { $eq: 'expired' }, expiryReported: { $eq: false }, expiresAt: { $lt: date(before) } }, sessionOf(tx)).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray()).map(grantOf);
   }
 
-  async listActive(filter: { accountId?: string; customerDomain?: string }, now: Date, page: ActivePage): Promise<GrantRecord[]> {
+  async listActive(filter: { accountId?: string; customerDomain?: string }, now: Date, page: ActivePage, tx?: Transaction): Promise<GrantRecord[]> {
     if (emptyPage(page.limit)) return [];
     const and: Filter<GrantDoc>[] = [{ state: { $eq: 'active' } }, { expiresAt: { $gt: date(now) } }];
     if (filter.accountId !== undefined) and.push({ 'employee.accountId': { $eq: text(filter.accountId) } });
@@ -142,7 +141,7 @@ export class MongoGrantRepository implements GrantRepository {
       const t = date(page.after.expiresAt);
       and.push({ $or: [{ expiresAt: { $gt: t } }, { expiresAt: { $eq: t }, _id: { $gt: text(page.after.grantId) } }] });
     }
-    return (await this.col.find({ $and: and }).sort({ expiresAt: 1, _id: 1 }).limit(page.limit).toArray()).map(grantOf);
+    return (await this.col.find({ $and: and }, sessionOf(tx)).sort({ expiresAt: 1, _id: 1 }).limit(page.limit).toArray()).map(grantOf);
   }
 
   countActive(accountId: string, now: Date): Promise<number> {
@@ -177,15 +176,16 @@ const burstKey = (accountId: string, customerDomain: string) => `${text(accountI
  * Compare-and-set on a versioned document: version 1 is an insert (a racing insert loses on
  * `_id`), later versions a replace filtered on the previous version. True if this write won.
  */
-function versionedWrite<D extends { _id: string; version: number }>(store: MongoStore, collection: string, doc: D): Promise<boolean> {
-  return inTurn(`${store.db.databaseName}/${collection}/${doc._id}`, () => versionedWriteNow(store, collection, doc));
+function versionedWrite<D extends { _id: string; version: number }>(store: MongoStore, tx: Transaction, collection: string, doc: D): Promise<boolean> {
+  return inTurn(`${store.db.databaseName}/${collection}/${doc._id}`, () => versionedWriteNow(store, tx, collection, doc));
 }
 
-async function versionedWriteNow<D extends { _id: string; version: number }>(store: MongoStore, collection: string, doc: D): Promise<boolean> {
+async function versionedWriteNow<D extends { _id: string; version: number }>(store: MongoStore, tx: Transaction, collection: string, doc: D): Promise<boolean> {
   const col = store.db.collection<D>(collection);
+  const options = sessionOf(tx);
   if (doc.version === 1) {
     try {
-      await col.insertOne(doc as Parameters<typeof col.insertOne>[0]);
+      await col.insertOne(doc as Parameters<typeof col.insertOne>[0], options);
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;
@@ -193,7 +193,7 @@ async function versionedWriteNow<D extends { _id: string; version: number }>(sto
     }
   }
   const { _id, ...fields } = doc;
-  const res = await col.updateOne({ _id: { $eq: _id }, version: { $eq: doc.version - 1 } } as Filter<D>, { $set: fields as Partial<D> });
+  const res = await col.updateOne({ _id: { $eq: _id }, version: { $eq: doc.version - 1 } } as Filter<D>, { $set: fields as Partial<D> }, options);
   return res.modifiedCount === 1;
 }
 
@@ -201,15 +201,15 @@ async function versionedWriteNow<D extends { _id: string; version: number }>(sto
 export class MongoBurstRepository implements BurstRepository {
   constructor(private readonly store: MongoStore) {}
 
-  async get(accountId: string, customerDomain: string): Promise<BurstWindow | undefined> {
-    const d = await this.store.db.collection<BurstDoc>(BURSTS).findOne({ _id: { $eq: burstKey(accountId, customerDomain) } });
+  async get(accountId: string, customerDomain: string, tx?: Transaction): Promise<BurstWindow | undefined> {
+    const d = await this.store.db.collection<BurstDoc>(BURSTS).findOne({ _id: { $eq: burstKey(accountId, customerDomain) } }, sessionOf(tx));
     if (!d) return undefined;
     const { _id, ...rest } = d;
     return rest;
   }
 
-  put(next: BurstWindow): Promise<boolean> {
-    return versionedWrite<BurstDoc>(this.store, BURSTS, {
+  put(tx: Transaction, next: BurstWindow): Promise<boolean> {
+    return versionedWrite<BurstDoc>(this.store, tx, BURSTS, {
       _id: burstKey(next.accountId, next.customerDomain),
       accountId: text(next.accountId),
       customerDomain: text(next.customerDomain),
@@ -253,21 +253,17 @@ export class MongoAnomalyRepository implements AnomalyRepository {
     return this.store.db.collection<AnomalyDoc>(ANOMALIES);
   }
 
-  async create(a: AnomalyRecord): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(anomalyDoc(a)), 'an anomaly with this id already exists');
+  async create(tx: Transaction, a: AnomalyRecord): Promise<void> {
+    await insertOrAlreadyExists(() => this.col.insertOne(anomalyDoc(a), sessionOf(tx)), 'an anomaly with this id already exists');
   }
 
-  async get(anomalyId: string): Promise<AnomalyRecord | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: text(anomalyId) } });
+  async get(anomalyId: string, tx?: Transaction): Promise<AnomalyRecord | undefined> {
+    const d = await this.col.findOne({ _id: { $eq: text(anomalyId) } }, sessionOf(tx));
     return d ? anomalyOf(d) : undefined;
   }
 
-  async delete(anomalyId: string): Promise<void> {
-    await this.col.deleteOne({ _id: { $eq: text(anomalyId) } });
-  }
-
-  update(a: AnomalyRecord): Promise<boolean> {
-    return versionedWrite<AnomalyDoc>(this.store, ANOMALIES, anomalyDoc(a));
+  update(tx: Transaction, a: AnomalyRecord): Promise<boolean> {
+    return versionedWrite<AnomalyDoc>(this.store, tx, ANOMALIES, anomalyDoc(a));
   }
 
   async list(filter: AnomalyFilter, page: NewestPage): Promise<AnomalyRecord[]> {
@@ -292,15 +288,15 @@ type LockDoc = Omit<LockRecord, 'accountId'> & { _id: string };
 export class MongoLockRepository implements LockRepository {
   constructor(private readonly store: MongoStore) {}
 
-  async get(accountId: string): Promise<LockRecord | undefined> {
-    const d = await this.store.db.collection<LockDoc>(LOCKS).findOne({ _id: { $eq: text(accountId) } });
+  async get(accountId: string, tx?: Transaction): Promise<LockRecord | undefined> {
+    const d = await this.store.db.collection<LockDoc>(LOCKS).findOne({ _id: { $eq: text(accountId) } }, sessionOf(tx));
     if (!d) return undefined;
     const { _id, ...rest } = d;
     return { ...rest, accountId: _id };
   }
 
-  put(l: LockRecord): Promise<boolean> {
-    return versionedWrite<LockDoc>(this.store, LOCKS, {
+  put(tx: Transaction, l: LockRecord): Promise<boolean> {
+    return versionedWrite<LockDoc>(this.store, tx, LOCKS, {
       _id: text(l.accountId),
       locked: l.locked === true,
       lockedAt: nDate(l.lockedAt),
@@ -325,7 +321,7 @@ export class MongoAccessRepository implements AccessRepository {
     return this.store.db.collection<ReportDoc>(REPORTS);
   }
 
-  async add(r: AccessReport): Promise<{ stored: AccessReport; duplicate: boolean }> {
+  async add(tx: Transaction, r: AccessReport): Promise<{ stored: AccessReport; duplicate: boolean }> {
     const doc: ReportDoc = {
       _id: text(r.reportId),
       grantId: text(r.grantId),
@@ -335,15 +331,13 @@ export class MongoAccessRepository implements AccessRepository {
       recordedAt: date(r.recordedAt),
       reportedBy: text(r.reportedBy),
     };
-    try {
-      await this.col.insertOne(doc);
-      return { stored: reportOf(doc), duplicate: false };
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const existing = await this.col.findOne({ _id: { $eq: doc._id } });
-      if (!existing) throw err;
-      return { stored: reportOf(existing), duplicate: true };
-    }
+    // Read first: inside a transaction a failed insert aborts the whole transaction. A report of
+    // the same id committed after this transaction's snapshot makes the insert fail with
+    // AlreadyExistsError, and the use case runs its unit again (which then reads it here).
+    const existing = await this.col.findOne({ _id: { $eq: doc._id } }, sessionOf(tx));
+    if (existing) return { stored: reportOf(existing), duplicate: true };
+    await insertOrAlreadyExists(() => this.col.insertOne(doc, sessionOf(tx)), 'an access report with this id already exists');
+    return { stored: reportOf(doc), duplicate: false };
   }
 
   async forGrants(grantIds: string[]): Promise<AccessReport[]> {

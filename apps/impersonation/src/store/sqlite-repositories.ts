@@ -1,3 +1,4 @@
+import type { Transaction } from '@gatehouse/core';
 import { insertOrAlreadyExists, isDuplicateKey, type SqliteMigration, type SqliteStore } from '@gatehouse/storage';
 import type {
   AccessReport,
@@ -76,16 +77,11 @@ export const impersonationSqliteMigrations: SqliteMigration[] = [
 ];
 
 /** One record by its key column (table and column are this file's constants, never input). */
-function docById<T>(store: SqliteStore, table: string, column: string, id: string, of: (row: { doc: string }) => T): Promise<T | undefined> {
-  return store.exec(undefined, (db) => {
+function docById<T>(store: SqliteStore, tx: Transaction | undefined, table: string, column: string, id: string, of: (row: { doc: string }) => T): Promise<T | undefined> {
+  return store.exec(tx, (db) => {
     const row = db.prepare(`SELECT doc FROM ${table} WHERE ${column} = ?`).get(String(id)) as { doc: string } | undefined;
     return row ? of(row) : undefined;
   });
-}
-
-/** Deletes one record by its key column. */
-async function deleteById(store: SqliteStore, table: string, column: string, id: string): Promise<void> {
-  await store.exec(undefined, (db) => db.prepare(`DELETE FROM ${table} WHERE ${column} = ?`).run(String(id)));
 }
 
 const GRANT_DATES = ['startedAt', 'expiresAt', 'endedAt'];
@@ -95,10 +91,10 @@ const grantOf = (row: { doc: string }): GrantRecord => reviveDates(JSON.parse(ro
 export class SqliteGrantRepository implements GrantRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(g: GrantRecord): Promise<void> {
+  async create(tx: Transaction, g: GrantRecord): Promise<void> {
     await insertOrAlreadyExists(
       () =>
-        this.store.exec(undefined, (db) =>
+        this.store.exec(tx, (db) =>
           db
             .prepare(
               `INSERT INTO grants (grant_id, account_id, customer_domain, target_user_id, state, started_at, expires_at, expiry_reported, doc)
@@ -110,16 +106,12 @@ export class SqliteGrantRepository implements GrantRepository {
     );
   }
 
-  get(grantId: string): Promise<GrantRecord | undefined> {
-    return docById(this.store, 'grants', 'grant_id', grantId, grantOf);
+  get(grantId: string, tx?: Transaction): Promise<GrantRecord | undefined> {
+    return docById(this.store, tx, 'grants', 'grant_id', grantId, grantOf);
   }
 
-  delete(grantId: string): Promise<void> {
-    return deleteById(this.store, 'grants', 'grant_id', grantId);
-  }
-
-  close(grantId: string, now: Date, to: { state: 'ended' | 'revoked'; revokedBy?: { accountId: string; email: string }; revokeReason?: string }): Promise<GrantRecord | undefined> {
-    return this.store.exec(undefined, (db) => {
+  close(tx: Transaction, grantId: string, now: Date, to: { state: 'ended' | 'revoked'; revokedBy?: { accountId: string; email: string }; revokeReason?: string }): Promise<GrantRecord | undefined> {
+    return this.store.exec(tx, (db) => {
       const row = db.prepare('SELECT doc FROM grants WHERE grant_id = ?').get(String(grantId)) as { doc: string } | undefined;
       if (!row) return undefined;
       const next: GrantRecord = {
@@ -136,9 +128,9 @@ export class SqliteGrantRepository implements GrantRepository {
     });
   }
 
-  expireDue(now: Date, limit: number): Promise<GrantRecord[]> {
+  expireDue(tx: Transaction, now: Date, limit: number): Promise<GrantRecord[]> {
     if (emptyPage(limit)) return Promise.resolve([]);
-    return this.store.exec(undefined, (db) => {
+    return this.store.exec(tx, (db) => {
       const rows = db.prepare("SELECT doc FROM grants WHERE state = 'active' AND expires_at <= ? ORDER BY expires_at, grant_id LIMIT ?").all(now.getTime(), limit) as Array<{ doc: string }>;
       const out: GrantRecord[] = [];
       const upd = db.prepare("UPDATE grants SET state = 'expired', doc = ? WHERE grant_id = ? AND state = 'active' AND expires_at <= ?");
@@ -151,17 +143,17 @@ export class SqliteGrantRepository implements GrantRepository {
     });
   }
 
-  async markExpiryReported(grantIds: string[]): Promise<void> {
+  async markExpiryReported(tx: Transaction, grantIds: string[]): Promise<void> {
     if (grantIds.length === 0) return;
-    await this.store.exec(undefined, (db) => {
+    await this.store.exec(tx, (db) => {
       const upd = db.prepare("UPDATE grants SET expiry_reported = 1, doc = json_set(doc, '$.expiryReported', json('true')) WHERE grant_id = ?");
       for (const id of grantIds) upd.run(String(id));
     });
   }
 
-  expiryUnreported(before: Date, limit: number): Promise<GrantRecord[]> {
+  expiryUnreported(before: Date, limit: number, tx?: Transaction): Promise<GrantRecord[]> {
     if (emptyPage(limit)) return Promise.resolve([]);
-    return this.store.exec(undefined, (db) =>
+    return this.store.exec(tx, (db) =>
       (
         db.prepare("SELECT doc FROM grants WHERE state = 'expired' AND expiry_reported = 0 AND expires_at < ? ORDER BY expires_at, grant_id LIMIT ?").all(before.getTime(), limit) as Array<{
           doc: string;
@@ -170,7 +162,7 @@ export class SqliteGrantRepository implements GrantRepository {
     );
   }
 
-  listActive(filter: { accountId?: string; customerDomain?: string }, now: Date, page: ActivePage): Promise<GrantRecord[]> {
+  listActive(filter: { accountId?: string; customerDomain?: string }, now: Date, page: ActivePage, tx?: Transaction): Promise<GrantRecord[]> {
     if (emptyPage(page.limit)) return Promise.resolve([]);
     const where = ["state = 'active'", 'expires_at > ?'];
     const params: unknown[] = [now.getTime()];
@@ -187,7 +179,7 @@ export class SqliteGrantRepository implements GrantRepository {
       params.push(page.after.expiresAt.getTime(), page.after.expiresAt.getTime(), String(page.after.grantId));
     }
     const sql = `SELECT doc FROM grants WHERE ${where.join(' AND ')} ORDER BY expires_at ASC, grant_id ASC LIMIT ?`;
-    return this.store.exec(undefined, (db) => (db.prepare(sql).all(...params, page.limit) as Array<{ doc: string }>).map(grantOf));
+    return this.store.exec(tx, (db) => (db.prepare(sql).all(...params, page.limit) as Array<{ doc: string }>).map(grantOf));
   }
 
   countActive(accountId: string, now: Date): Promise<number> {
@@ -236,8 +228,8 @@ const burstOf = (row: { doc: string }): BurstWindow => {
  * Compare-and-set on a versioned row: version 1 is an INSERT (a racing insert loses on the key),
  * later versions an UPDATE … WHERE version = previous. True if this write won.
  */
-function versionedWrite(store: SqliteStore, first: boolean, insert: { sql: string; params: unknown[] }, update: { sql: string; params: unknown[] }): Promise<boolean> {
-  return store.exec(undefined, (db) => {
+function versionedWrite(store: SqliteStore, tx: Transaction, first: boolean, insert: { sql: string; params: unknown[] }, update: { sql: string; params: unknown[] }): Promise<boolean> {
+  return store.exec(tx, (db) => {
     if (!first) return db.prepare(update.sql).run(...update.params).changes === 1;
     try {
       db.prepare(insert.sql).run(...insert.params);
@@ -253,19 +245,20 @@ function versionedWrite(store: SqliteStore, first: boolean, insert: { sql: strin
 export class SqliteBurstRepository implements BurstRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  get(accountId: string, customerDomain: string): Promise<BurstWindow | undefined> {
-    return this.store.exec(undefined, (db) => {
+  get(accountId: string, customerDomain: string, tx?: Transaction): Promise<BurstWindow | undefined> {
+    return this.store.exec(tx, (db) => {
       const row = db.prepare('SELECT doc FROM burst_windows WHERE account_id = ? AND customer_domain = ?').get(String(accountId), String(customerDomain)) as { doc: string } | undefined;
       return row ? burstOf(row) : undefined;
     });
   }
 
-  put(next: BurstWindow): Promise<boolean> {
+  put(tx: Transaction, next: BurstWindow): Promise<boolean> {
     const doc = JSON.stringify(next);
     const a = String(next.accountId);
     const d = String(next.customerDomain);
     return versionedWrite(
       this.store,
+      tx,
       next.version === 1,
       { sql: 'INSERT INTO burst_windows (account_id, customer_domain, version, doc) VALUES (?, ?, ?, ?)', params: [a, d, next.version, doc] },
       { sql: 'UPDATE burst_windows SET version = ?, doc = ? WHERE account_id = ? AND customer_domain = ? AND version = ?', params: [next.version, doc, a, d, next.version - 1] },
@@ -280,10 +273,10 @@ const anomalyOf = (row: { doc: string }): AnomalyRecord => reviveDates(JSON.pars
 export class SqliteAnomalyRepository implements AnomalyRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  async create(a: AnomalyRecord): Promise<void> {
+  async create(tx: Transaction, a: AnomalyRecord): Promise<void> {
     await insertOrAlreadyExists(
       () =>
-        this.store.exec(undefined, (db) =>
+        this.store.exec(tx, (db) =>
           db
             .prepare('INSERT INTO anomalies (anomaly_id, account_id, customer_domain, state, opened_at, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?)')
             .run(a.anomalyId, a.employee.accountId, a.customerDomain, a.state, a.openedAt.getTime(), a.version, JSON.stringify(a)),
@@ -292,17 +285,13 @@ export class SqliteAnomalyRepository implements AnomalyRepository {
     );
   }
 
-  get(anomalyId: string): Promise<AnomalyRecord | undefined> {
-    return docById(this.store, 'anomalies', 'anomaly_id', anomalyId, anomalyOf);
+  get(anomalyId: string, tx?: Transaction): Promise<AnomalyRecord | undefined> {
+    return docById(this.store, tx, 'anomalies', 'anomaly_id', anomalyId, anomalyOf);
   }
 
-  delete(anomalyId: string): Promise<void> {
-    return deleteById(this.store, 'anomalies', 'anomaly_id', anomalyId);
-  }
-
-  update(a: AnomalyRecord): Promise<boolean> {
+  update(tx: Transaction, a: AnomalyRecord): Promise<boolean> {
     return this.store.exec(
-      undefined,
+      tx,
       (db) =>
         db.prepare('UPDATE anomalies SET state = ?, version = ?, doc = ? WHERE anomaly_id = ? AND version = ?').run(a.state, a.version, JSON.stringify(a), String(a.anomalyId), a.version - 1).changes ===
         1,
@@ -349,15 +338,16 @@ const lockOf = (row: { doc: string }): LockRecord => reviveDates(JSON.parse(row.
 export class SqliteLockRepository implements LockRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  get(accountId: string): Promise<LockRecord | undefined> {
-    return docById(this.store, 'impersonation_locks', 'account_id', accountId, lockOf);
+  get(accountId: string, tx?: Transaction): Promise<LockRecord | undefined> {
+    return docById(this.store, tx, 'impersonation_locks', 'account_id', accountId, lockOf);
   }
 
-  put(l: LockRecord): Promise<boolean> {
+  put(tx: Transaction, l: LockRecord): Promise<boolean> {
     const doc = JSON.stringify(l);
     const a = String(l.accountId);
     return versionedWrite(
       this.store,
+      tx,
       l.version === 1,
       { sql: 'INSERT INTO impersonation_locks (account_id, version, doc) VALUES (?, ?, ?)', params: [a, l.version, doc] },
       { sql: 'UPDATE impersonation_locks SET version = ?, doc = ? WHERE account_id = ? AND version = ?', params: [l.version, doc, a, l.version - 1] },
@@ -371,8 +361,8 @@ const reportOf = (row: { doc: string }): AccessReport => reviveDates(JSON.parse(
 export class SqliteAccessRepository implements AccessRepository {
   constructor(private readonly store: SqliteStore) {}
 
-  add(r: AccessReport): Promise<{ stored: AccessReport; duplicate: boolean }> {
-    return this.store.exec(undefined, (db) => {
+  add(tx: Transaction, r: AccessReport): Promise<{ stored: AccessReport; duplicate: boolean }> {
+    return this.store.exec(tx, (db) => {
       const res = db
         .prepare('INSERT INTO access_reports (report_id, grant_id, accessed_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING')
         .run(String(r.reportId), String(r.grantId), r.accessedAt.getTime(), JSON.stringify(r));
