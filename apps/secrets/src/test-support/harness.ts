@@ -26,7 +26,13 @@ export async function startSecrets(env: Record<string, string> = {}, start = Dat
     env: { GATEHOUSE_TRUSTED_PROXIES: 'web', GATEHOUSE_SECRETS_EXPIRY_SCAN_MS: '100', ...env },
     start,
   });
-  await h.addReplica();
+  try {
+    await h.addReplica();
+  } catch (err) {
+    // A replica refusing to start (a config test) must not leave the doubles serving.
+    await h.stop();
+    throw err;
+  }
   return h;
 }
 
