@@ -29,11 +29,15 @@
 //    is what decoding-to-decision, the index and the buffered denial audit (outbox + relay) cost
 //    on top of gRPC and TLS themselves. p50/p99 latencies and CPU per call are printed for both.
 //
+// 3. AddEntry (the officer's critical write) over gRPC against its floor: a bare RPC that makes
+//    one fsynced commit of the same 3 rows, at 16 and 100 in flight (add-entry.bench.ts).
+//
 // Sizes: BENCH_SECONDS (timed seconds per figure, default 6), BENCH_ENTRIES (10000),
 // BENCH_DAILY_IPS (5000), BENCH_QUERIES (8192), BENCH_LOAD_PROCESSES (2),
 // BENCH_CHECK_IN_FLIGHT (16 per process), BENCH_BUILD_REPEATS (5). Loopback only.
 import { startAllowlist } from '../src/test-support/harness.js';
 import { envNumber, startLoadDriver } from './bench-support.js';
+import { addEntryBench } from './add-entry.bench.js';
 import { grpcBench } from './check-grpc.bench.js';
 import { inProcessBench } from './check-in-process.bench.js';
 import { generate } from './data.js';
@@ -66,5 +70,7 @@ try {
   await Promise.all(drivers.map((d) => d.stop()));
   await h.stop();
 }
+log('allowlist AddEntry against its floor (issue 14 item 7):');
+lines.push(...(await addEntryBench(log)));
 log(`(took ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 for (const l of lines) log(l);
