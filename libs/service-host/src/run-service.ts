@@ -180,7 +180,15 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
   const conditions = new Map<string, boolean>();
   const started: { server?: RunningServer } = {};
   const setCondition = (name: string, ok: boolean) => (started.server ? started.server.setCondition(name, ok) : conditions.set(name, ok));
-  const wired = await spec.wire({ cfg, log, clock: opts.clock ?? systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn), setCondition });
+  // A start that fails after this point (a configuration error found while wiring, a port in use)
+  // closes what is already open, so no relay keeps polling and no client or store stays open.
+  const closeOnFailure = async (err: unknown): Promise<never> => {
+    for (const fn of [...closers, () => store.store.close()]) await Promise.resolve().then(fn).catch(() => undefined);
+    throw err;
+  };
+  const wired = await Promise.resolve()
+    .then(() => spec.wire({ cfg, log, clock: opts.clock ?? systemClock, store, audit, dialService, onShutdown: (fn) => closers.unshift(fn), setCondition }))
+    .catch(closeOnFailure);
   const storeHealth = watchStoreHealth(store, log, (ok) => server.setCondition('store', ok));
   closers.push(() => storeHealth.stop());
   const server: RunningServer = await startServer({
@@ -209,7 +217,7 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
     },
     rateLimits: cfg.GATEHOUSE_RATE_LIMITS,
     onShutdown: [...(wired.onShutdown ?? []), ...closers, () => store.store.close()],
-  });
+  }).catch(closeOnFailure);
 
   started.server = server;
   for (const [name, ok] of conditions) server.setCondition(name, ok);

@@ -1,0 +1,2 @@
+// Declares no test at all.
+export {};
