@@ -205,7 +205,8 @@ export async function startImpersonationBench(c: StartContext): Promise<string[]
   if (stored.windows !== STARTS) throw new Error(`${stored.windows} burst windows hold ${PER_PAIR + 1} entries at version 2, expected ${STARTS}`);
   const events = h.events.slice(events0);
   const A = auditEventV1.Action;
-  const confirmed = events.filter((e) => e.action === A.ACTION_IMPERSONATION_START && ids.has(e.subject?.id ?? '')).length;
+  // The confirmed intents (the outcomes follow through the outbox, shipped after each commit: not counted here).
+  const confirmed = events.filter((e) => e.action === A.ACTION_IMPERSONATION_START && e.outcome === auditEventV1.Outcome.OUTCOME_ATTEMPTED && ids.has(e.subject?.id ?? '')).length;
   const refusals = events.filter((e) => e.action === A.ACTION_IMPERSONATION_REFUSED || e.action === A.ACTION_IMPERSONATION_ANOMALY).length;
   if (confirmed !== STARTS || refusals > 0) throw new Error(`audit received ${confirmed} start events (expected ${STARTS}) and ${refusals} refused/anomaly events (expected 0)`);
 
