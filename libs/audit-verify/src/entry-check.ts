@@ -153,6 +153,23 @@ export class EntryChecker {
     return this.slow(bytes.toString('utf8', start, end));
   }
 
+  /**
+   * The fast path alone on bytes [start, end): true (fields set as `checkBytes` sets them for an
+   * ok line) if it accepts the line, false if the line needs the general path. Worker threads
+   * run this; whatever it refuses goes back to the ordinary check in stream order.
+   */
+  checkBytesFast(bytes: Buffer, start: number, end: number): boolean {
+    return this.tryFast(bytes, start, end);
+  }
+
+  /** Takes over the verdict of `checkBytesFast` run elsewhere (a worker): the line was ok. */
+  acceptChecked(sequence: number, hash: Uint8Array): void {
+    this.jsonSequence = sequence;
+    this.leafSequence = sequence;
+    this.leafHash = hash;
+    this.problem = '';
+  }
+
   // ---------------------------------------------------------------- fast path
 
   private tryFast(bytes: Buffer, start: number, end: number): boolean {

@@ -10,6 +10,7 @@ export {
   type TrustedCheckpoint,
   type VerifyOptions,
   type VerifyReport,
+  type VerifyRunOptions,
 } from './verify-export.js';
 /** Test support: a synthetic, signed log exported as the service does (verifier and CLI tests). */
 export { SyntheticLog, newTestKey } from './test-support/synthetic-log.js';
