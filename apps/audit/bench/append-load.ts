@@ -1,7 +1,8 @@
 // Load generator for the Append benchmark, run as its own process so the client's work does not
 // share the server's CPU. It encodes one AppendRequest of 500 events once, then for every call
 // rewrites the event ids in place (same length), so each call appends 500 new events while the
-// client spends almost nothing: the benchmark measures the server. Prints the events appended.
+// client spends almost nothing: the benchmark measures the server. Prints the events appended and
+// each call's latency in ms, as JSON.
 import * as grpc from '@grpc/grpc-js';
 import { auditV1 } from '@gatehouse/contracts';
 import { createClientCredentials, loadTlsMaterial, serviceAuthority } from '@gatehouse/pki';
@@ -44,9 +45,12 @@ const send = (body: Buffer) =>
 await new Promise((r) => setTimeout(r, Math.max(0, Number(startAt) - Date.now())));
 const until = Date.now() + Number(seconds) * 1000;
 let appended = 0;
+const latencies: number[] = [];
 while (Date.now() < until) {
   for (const o of offsets) request.write(idAt(counter++), o, 'latin1');
+  const t0 = performance.now();
   appended += await send(Buffer.from(request));
+  latencies.push(performance.now() - t0);
 }
 client.close();
-process.stdout.write(`${appended}\n`);
+process.stdout.write(`${JSON.stringify({ appended, latencies })}\n`);

@@ -1,9 +1,7 @@
-// `nx run audit:bench`: prints one DESIGN.md §8 line per benchmark; the verify line is last.
+// `nx run audit:bench`: prints the DESIGN.md §8 lines of each benchmark (floor lines first, then
+// the lines as they were before, so history stays comparable); the verify lines are last.
 import { appendBench } from './append.bench.js';
 import { verifyBench } from './verify.bench.js';
 
-const lines: string[] = [];
-lines.push(await appendBench());
-console.log(lines[0]);
-lines.push(await verifyBench());
-console.log(lines[1]);
+for (const line of await appendBench()) console.log(line);
+for (const line of await verifyBench()) console.log(line);
