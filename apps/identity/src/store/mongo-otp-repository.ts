@@ -70,6 +70,10 @@ export class MongoThrottleRepository implements ThrottleCasStore {
   }
 
   async get(accountId: string, tx?: Transaction): Promise<ThrottleState> {
+    // In a unit, the account's turn comes BEFORE the read: every second-factor unit starts here
+    // (reserve), so on jongodb, whose transactions read a snapshot and detect no write conflict,
+    // the units of one account run one after the other and each reads the last one's commit.
+    if (tx) await docTurn(tx, this.store, THROTTLE, String(accountId));
     const d = await this.col.findOne({ _id: { $eq: String(accountId) } }, inTx(tx));
     return d ? { consecutiveFailures: d.consecutiveFailures, lockedAt: d.lockedAt ?? null, nextAttemptAt: d.nextAttemptAt ?? null } : { ...INITIAL_THROTTLE_STATE };
   }

@@ -25,7 +25,10 @@ export interface OtpCredentialCasStore {
 
 /** Throttle state per account (it may live on the account row). */
 export interface ThrottleCasStore {
-  /** The account's throttle state; INITIAL_THROTTLE_STATE when nothing is stored yet. */
+  /**
+   * The account's throttle state; INITIAL_THROTTLE_STATE when nothing is stored yet. With a tx,
+   * the first thing a second-factor unit reads: an adapter may serialize the account's units here.
+   */
   get(accountId: string, tx?: Transaction): Promise<ThrottleState>;
   /**
    * Writes `next` iff the stored state equals `guard` in every field (consecutiveFailures,
