@@ -160,6 +160,19 @@ export async function startServiceHarness<C extends grpc.Client>(o: ServiceHarne
   return h;
 }
 
+/**
+ * Adds a harness's first replica. A replica that refuses to start (a configuration test, a wiring
+ * error) stops the harness too, so its doubles do not keep the test process alive.
+ */
+export async function addFirstReplica<C extends grpc.Client>(h: ServiceHarness<C>, extra?: Record<string, string>): Promise<void> {
+  try {
+    await h.addReplica(extra);
+  } catch (err) {
+    await h.stop();
+    throw err;
+  }
+}
+
 /** The storage backends every service suite runs on. */
 export const STORAGE_BACKENDS = ['sqlite', 'mongodb'] as const;
 

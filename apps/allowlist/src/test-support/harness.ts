@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { AllowlistServiceClient } from '@gatehouse/contracts';
-import { startServiceHarness, type ServiceHarness } from '@gatehouse/testing';
+import { addFirstReplica, startServiceHarness, type ServiceHarness } from '@gatehouse/testing';
 import { allowlistService } from '../service.js';
 
 /** Allowlist replicas in-process on one store (clients: cli = operator, web = trusted proxy, other-backend). */
@@ -25,6 +25,6 @@ export async function startAllowlist(env: Record<string, string> = {}, start = D
     env: { GATEHOUSE_TRUSTED_PROXIES: 'web', ...env },
     start,
   });
-  await h.addReplica();
+  await addFirstReplica(h);
   return h;
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { allowlistV1, AllowlistServiceService, ImpersonationServiceClient, SERVICE_NAMES } from '@gatehouse/contracts';
 import { loadTlsMaterial } from '@gatehouse/pki';
 import { unary, type RunningServer } from '@gatehouse/service-kit';
-import { backendEnv as backendEnvOf, startFakeService, startServiceHarness, STORAGE_BACKENDS, type ServiceHarness } from '@gatehouse/testing';
+import { addFirstReplica, backendEnv as backendEnvOf, startFakeService, startServiceHarness, STORAGE_BACKENDS, type ServiceHarness } from '@gatehouse/testing';
 import { impersonationService } from '../service.js';
 
 /** Impersonation replicas in-process on one store, with a fake allowlist at the true boundary. */
@@ -48,9 +48,8 @@ export async function startImpersonation(env: Record<string, string> = {}, start
     },
   });
   h.env.GATEHOUSE_ALLOWLIST_ADDR = `127.0.0.1:${allowlist.port}`;
-  await h.addReplica();
   const stop = h.stop.bind(h);
-  return Object.assign(h, {
+  const harness = Object.assign(h, {
     allowlisted,
     allowlistDown: (d: boolean) => void (down = d),
     async stop() {
@@ -58,6 +57,9 @@ export async function startImpersonation(env: Record<string, string> = {}, start
       await allowlist.shutdown('test over');
     },
   });
+  // Added after stop() covers the fake allowlist: a replica that refuses to start stops both.
+  await addFirstReplica(harness);
+  return harness;
 }
 
 /** The storage backends every suite runs on. */
