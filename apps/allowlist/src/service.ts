@@ -1,4 +1,4 @@
-import { auditedUnitOfWork } from '@gatehouse/audit-client';
+import { auditedUnitOfWork, auditedUnitsInTurn } from '@gatehouse/audit-client';
 import { IdentityServiceClient } from '@gatehouse/contracts';
 import type { ServiceSpec } from '@gatehouse/service-host';
 import { ConfigError } from '@gatehouse/service-kit';
@@ -9,7 +9,7 @@ import { nextCutoff, parseCidr } from '@gatehouse/ip';
 import type { EntryScope } from './domain/model.js';
 import { allowlistBinding } from './rpc/allowlist-rpc.js';
 import { allowlistSchema, allowlistStores } from './store/schema.js';
-import { mongoAuditedUnitsInTurn } from './store/units-in-turn.js';
+import { unitsTurnKey } from './store/units-in-turn.js';
 
 
 /** The allowlist service as the host runs it: config → store → domain → rpc → server. Wiring only. */
@@ -43,7 +43,7 @@ export const allowlistService: ServiceSpec<typeof allowlistConfigShape> = {
       ...allowlistStores(store),
       // The allowlist confirms nothing before acting (no critical action waits for audit): every
       // event rides in the unit of work of the change it records.
-      uow: store.backend === 'mongodb' ? mongoAuditedUnitsInTurn(store.store, audited) : audited,
+      uow: store.backend === 'mongodb' ? auditedUnitsInTurn(unitsTurnKey(store.store), audited) : audited,
       clock,
       settings: {
         minPrefixV4: cfg.GATEHOUSE_ALLOWLIST_MIN_PREFIX_V4,

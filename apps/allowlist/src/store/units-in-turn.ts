@@ -1,4 +1,3 @@
-import type { AuditedUnitOfWork } from '@gatehouse/audit-client';
 import type { UnitOfWork } from '@gatehouse/core';
 import { inTurn, type MongoStore } from '@gatehouse/storage';
 
@@ -12,14 +11,9 @@ import { inTurn, type MongoStore } from '@gatehouse/storage';
  * run one at a time (and share commits), so this is for MongoDB only.
  */
 export function mongoUnitsInTurn(store: MongoStore, uow: UnitOfWork): UnitOfWork {
-  const key = turnKey(store);
+  const key = unitsTurnKey(store);
   return { run: (fn) => inTurn(key, () => uow.run(fn)) };
 }
 
-/** {@link mongoUnitsInTurn} for the audited unit of work the domain uses. */
-export function mongoAuditedUnitsInTurn<A extends string>(store: MongoStore, uow: AuditedUnitOfWork<A>): AuditedUnitOfWork<A> {
-  const key = turnKey(store);
-  return { run: (fn, useCase) => inTurn(key, () => uow.run(fn, useCase)) };
-}
-
-const turnKey = (store: MongoStore) => `allowlist units of ${store.db.databaseName}`;
+/** The key one process's allowlist units queue under (auditedUnitsInTurn for the domain's units). */
+export const unitsTurnKey = (store: MongoStore): string => `allowlist units of ${store.db.databaseName}`;
