@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allowlistV1, auditEventV1, type AllowlistServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { backendEnv, refused, STORAGE_BACKENDS } from '@gatehouse/testing';
+import { assertBothOrNeither, backendEnv, refused, STORAGE_BACKENDS } from '@gatehouse/testing';
 import { startAllowlist, type AllowlistHarness } from './test-support/harness.js';
 
 const A = allowlistV1;
@@ -47,11 +47,7 @@ async function crashAt(
     await replica.kill();
   }
   await h.drainAudit();
-  const { state, event } = await found();
-  const yes = (b: boolean) => (b ? 'yes' : 'no');
-  const verdict = state && event ? 'both' : !state && !event ? 'neither' : 'MISMATCH';
-  console.log(`crash ${useCase} @ ${point} (${backend}): state ${yes(state)}, event ${yes(event)} -> ${verdict}`);
-  assert.notEqual(verdict, 'MISMATCH', `${point} on ${backend}: state ${yes(state)} but event ${yes(event)}`);
+  assertBothOrNeither({ useCase, point, backend }, await found());
 }
 
 for (const backend of STORAGE_BACKENDS) {

@@ -3,18 +3,12 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { STORAGE_BACKENDS, backendEnv } from '@gatehouse/testing';
+import { assertBothOrNeither, type CrashFinding, STORAGE_BACKENDS, backendEnv, skipReason } from '@gatehouse/testing';
 import { startIdentity, type IdentityHarness, type SignedIn } from './test-support/harness.js';
 
 const R = commonV1.Role;
 const Act = auditEventV1.Action;
 const O = auditEventV1.Outcome;
-
-/** What one crash case checks once the killed replica's store is read by a live one. */
-interface Observed {
-  state: boolean;
-  event: boolean;
-}
 
 /**
  * Issue 14 item 5 for identity, from outside: a replica in a child process, armed to die by
@@ -31,9 +25,10 @@ for (const backend of STORAGE_BACKENDS) {
     let helper: SignedIn;
     let n = 0;
 
+    let skipped: string | undefined;
+
     before(async () => {
-      const skipped: string[] = [];
-      const env = await backendEnv('identity', backend, (why) => skipped.push(why));
+      const env = await backendEnv('identity', backend, (why) => (skipped = why));
       if (!env) return;
       h = await startIdentity(env);
       cli = await h.client('cli');
@@ -66,7 +61,7 @@ for (const backend of STORAGE_BACKENDS) {
      * Runs `rpc` on a child replica armed at `identity.<useCase>.<point>`, checks it died by
      * SIGKILL, drains the outbox through the in-process replica, and prints and checks the line.
      */
-    const crash = async (useCase: string, point: string, rpc: (c: IdentityServiceClient) => Promise<unknown>, observe: () => Promise<Observed>): Promise<void> => {
+    const crash = async (useCase: string, point: string, rpc: (c: IdentityServiceClient) => Promise<unknown>, observe: () => Promise<CrashFinding>): Promise<void> => {
       const child = await h!.spawnReplica({ GATEHOUSE_TEST_FAULT_POINT: `identity.${useCase}.${point}` });
       const c = await child.client('cli');
       let outcome = '';
@@ -88,15 +83,11 @@ for (const backend of STORAGE_BACKENDS) {
       assert.equal(exited.signal, 'SIGKILL', `the replica died at ${point} (the call ${outcome}; exit ${JSON.stringify(exited)})`);
       assert.notEqual(outcome, 'answered', 'the killed replica did not answer OK');
       await h!.drainAudit();
-      const seen = await observe();
-      const verdict = seen.state === seen.event ? (seen.state ? 'both' : 'neither') : 'MISMATCH';
-      const line = `crash ${useCase} @ ${point} (${backend}): state ${seen.state ? 'yes' : 'no'}, event ${seen.event ? 'yes' : 'no'} -> ${verdict}`;
-      console.log(line);
-      assert.notEqual(verdict, 'MISMATCH', line);
+      assertBothOrNeither({ useCase, point, backend }, await observe());
     };
 
     test('ApproveAccount: the account is active with its event, or still pending without one', async (t) => {
-      if (!h) return t.skip('no MongoDB reachable');
+      if (!h) return t.skip(skipReason(skipped));
       for (const point of ['account-update', 'before-commit', 'after-commit']) {
         const accountId = await applicant();
         await crash(
@@ -112,7 +103,7 @@ for (const backend of STORAGE_BACKENDS) {
     });
 
     test('ApproveAccount with a privileged role: the pending change exists with its request event, or neither', async (t) => {
-      if (!h) return t.skip('no MongoDB reachable');
+      if (!h) return t.skip(skipReason(skipped));
       for (const point of ['role-change-create', 'before-commit', 'after-commit']) {
         const accountId = await applicant();
         await crash(
@@ -131,7 +122,7 @@ for (const backend of STORAGE_BACKENDS) {
     });
 
     test('SetRoles: the roles changed (sessions revoked) with their event, or nothing changed', async (t) => {
-      if (!h) return t.skip('no MongoDB reachable');
+      if (!h) return t.skip(skipReason(skipped));
       for (const point of ['account-update', 'revocation-log', 'sessions-revoke', 'before-commit', 'after-commit']) {
         const accountId = await h.approve(officer, `crash.roles.${backend}.${++n}@bank.example`, [R.ROLE_DEVELOPER]);
         await crash(
@@ -147,7 +138,7 @@ for (const backend of STORAGE_BACKENDS) {
     });
 
     test('ApproveRoleChange: the change applied AND the roles set, with both events, or none of it', async (t) => {
-      if (!h) return t.skip('no MongoDB reachable');
+      if (!h) return t.skip(skipReason(skipped));
       for (const point of ['role-change-decide', 'account-update', 'revocation-log', 'sessions-revoke', 'before-commit', 'after-commit']) {
         const accountId = await h.approve(officer, `crash.grant.${backend}.${++n}@bank.example`, [R.ROLE_DEVELOPER]);
         const requested = await call(cli, cli.setRoles, { accountId, roles: [R.ROLE_DEVELOPER, R.ROLE_MANAGER], reason: 'crash test: promotion' }, { bearer: officer.token });
@@ -174,7 +165,7 @@ for (const backend of STORAGE_BACKENDS) {
     });
 
     test('VerifyOtp (issue 14 item 4, one unit): the session exists with its events and the code is used, or none of it', async (t) => {
-      if (!h) return t.skip('no MongoDB reachable');
+      if (!h) return t.skip(skipReason(skipped));
       const points = ['throttle-reserve', 'credential-cas', 'sign-in-cas', 'throttle-reset', 'session-record', 'account-update', 'before-commit', 'after-commit'];
       for (const point of points) {
         const email = `crash.otp.${backend}.${++n}@bank.example`;

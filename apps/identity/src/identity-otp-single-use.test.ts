@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { STORAGE_BACKENDS, backendEnv } from '@gatehouse/testing';
+import { STORAGE_BACKENDS, backendEnv, skipReason } from '@gatehouse/testing';
 import { startIdentity, type IdentityHarness, type SignedIn } from './test-support/harness.js';
 
 const Act = auditEventV1.Action;
@@ -20,8 +20,10 @@ for (const backend of STORAGE_BACKENDS) {
     let h: IdentityHarness | undefined;
     let officer: SignedIn;
 
+    let skipped: string | undefined;
+
     before(async () => {
-      const env = await backendEnv('identity', backend, () => undefined);
+      const env = await backendEnv('identity', backend, (why) => (skipped = why));
       if (!env) return;
       // The throttle must not be what refuses the replays: 100 attempts stay under the lock. One
       // account's units run one at a time (jongodb: in turn), so the last of 100 waits longer
@@ -34,7 +36,7 @@ for (const backend of STORAGE_BACKENDS) {
     });
 
     test('one code on 100 sign-ins: exactly one session and one otp_verify success; every other call is refused as invalid', async (t) => {
-      if (!h) return t.skip('no MongoDB reachable');
+      if (!h) return t.skip(skipReason(skipped));
       const email = `single.use.${backend}@bank.example`;
       const accountId = await h.approve(officer, email, [commonV1.Role.ROLE_DEVELOPER]);
       const first = await h.firstSignIn(email);

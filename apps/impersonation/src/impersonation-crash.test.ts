@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { auditEventV1, impersonationV1, type ImpersonationServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { refused } from '@gatehouse/testing';
+import { assertBothOrNeither, refused } from '@gatehouse/testing';
 import { BACKENDS, backendEnv, startImpersonation, type ImpersonationHarness } from './test-support/harness.js';
 
 const P = impersonationV1;
@@ -75,15 +75,9 @@ for (const backend of BACKENDS) {
       await h.drainAudit();
     };
 
-    const report = (useCase: string, point: string, state: boolean, event: boolean) => {
-      const verdict = state === event ? (state ? 'both' : 'neither') : 'MISMATCH';
-      console.log(`crash ${useCase} @ impersonation.${point} (${backend}): state ${state ? 'yes' : 'no'}, event ${event ? 'yes' : 'no'} -> ${verdict}`);
-      return verdict;
-    };
     const counts = { both: 0, neither: 0 };
-    const tally = (v: string) => {
-      assert.ok(v === 'both' || v === 'neither', 'the state change and its event are found both or neither');
-      counts[v as 'both' | 'neither'] += 1;
+    const tally = (useCase: string, point: string, state: boolean, event: boolean) => {
+      counts[assertBothOrNeither({ useCase, point: `impersonation.${point}`, backend }, { state, event })] += 1;
     };
 
     before(async () => {
@@ -113,7 +107,7 @@ for (const backend of BACKENDS) {
         if (started[0]) assert.equal(started[0].subject?.id, grants[0]?.grantId, 'the event names the grant that exists');
         // The confirmed intent reached audit before anything was written, whatever the point.
         assert.equal(h.events.filter((e) => e.customerDomain === domain && e.action === A.ACTION_IMPERSONATION_START && e.outcome === O.OUTCOME_ATTEMPTED).length, 1);
-        tally(report('StartImpersonation', point, grants.length === 1, started.length === 1));
+        tally('StartImpersonation', point, grants.length === 1, started.length === 1);
         // Either way the domain's count is consistent: the same employee may still start twice more (threshold 3).
         for (const u of ['u-2', 'u-3']) await startOn(cli, support(me), domain, u);
         const fourth = startOn(cli, support(me), domain, 'u-4');
@@ -137,7 +131,7 @@ for (const backend of BACKENDS) {
         const next = startOn(cli, support(me), domain, 'u-5');
         if (accepted) await next;
         else assert.match((await refused(next)).details, /blocked by anomaly/);
-        tally(report('ResolveAnomaly ACCEPT', point, accepted, decided.length === 1));
+        tally('ResolveAnomaly ACCEPT', point, accepted, decided.length === 1);
       });
     }
 
@@ -157,7 +151,7 @@ for (const backend of BACKENDS) {
         const active = await activeIn(domain);
         assert.equal(active.length, rejected ? 0 : 3, 'the grants revoked iff rejected');
         assert.equal(outcomes(A.ACTION_IMPERSONATION_REVOKE, (e) => e.customerDomain === domain).length, rejected ? 3 : 0, 'one revoke event per revoked grant');
-        tally(report('ResolveAnomaly REJECT', point, rejected, decided.length === 1));
+        tally('ResolveAnomaly REJECT', point, rejected, decided.length === 1);
       });
     }
   });

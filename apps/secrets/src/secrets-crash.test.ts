@@ -5,7 +5,7 @@ import { MongoOutboxRepository, SqliteOutboxRepository } from '@gatehouse/audit-
 import { auditEventV1, commonV1, secretsV1, type SecretsServiceClient } from '@gatehouse/contracts';
 import type { HostedService } from '@gatehouse/service-host';
 import { call } from '@gatehouse/service-kit';
-import { refused, type ChildReplica } from '@gatehouse/testing';
+import { assertBothOrNeither, refused, type ChildReplica } from '@gatehouse/testing';
 import { BACKENDS, backendEnv, startSecrets, TEST_PASSPHRASE, type SecretsHarness } from './test-support/harness.js';
 
 const S = secretsV1;
@@ -58,10 +58,7 @@ async function crashAt(
   }
   await h.drainAudit();
   const seen = await found();
-  const yes = (b: boolean) => (b ? 'yes' : 'no');
-  const verdict = seen.state && seen.event ? 'both' : !seen.state && !seen.event ? 'neither' : 'MISMATCH';
-  console.log(`crash ${useCase} @ ${point} (${backend}): state ${yes(seen.state)}, event ${yes(seen.event)} -> ${verdict}`);
-  assert.notEqual(verdict, 'MISMATCH', `${point} on ${backend}: state ${yes(seen.state)} but event ${yes(seen.event)}`);
+  assertBothOrNeither({ useCase, point, backend }, seen);
   return seen;
 }
 

@@ -1,5 +1,5 @@
 import type { Transaction } from '@gatehouse/core';
-import { insertOrAlreadyExists, mongoSession, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { inMongoTx, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import { Binary } from 'mongodb';
 import type { SigningKeyRecord, SigningKeyRepository } from './signing-key.js';
 
@@ -39,7 +39,7 @@ export class MongoSigningKeyRepository implements SigningKeyRepository {
       createdAt: k.createdAt,
       activatesAt: k.activatesAt,
     };
-    await insertOrAlreadyExists(() => this.col.insertOne(doc, tx ? { session: mongoSession(tx) } : {}), 'a signing key with this id already exists');
+    await insertOrAlreadyExists(() => this.col.insertOne(doc, inMongoTx(tx)), 'a signing key with this id already exists');
   }
 
   async list(): Promise<SigningKeyRecord[]> {

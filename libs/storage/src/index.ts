@@ -4,6 +4,7 @@ export type { SqliteMigration } from './sqlite-migrations.js';
 export {
   openMongo,
   mongoSession,
+  inMongoTx,
   MongoStore,
   type MongoOptions,
   type MongoMigration,

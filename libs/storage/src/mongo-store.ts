@@ -89,6 +89,11 @@ export function mongoSession(tx: Transaction): ClientSession {
   return liveMongoTx(tx).session;
 }
 
+/** Driver options that run an operation in `tx` (a use case's unit of work), or on its own without one. */
+export function inMongoTx(tx: Transaction | undefined): { session?: ClientSession } {
+  return tx ? { session: mongoSession(tx) } : {};
+}
+
 const TRANSACTION_OPTIONS: TransactionOptions = {
   readConcern: { level: 'snapshot' },
   writeConcern: { w: 'majority', journal: true },

@@ -58,6 +58,7 @@ export { probeStore, probed, unsynced, type ProbedRun, type StoreCounts, type St
 export { catchThis, catchInstance, timePorts, portBreakdown, type PortStat, type PortTimers } from './port-breakdown.js';
 export { refused, answeredTooLate } from './rpc-refusal.js';
 export { drainOutbox } from './drain-outbox.js';
-export { startServiceHarness, addFirstReplica, backendEnv, STORAGE_BACKENDS, type ServiceHarness, type ChildReplica, type ServiceHarnessOptions } from './service-harness.js';
+export { startServiceHarness, addFirstReplica, backendEnv, skipReason, STORAGE_BACKENDS, type ServiceHarness, type ChildReplica, type ServiceHarnessOptions } from './service-harness.js';
 export { spawnChildReplica } from './child-replica.js';
 export { openCommitFloor, type CommitFloor } from './commit-floor.js';
+export { assertBothOrNeither, type CrashFinding } from './crash-verdict.js';

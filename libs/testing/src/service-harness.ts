@@ -190,3 +190,12 @@ export async function backendEnv(service: string, backend: (typeof STORAGE_BACKE
   }
   return { GATEHOUSE_STORE: 'mongodb', MONGO_URL: mongo.url, GATEHOUSE_MONGO_DB: uniqueDbName(service) };
 }
+
+/**
+ * The reason to skip a case whose suite has no harness: the one backendEnv gave. Without one the
+ * suite's setup failed silently, and that is a failure, never a skip.
+ */
+export function skipReason(skipped: string | undefined): string {
+  if (skipped === undefined) throw new Error('the suite has no harness and no reason to skip: its setup did not run');
+  return skipped;
+}

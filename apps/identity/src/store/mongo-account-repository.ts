@@ -1,6 +1,6 @@
 import type { Transaction } from '@gatehouse/core';
-import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
-import { docTurn, inTx } from './mongo-tx.js';
+import { inMongoTx, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn } from './mongo-tx.js';
 import type { Account, AccountFilter, AccountRepository } from '../domain/accounts/account.js';
 
 const ACCOUNTS = 'accounts';
@@ -38,18 +38,18 @@ export class MongoAccountRepository implements AccountRepository {
   async create(tx: Transaction, a: Account): Promise<void> {
     await docTurn(tx, this.store, ACCOUNTS, 'google', a.issuer, a.subject);
     await insertOrAlreadyExists(() =>
-      this.col.insertOne(toDoc(a), inTx(tx)),
+      this.col.insertOne(toDoc(a), inMongoTx(tx)),
       'an account with this Google issuer and subject already exists',
     );
   }
 
   async byId(accountId: string, tx?: Transaction): Promise<Account | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(accountId) } }, inTx(tx));
+    const d = await this.col.findOne({ _id: { $eq: String(accountId) } }, inMongoTx(tx));
     return d ? toAccount(d) : undefined;
   }
 
   async byIssuerSubject(issuer: string, subject: string, tx?: Transaction): Promise<Account | undefined> {
-    const d = await this.col.findOne({ issuer: { $eq: String(issuer) }, subject: { $eq: String(subject) } }, inTx(tx));
+    const d = await this.col.findOne({ issuer: { $eq: String(issuer) }, subject: { $eq: String(subject) } }, inMongoTx(tx));
     return d ? toAccount(d) : undefined;
   }
 
@@ -62,17 +62,17 @@ export class MongoAccountRepository implements AccountRepository {
     if (page.after) {
       f['$or'] = [{ createdAt: { $lt: page.after.createdAt } }, { createdAt: page.after.createdAt, _id: { $lt: String(page.after.accountId) } }];
     }
-    const docs = await this.col.find(f, inTx(tx)).sort({ createdAt: -1, _id: -1 }).limit(page.limit).toArray();
+    const docs = await this.col.find(f, inMongoTx(tx)).sort({ createdAt: -1, _id: -1 }).limit(page.limit).toArray();
     return docs.map(toAccount);
   }
 
   async update(tx: Transaction, a: Account): Promise<boolean> {
     await docTurn(tx, this.store, ACCOUNTS, a.accountId);
-    const r = await this.col.replaceOne({ _id: { $eq: String(a.accountId) }, version: { $eq: a.version - 1 } }, toDoc(a), inTx(tx));
+    const r = await this.col.replaceOne({ _id: { $eq: String(a.accountId) }, version: { $eq: a.version - 1 } }, toDoc(a), inMongoTx(tx));
     return r.modifiedCount === 1;
   }
 
   async countActiveOfficers(tx?: Transaction): Promise<number> {
-    return this.col.countDocuments({ state: 'active', roles: 'security_officer' }, inTx(tx));
+    return this.col.countDocuments({ state: 'active', roles: 'security_officer' }, inMongoTx(tx));
   }
 }

@@ -1,6 +1,7 @@
+import { inMongoTx } from '@gatehouse/storage';
 import type { Transaction } from '@gatehouse/core';
 import type { MongoStore } from '@gatehouse/storage';
-import { docTurn, inTx } from './mongo-tx.js';
+import { docTurn } from './mongo-tx.js';
 import type { BootstrapTokenRepository } from '../domain/sessions/bootstrap-token.js';
 
 const BOOTSTRAP = 'bootstrap_token';
@@ -32,7 +33,7 @@ export class MongoBootstrapTokenRepository implements BootstrapTokenRepository {
     await this.col.replaceOne(
       { _id: BOOTSTRAP_ID },
       { tokenHash: String(tokenHash), createdAt: new Date(createdAt.getTime()), expiresAt: new Date(expiresAt.getTime()), usedAt: null },
-      { upsert: true, ...inTx(tx) },
+      { upsert: true, ...inMongoTx(tx) },
     );
   }
 
@@ -42,12 +43,12 @@ export class MongoBootstrapTokenRepository implements BootstrapTokenRepository {
     const r = await this.col.updateOne(
       { _id: { $eq: BOOTSTRAP_ID }, tokenHash: { $eq: String(tokenHash) }, usedAt: { $eq: null }, expiresAt: { $gt: at } },
       { $set: { usedAt: at } },
-      inTx(tx),
+      inMongoTx(tx),
     );
     return r.modifiedCount === 1;
   }
 
   async pending(now: Date, tx?: Transaction): Promise<boolean> {
-    return (await this.col.findOne({ _id: { $eq: BOOTSTRAP_ID }, usedAt: { $eq: null }, expiresAt: { $gt: new Date(now.getTime()) } }, inTx(tx))) !== null;
+    return (await this.col.findOne({ _id: { $eq: BOOTSTRAP_ID }, usedAt: { $eq: null }, expiresAt: { $gt: new Date(now.getTime()) } }, inMongoTx(tx))) !== null;
   }
 }

@@ -1,6 +1,6 @@
 import type { Transaction } from '@gatehouse/core';
-import { insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
-import { docTurn, inTx } from './mongo-tx.js';
+import { inMongoTx, insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn } from './mongo-tx.js';
 import { INITIAL_THROTTLE_STATE, type OtpCasGuard, type OtpCredential, type ThrottleCasStore, type ThrottleState } from '../domain/otp/index.js';
 import type { OtpCredentialRepository } from './sqlite-otp-repository.js';
 
@@ -30,18 +30,18 @@ export class MongoOtpCredentialRepository implements OtpCredentialRepository {
   async create(tx: Transaction, c: OtpCredential): Promise<void> {
     const { credentialId, ...rest } = c;
     await insertOrAlreadyExists(() =>
-      this.col.insertOne({ ...rest, _id: credentialId }, inTx(tx)),
+      this.col.insertOne({ ...rest, _id: credentialId }, inMongoTx(tx)),
       'an OTP credential with this id already exists',
     );
   }
 
   async get(credentialId: string, tx?: Transaction): Promise<OtpCredential | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(credentialId) } }, inTx(tx));
+    const d = await this.col.findOne({ _id: { $eq: String(credentialId) } }, inMongoTx(tx));
     return d ? toCredential(d) : undefined;
   }
 
   async byAccount(accountId: string, status: OtpCredential['status'], tx?: Transaction): Promise<OtpCredential[]> {
-    return (await this.col.find({ accountId: { $eq: String(accountId) }, status: { $eq: String(status) as OtpCredential['status'] } }, inTx(tx)).toArray()).map(toCredential);
+    return (await this.col.find({ accountId: { $eq: String(accountId) }, status: { $eq: String(status) as OtpCredential['status'] } }, inMongoTx(tx)).toArray()).map(toCredential);
   }
 
   async compareAndSet(tx: Transaction, guard: OtpCasGuard, next: Partial<OtpCredential>): Promise<boolean> {
@@ -55,7 +55,7 @@ export class MongoOtpCredentialRepository implements OtpCredentialRepository {
         counter: { $eq: guard.counter },
       },
       { $set: set },
-      inTx(tx),
+      inMongoTx(tx),
     );
     return r !== null;
   }
@@ -74,7 +74,7 @@ export class MongoThrottleRepository implements ThrottleCasStore {
     // (reserve), so on jongodb, whose transactions read a snapshot and detect no write conflict,
     // the units of one account run one after the other and each reads the last one's commit.
     if (tx) await docTurn(tx, this.store, THROTTLE, String(accountId));
-    const d = await this.col.findOne({ _id: { $eq: String(accountId) } }, inTx(tx));
+    const d = await this.col.findOne({ _id: { $eq: String(accountId) } }, inMongoTx(tx));
     return d ? { consecutiveFailures: d.consecutiveFailures, lockedAt: d.lockedAt ?? null, nextAttemptAt: d.nextAttemptAt ?? null } : { ...INITIAL_THROTTLE_STATE };
   }
 
@@ -82,9 +82,9 @@ export class MongoThrottleRepository implements ThrottleCasStore {
     const id = String(accountId);
     await docTurn(tx, this.store, THROTTLE, id);
     const initial = guard.consecutiveFailures === 0 && guard.lockedAt === null && guard.nextAttemptAt === null;
-    if (initial && !(await this.col.findOne({ _id: { $eq: id } }, inTx(tx)))) {
+    if (initial && !(await this.col.findOne({ _id: { $eq: id } }, inMongoTx(tx)))) {
       try {
-        await this.col.insertOne({ _id: id, ...next }, inTx(tx));
+        await this.col.insertOne({ _id: id, ...next }, inMongoTx(tx));
         return true;
       } catch (err) {
         if (isDuplicateKey(err)) return false;
@@ -94,7 +94,7 @@ export class MongoThrottleRepository implements ThrottleCasStore {
     const r = await this.col.findOneAndUpdate(
       { _id: { $eq: id }, consecutiveFailures: { $eq: guard.consecutiveFailures }, lockedAt: { $eq: guard.lockedAt }, nextAttemptAt: { $eq: guard.nextAttemptAt } },
       { $set: { consecutiveFailures: next.consecutiveFailures, lockedAt: next.lockedAt, nextAttemptAt: next.nextAttemptAt } },
-      inTx(tx),
+      inMongoTx(tx),
     );
     return r !== null;
   }
@@ -102,8 +102,8 @@ export class MongoThrottleRepository implements ThrottleCasStore {
   async resetIfUnlocked(tx: Transaction, accountId: string, next: ThrottleState): Promise<boolean> {
     const id = String(accountId);
     await docTurn(tx, this.store, THROTTLE, id);
-    if (!(await this.col.findOne({ _id: { $eq: id } }, inTx(tx)))) return true;
-    const r = await this.col.findOneAndUpdate({ _id: { $eq: id }, lockedAt: { $eq: null } }, { $set: { ...next } }, inTx(tx));
+    if (!(await this.col.findOne({ _id: { $eq: id } }, inMongoTx(tx)))) return true;
+    const r = await this.col.findOneAndUpdate({ _id: { $eq: id }, lockedAt: { $eq: null } }, { $set: { ...next } }, inMongoTx(tx));
     return r !== null;
   }
 }

@@ -1,6 +1,6 @@
 import type { Transaction } from '@gatehouse/core';
-import { type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
-import { docTurn, inTx } from './mongo-tx.js';
+import { inMongoTx, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn } from './mongo-tx.js';
 import type { RevocationEntry, RevocationKind, RevocationLog } from '../domain/sessions/revocation-log.js';
 
 const REVOCATIONS = 'revocations';
@@ -42,7 +42,7 @@ export class MongoRevocationLog implements RevocationLog {
     await docTurn(tx, this.store, COUNTERS, 'revocations');
     const counter = await this.store.db
       .collection<{ _id: string; seq: number }>(COUNTERS)
-      .findOneAndUpdate({ _id: 'revocations' }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after', ...inTx(tx) });
+      .findOneAndUpdate({ _id: 'revocations' }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after', ...inMongoTx(tx) });
     const sequence = Number(counter?.seq);
     if (!Number.isSafeInteger(sequence) || sequence < 1) throw new Error('revocation counter returned no sequence');
     const doc: RevocationDoc = {
@@ -53,7 +53,7 @@ export class MongoRevocationLog implements RevocationLog {
       revokedAt: new Date(e.revokedAt.getTime()),
       forgetAfter: new Date(e.forgetAfter.getTime()),
     };
-    await this.col.insertOne(doc, inTx(tx));
+    await this.col.insertOne(doc, inMongoTx(tx));
     return toEntry(doc);
   }
 

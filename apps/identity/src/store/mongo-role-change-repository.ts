@@ -1,6 +1,6 @@
 import type { Transaction } from '@gatehouse/core';
-import { type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
-import { docTurn, inTx } from './mongo-tx.js';
+import { inMongoTx, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn } from './mongo-tx.js';
 import type { RoleChange, RoleChangeRepository, RoleChangeState } from '../domain/accounts/role-change.js';
 
 const ROLE_CHANGES = 'role_changes';
@@ -38,18 +38,18 @@ export class MongoRoleChangeRepository implements RoleChangeRepository {
   }
 
   async create(tx: Transaction, c: RoleChange): Promise<void> {
-    await this.col.insertOne(toDoc(c), inTx(tx));
+    await this.col.insertOne(toDoc(c), inMongoTx(tx));
   }
 
   async byId(changeId: string, tx?: Transaction): Promise<RoleChange | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(changeId) } }, inTx(tx));
+    const d = await this.col.findOne({ _id: { $eq: String(changeId) } }, inMongoTx(tx));
     return d ? toChange(d) : undefined;
   }
 
   async list(states: readonly RoleChangeState[], limit: number, tx?: Transaction): Promise<RoleChange[]> {
     if (states.length === 0) return [];
     const docs = await this.col
-      .find({ state: { $in: states.map(String) as RoleChangeState[] } }, inTx(tx))
+      .find({ state: { $in: states.map(String) as RoleChangeState[] } }, inMongoTx(tx))
       .sort({ requestedAt: -1, _id: -1 })
       .limit(limit)
       .toArray();
@@ -58,7 +58,7 @@ export class MongoRoleChangeRepository implements RoleChangeRepository {
 
   async decide(tx: Transaction, next: RoleChange, expected: RoleChangeState = 'pending'): Promise<boolean> {
     await docTurn(tx, this.store, ROLE_CHANGES, next.changeId);
-    const r = await this.col.replaceOne({ _id: { $eq: String(next.changeId) }, state: { $eq: expected }, version: { $eq: next.version - 1 } }, toDoc(next), inTx(tx));
+    const r = await this.col.replaceOne({ _id: { $eq: String(next.changeId) }, state: { $eq: expected }, version: { $eq: next.version - 1 } }, toDoc(next), inMongoTx(tx));
     return r.modifiedCount === 1;
   }
 }

@@ -1,6 +1,6 @@
 import type { Transaction } from '@gatehouse/core';
-import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
-import { docTurn, inTx } from './mongo-tx.js';
+import { inMongoTx, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn } from './mongo-tx.js';
 import type { Filter } from 'mongodb';
 import type { Actor } from '../domain/accounts/account.js';
 import type { SessionFilter, SessionRecord, SessionRepository, SessionStatus } from '../domain/sessions/session-record.js';
@@ -62,34 +62,34 @@ export class MongoSessionRepository implements SessionRepository {
   }
 
   async create(tx: Transaction, r: SessionRecord): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(r), inTx(tx)), 'a session with this id already exists');
+    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(r), inMongoTx(tx)), 'a session with this id already exists');
   }
 
   async get(sessionId: string, tx?: Transaction): Promise<SessionRecord | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(sessionId) } }, inTx(tx));
+    const d = await this.col.findOne({ _id: { $eq: String(sessionId) } }, inMongoTx(tx));
     return d ? toRecord(d) : undefined;
   }
 
   async update(tx: Transaction, r: SessionRecord): Promise<boolean> {
     await docTurn(tx, this.store, SESSIONS, r.sessionId);
-    const res = await this.col.replaceOne({ _id: { $eq: String(r.sessionId) }, version: { $eq: Number(r.version) - 1 }, revokedAt: { $eq: null } }, toDoc(r), inTx(tx));
+    const res = await this.col.replaceOne({ _id: { $eq: String(r.sessionId) }, version: { $eq: Number(r.version) - 1 }, revokedAt: { $eq: null } }, toDoc(r), inMongoTx(tx));
     return res.modifiedCount === 1;
   }
 
   async revoke(tx: Transaction, sessionId: string, at: Date, by: Actor | null, reason: string): Promise<boolean> {
     await docTurn(tx, this.store, SESSIONS, sessionId);
-    const res = await this.col.updateOne({ _id: { $eq: String(sessionId) }, revokedAt: { $eq: null } }, revocation(at, by, reason), inTx(tx));
+    const res = await this.col.updateOne({ _id: { $eq: String(sessionId) }, revokedAt: { $eq: null } }, revocation(at, by, reason), inMongoTx(tx));
     return res.modifiedCount === 1;
   }
 
   async revokeAllForAccount(tx: Transaction, accountId: string, at: Date, by: Actor | null, reason: string): Promise<number> {
     // Each session's turn, in id order (never two units waiting on each other).
-    const ids = (await this.col.find({ accountId: { $eq: String(accountId) }, revokedAt: { $eq: null } }, { ...inTx(tx), projection: { _id: 1 } }).toArray()).map((d) => d._id).sort();
+    const ids = (await this.col.find({ accountId: { $eq: String(accountId) }, revokedAt: { $eq: null } }, { ...inMongoTx(tx), projection: { _id: 1 } }).toArray()).map((d) => d._id).sort();
     for (const id of ids) await docTurn(tx, this.store, SESSIONS, id);
     const res = await this.col.updateMany(
       { accountId: { $eq: String(accountId) }, revokedAt: { $eq: null }, absoluteExpiresAt: { $gt: new Date(at.getTime()) } },
       revocation(at, by, reason),
-      inTx(tx),
+      inMongoTx(tx),
     );
     return res.modifiedCount;
   }
@@ -109,7 +109,7 @@ export class MongoSessionRepository implements SessionRepository {
       and.push({ $or: [{ authTime: { $lt: t } }, { authTime: { $eq: t }, _id: { $lt: String(page.after.sessionId) } }] });
     }
     const docs = await this.col
-      .find(and.length ? { $and: and } : {}, inTx(tx))
+      .find(and.length ? { $and: and } : {}, inMongoTx(tx))
       .sort({ authTime: -1, _id: -1 })
       .limit(page.limit)
       .toArray();
@@ -117,6 +117,6 @@ export class MongoSessionRepository implements SessionRepository {
   }
 
   async hasUsedIp(accountId: string, ip: string, tx?: Transaction): Promise<boolean> {
-    return (await this.col.findOne({ accountId: { $eq: String(accountId) }, pinnedIp: { $eq: String(ip) } }, inTx(tx))) !== null;
+    return (await this.col.findOne({ accountId: { $eq: String(accountId) }, pinnedIp: { $eq: String(ip) } }, inMongoTx(tx))) !== null;
   }
 }

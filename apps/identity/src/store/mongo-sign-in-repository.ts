@@ -1,6 +1,6 @@
 import type { Transaction } from '@gatehouse/core';
-import { insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
-import { docTurn, inTx } from './mongo-tx.js';
+import { inMongoTx, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { docTurn } from './mongo-tx.js';
 import type { SignIn, SignInRepository } from '../domain/sign-in/sign-in.js';
 
 const SIGN_INS = 'sign_ins';
@@ -28,22 +28,22 @@ export class MongoSignInRepository implements SignInRepository {
   }
 
   async create(tx: Transaction, s: SignIn): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(s), inTx(tx)), 'a sign-in with this id already exists');
+    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(s), inMongoTx(tx)), 'a sign-in with this id already exists');
   }
 
   async get(signInId: string, tx?: Transaction): Promise<SignIn | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(signInId) } }, inTx(tx));
+    const d = await this.col.findOne({ _id: { $eq: String(signInId) } }, inMongoTx(tx));
     return d ? toSignIn(d) : undefined;
   }
 
   async update(tx: Transaction, s: SignIn): Promise<boolean> {
     await docTurn(tx, this.store, SIGN_INS, s.signInId);
-    const r = await this.col.replaceOne({ _id: { $eq: String(s.signInId) }, version: { $eq: Number(s.version) - 1 } }, toDoc(s), inTx(tx));
+    const r = await this.col.replaceOne({ _id: { $eq: String(s.signInId) }, version: { $eq: Number(s.version) - 1 } }, toDoc(s), inMongoTx(tx));
     return r.modifiedCount === 1;
   }
 
   async purgeExpired(before: Date, tx?: Transaction): Promise<number> {
-    const r = await this.col.deleteMany({ expiresAt: { $lt: new Date(before.getTime()) } }, inTx(tx));
+    const r = await this.col.deleteMany({ expiresAt: { $lt: new Date(before.getTime()) } }, inMongoTx(tx));
     return r.deletedCount;
   }
 }

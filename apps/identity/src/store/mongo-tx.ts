@@ -1,14 +1,5 @@
 import type { Transaction } from '@gatehouse/core';
-import { inTurnUntilCommit, mongoSession, type MongoStore } from '@gatehouse/storage';
-import type { ClientSession } from 'mongodb';
-
-/**
- * The driver options that run a call inside the caller's unit of work (issue 14): `{ session }`
- * of its transaction, or none for a read outside any unit.
- */
-export function inTx(tx: Transaction | undefined): { session?: ClientSession } {
-  return tx ? { session: mongoSession(tx) } : {};
-}
+import { inTurnUntilCommit, type MongoStore } from '@gatehouse/storage';
 
 /**
  * Takes the document's turn in this process until the unit's transaction ends, before its

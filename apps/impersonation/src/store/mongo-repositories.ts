@@ -1,6 +1,6 @@
 import type { Transaction } from '@gatehouse/core';
-import { inTurn, insertOrAlreadyExists, isDuplicateKey, mongoSession, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
-import type { ClientSession, Filter } from 'mongodb';
+import { inMongoTx, inTurn, insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import type { Filter } from 'mongodb';
 import type {
   AccessReport,
   AccessRepository,
@@ -47,7 +47,6 @@ const date = (d: Date): Date => new Date(d.getTime());
 const nDate = (d: Date | null): Date | null => (d === null ? null : date(d));
 const actor = (a: Actor | null): Actor | null => (a === null ? null : { accountId: text(a.accountId), email: text(a.email) });
 /** The session of the use case's transaction (writes always have one; a read may stand alone). */
-const sessionOf = (tx: Transaction | undefined): { session?: ClientSession } => (tx ? { session: mongoSession(tx) } : {});
 const staff = (s: Staff): Staff => ({ accountId: text(s.accountId), email: text(s.email), displayName: text(s.displayName), roles: s.roles.map(text) });
 
 type GrantDoc = Omit<GrantRecord, 'grantId'> & { _id: string };
@@ -90,11 +89,11 @@ export class MongoGrantRepository implements GrantRepository {
   }
 
   async create(tx: Transaction, g: GrantRecord): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(grantDoc(g), sessionOf(tx)), 'a grant with this id already exists');
+    await insertOrAlreadyExists(() => this.col.insertOne(grantDoc(g), inMongoTx(tx)), 'a grant with this id already exists');
   }
 
   async get(grantId: string, tx?: Transaction): Promise<GrantRecord | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: text(grantId) } }, sessionOf(tx));
+    const d = await this.col.findOne({ _id: { $eq: text(grantId) } }, inMongoTx(tx));
     return d ? grantOf(d) : undefined;
   }
 
@@ -103,7 +102,7 @@ export class MongoGrantRepository implements GrantRepository {
     const d = await inTurn(this.turn(grantId), () => this.col.findOneAndUpdate(
       { _id: { $eq: text(grantId) }, state: { $eq: 'active' }, expiresAt: { $gt: at } },
       { $set: { state: to.state === 'ended' ? 'ended' : 'revoked', endedAt: at, revokedBy: to.revokedBy ? actor(to.revokedBy) : null, revokeReason: to.revokeReason === undefined ? null : text(to.revokeReason) } },
-      { returnDocument: 'after', ...sessionOf(tx) },
+      { returnDocument: 'after', ...inMongoTx(tx) },
     ));
     return d ? grantOf(d) : undefined;
   }
@@ -111,11 +110,11 @@ export class MongoGrantRepository implements GrantRepository {
   async expireDue(tx: Transaction, now: Date, limit: number): Promise<GrantRecord[]> {
     if (emptyPage(limit)) return [];
     const at = date(now);
-    const due = await this.col.find({ state: { $eq: 'active' }, expiresAt: { $lte: at } }, sessionOf(tx)).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray();
+    const due = await this.col.find({ state: { $eq: 'active' }, expiresAt: { $lte: at } }, inMongoTx(tx)).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray();
     const out: GrantRecord[] = [];
     for (const g of due) {
       const d = await inTurn(this.turn(g._id), () =>
-        this.col.findOneAndUpdate({ _id: { $eq: g._id }, state: { $eq: 'active' }, expiresAt: { $lte: at } }, { $set: { state: 'expired', endedAt: g.expiresAt } }, { returnDocument: 'after', ...sessionOf(tx) }),
+        this.col.findOneAndUpdate({ _id: { $eq: g._id }, state: { $eq: 'active' }, expiresAt: { $lte: at } }, { $set: { state: 'expired', endedAt: g.expiresAt } }, { returnDocument: 'after', ...inMongoTx(tx) }),
       );
       if (d) out.push(grantOf(d));
     }
@@ -124,12 +123,12 @@ export class MongoGrantRepository implements GrantRepository {
 
   async markExpiryReported(tx: Transaction, grantIds: string[]): Promise<void> {
     if (grantIds.length === 0) return;
-    await this.col.updateMany({ _id: { $in: grantIds.map(text) } }, { $set: { expiryReported: true } }, sessionOf(tx));
+    await this.col.updateMany({ _id: { $in: grantIds.map(text) } }, { $set: { expiryReported: true } }, inMongoTx(tx));
   }
 
   async expiryUnreported(before: Date, limit: number, tx?: Transaction): Promise<GrantRecord[]> {
     if (emptyPage(limit)) return [];
-    return (await this.col.find({ state: { $eq: 'expired' }, expiryReported: { $eq: false }, expiresAt: { $lt: date(before) } }, sessionOf(tx)).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray()).map(grantOf);
+    return (await this.col.find({ state: { $eq: 'expired' }, expiryReported: { $eq: false }, expiresAt: { $lt: date(before) } }, inMongoTx(tx)).sort({ expiresAt: 1, _id: 1 }).limit(limit).toArray()).map(grantOf);
   }
 
   async listActive(filter: { accountId?: string; customerDomain?: string }, now: Date, page: ActivePage, tx?: Transaction): Promise<GrantRecord[]> {
@@ -141,7 +140,7 @@ export class MongoGrantRepository implements GrantRepository {
       const t = date(page.after.expiresAt);
       and.push({ $or: [{ expiresAt: { $gt: t } }, { expiresAt: { $eq: t }, _id: { $gt: text(page.after.grantId) } }] });
     }
-    return (await this.col.find({ $and: and }, sessionOf(tx)).sort({ expiresAt: 1, _id: 1 }).limit(page.limit).toArray()).map(grantOf);
+    return (await this.col.find({ $and: and }, inMongoTx(tx)).sort({ expiresAt: 1, _id: 1 }).limit(page.limit).toArray()).map(grantOf);
   }
 
   countActive(accountId: string, now: Date): Promise<number> {
@@ -182,7 +181,7 @@ function versionedWrite<D extends { _id: string; version: number }>(store: Mongo
 
 async function versionedWriteNow<D extends { _id: string; version: number }>(store: MongoStore, tx: Transaction, collection: string, doc: D): Promise<boolean> {
   const col = store.db.collection<D>(collection);
-  const options = sessionOf(tx);
+  const options = inMongoTx(tx);
   if (doc.version === 1) {
     try {
       await col.insertOne(doc as Parameters<typeof col.insertOne>[0], options);
@@ -202,7 +201,7 @@ export class MongoBurstRepository implements BurstRepository {
   constructor(private readonly store: MongoStore) {}
 
   async get(accountId: string, customerDomain: string, tx?: Transaction): Promise<BurstWindow | undefined> {
-    const d = await this.store.db.collection<BurstDoc>(BURSTS).findOne({ _id: { $eq: burstKey(accountId, customerDomain) } }, sessionOf(tx));
+    const d = await this.store.db.collection<BurstDoc>(BURSTS).findOne({ _id: { $eq: burstKey(accountId, customerDomain) } }, inMongoTx(tx));
     if (!d) return undefined;
     const { _id, ...rest } = d;
     return rest;
@@ -254,11 +253,11 @@ export class MongoAnomalyRepository implements AnomalyRepository {
   }
 
   async create(tx: Transaction, a: AnomalyRecord): Promise<void> {
-    await insertOrAlreadyExists(() => this.col.insertOne(anomalyDoc(a), sessionOf(tx)), 'an anomaly with this id already exists');
+    await insertOrAlreadyExists(() => this.col.insertOne(anomalyDoc(a), inMongoTx(tx)), 'an anomaly with this id already exists');
   }
 
   async get(anomalyId: string, tx?: Transaction): Promise<AnomalyRecord | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: text(anomalyId) } }, sessionOf(tx));
+    const d = await this.col.findOne({ _id: { $eq: text(anomalyId) } }, inMongoTx(tx));
     return d ? anomalyOf(d) : undefined;
   }
 
@@ -289,7 +288,7 @@ export class MongoLockRepository implements LockRepository {
   constructor(private readonly store: MongoStore) {}
 
   async get(accountId: string, tx?: Transaction): Promise<LockRecord | undefined> {
-    const d = await this.store.db.collection<LockDoc>(LOCKS).findOne({ _id: { $eq: text(accountId) } }, sessionOf(tx));
+    const d = await this.store.db.collection<LockDoc>(LOCKS).findOne({ _id: { $eq: text(accountId) } }, inMongoTx(tx));
     if (!d) return undefined;
     const { _id, ...rest } = d;
     return { ...rest, accountId: _id };
@@ -334,9 +333,9 @@ export class MongoAccessRepository implements AccessRepository {
     // Read first: inside a transaction a failed insert aborts the whole transaction. A report of
     // the same id committed after this transaction's snapshot makes the insert fail with
     // AlreadyExistsError, and the use case runs its unit again (which then reads it here).
-    const existing = await this.col.findOne({ _id: { $eq: doc._id } }, sessionOf(tx));
+    const existing = await this.col.findOne({ _id: { $eq: doc._id } }, inMongoTx(tx));
     if (existing) return { stored: reportOf(existing), duplicate: true };
-    await insertOrAlreadyExists(() => this.col.insertOne(doc, sessionOf(tx)), 'an access report with this id already exists');
+    await insertOrAlreadyExists(() => this.col.insertOne(doc, inMongoTx(tx)), 'an access report with this id already exists');
     return { stored: reportOf(doc), duplicate: false };
   }
 

@@ -1,8 +1,7 @@
 import type { Transaction } from '@gatehouse/core';
-import { inTurnUntilCommit, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { inMongoTx, inTurnUntilCommit, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter } from 'mongodb';
 import type { Environment, ReleaseFilter, ReleaseRecord, ReleaseRepository, ReleaseState } from '../domain/model.js';
-import { inTx } from './mongo-session.js';
 import { actor, date, emptyPage, nullableActor, nullableDate, nullableText, text } from './typed-values.js';
 
 const RELEASES = 'releases';
@@ -78,16 +77,16 @@ export class MongoReleaseRepository implements ReleaseRepository {
 
   async create(tx: Transaction, r: ReleaseRecord): Promise<void> {
     await this.turn(tx, { releaseId: r.releaseId, tokenHash: r.tokenHash });
-    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(r), inTx(tx)), 'a release with this id or token already exists');
+    await insertOrAlreadyExists(() => this.col.insertOne(toDoc(r), inMongoTx(tx)), 'a release with this id or token already exists');
   }
 
   async get(releaseId: string, tx?: Transaction): Promise<ReleaseRecord | undefined> {
-    const d = await this.col.findOne({ _id: { $eq: String(releaseId) } }, inTx(tx));
+    const d = await this.col.findOne({ _id: { $eq: String(releaseId) } }, inMongoTx(tx));
     return d ? toRecord(d) : undefined;
   }
 
   async byTokenHash(tokenHash: string, tx?: Transaction): Promise<ReleaseRecord | undefined> {
-    const d = await this.col.findOne({ tokenHash: { $eq: String(tokenHash) } }, inTx(tx));
+    const d = await this.col.findOne({ tokenHash: { $eq: String(tokenHash) } }, inMongoTx(tx));
     return d ? toRecord(d) : undefined;
   }
 
@@ -97,7 +96,7 @@ export class MongoReleaseRepository implements ReleaseRepository {
     const d = await this.col.findOneAndUpdate(
       { tokenHash: { $eq: String(tokenHash) }, state: { $eq: 'ready' }, expiresAt: { $gt: at } },
       { $set: { state: 'redeemed', redeemedAt: at, redeemedByIdentity: text(by.identity), redeemedFromIp: text(by.ip) }, $inc: { version: 1 } },
-      { returnDocument: 'after', ...inTx(tx) },
+      { returnDocument: 'after', ...inMongoTx(tx) },
     );
     return d ? toRecord(d) : undefined;
   }
@@ -105,13 +104,13 @@ export class MongoReleaseRepository implements ReleaseRepository {
   async update(tx: Transaction, r: ReleaseRecord): Promise<boolean> {
     const { _id, refusedRedemptionCount: _count, ...fields } = toDoc(r);
     await this.turn(tx, { releaseId: _id, tokenHash: fields.tokenHash });
-    const res = await this.col.updateOne({ _id: { $eq: _id }, version: { $eq: Number(r.version) - 1 } }, { $set: fields }, inTx(tx));
+    const res = await this.col.updateOne({ _id: { $eq: _id }, version: { $eq: Number(r.version) - 1 } }, { $set: fields }, inMongoTx(tx));
     return res.modifiedCount === 1;
   }
 
   async countRefusal(tx: Transaction, releaseId: string): Promise<void> {
     await this.turn(tx, { releaseId });
-    await this.col.updateOne({ _id: { $eq: String(releaseId) } }, { $inc: { refusedRedemptionCount: 1 } }, inTx(tx));
+    await this.col.updateOne({ _id: { $eq: String(releaseId) } }, { $inc: { refusedRedemptionCount: 1 } }, inMongoTx(tx));
   }
 
   async list(

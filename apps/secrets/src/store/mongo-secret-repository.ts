@@ -1,8 +1,7 @@
 import type { Transaction } from '@gatehouse/core';
-import { inTurnUntilCommit, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { inMongoTx, inTurnUntilCommit, insertOrAlreadyExists, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter, ObjectId } from 'mongodb';
 import type { Actor, Environment, SecretHead, SecretRepository, SecretVersion } from '../domain/model.js';
-import { inTx } from './mongo-session.js';
 import { actor, assertHeadOf, date, emptyPage, nullableActor, nullableDate, text } from './typed-values.js';
 
 const HEADS = 'secret_heads';
@@ -98,7 +97,7 @@ export class MongoSecretRepository implements SecretRepository {
   async putVersion(tx: Transaction, v: SecretVersion, head: SecretHead): Promise<void> {
     assertHeadOf(v, head);
     await this.turn(tx, v);
-    await insertOrAlreadyExists(() => this.versions.insertOne(versionFields(v), inTx(tx)), 'this version of the secret already exists');
+    await insertOrAlreadyExists(() => this.versions.insertOne(versionFields(v), inMongoTx(tx)), 'this version of the secret already exists');
     await this.moveHead(tx, headFields(head));
   }
 
@@ -110,27 +109,27 @@ export class MongoSecretRepository implements SecretRepository {
    */
   private async moveHead(tx: Transaction, h: SecretHead): Promise<void> {
     const key = secretKey(h.environment, h.app, h.name);
-    if (!(await this.heads.findOne(key, inTx(tx)))) {
-      await insertOrAlreadyExists(() => this.heads.insertOne({ ...h }, inTx(tx)), 'this secret was created concurrently');
+    if (!(await this.heads.findOne(key, inMongoTx(tx)))) {
+      await insertOrAlreadyExists(() => this.heads.insertOne({ ...h }, inMongoTx(tx)), 'this secret was created concurrently');
       return;
     }
     const filter: Filter<HeadDoc> = { ...key, latestVersion: { $lt: h.latestVersion } };
-    await this.heads.updateOne(filter, { $set: h }, inTx(tx));
+    await this.heads.updateOne(filter, { $set: h }, inMongoTx(tx));
   }
 
   async head(environment: Environment, app: string, name: string, tx?: Transaction): Promise<SecretHead | undefined> {
-    const d = await this.heads.findOne(secretKey(environment, app, name), inTx(tx));
+    const d = await this.heads.findOne(secretKey(environment, app, name), inMongoTx(tx));
     return d ? toHead(d) : undefined;
   }
 
   async version(environment: Environment, app: string, name: string, version: number, tx?: Transaction): Promise<SecretVersion | undefined> {
-    const d = await this.versions.findOne({ ...secretKey(environment, app, name), version: { $eq: Number(version) } }, inTx(tx));
+    const d = await this.versions.findOne({ ...secretKey(environment, app, name), version: { $eq: Number(version) } }, inMongoTx(tx));
     return d ? toVersion(d) : undefined;
   }
 
   async latestOfApp(environment: Environment, app: string, tx?: Transaction): Promise<SecretVersion[]> {
     const heads = await this.heads
-      .find({ environment: { $eq: String(environment) as Environment }, app: { $eq: String(app) }, deletedAt: { $eq: null } }, inTx(tx))
+      .find({ environment: { $eq: String(environment) as Environment }, app: { $eq: String(app) }, deletedAt: { $eq: null } }, inMongoTx(tx))
       .sort({ name: 1 })
       .toArray();
     if (heads.length === 0) return [];
@@ -138,7 +137,7 @@ export class MongoSecretRepository implements SecretRepository {
       .find({
         $or: heads.map((h) => ({ ...secretKey(h.environment, h.app, h.name), version: { $eq: h.latestVersion } })),
         destroyedAt: { $eq: null },
-      }, inTx(tx))
+      }, inMongoTx(tx))
       .toArray();
     // In the heads' order (the server's, as the SQLite adapter's ORDER BY name).
     const rank = new Map(heads.map((h, i) => [h.name, i]));
@@ -176,15 +175,15 @@ export class MongoSecretRepository implements SecretRepository {
     const marked = await this.heads.findOneAndUpdate(
       { ...secretKey(environment, app, name), deletedAt: { $eq: null } },
       { $set: { deletedAt: when, deletedBy: actor(by) } },
-      { returnDocument: 'after', ...inTx(tx) },
+      { returnDocument: 'after', ...inMongoTx(tx) },
     );
-    const head = marked ?? (await this.heads.findOne(secretKey(environment, app, name), inTx(tx)));
+    const head = marked ?? (await this.heads.findOne(secretKey(environment, app, name), inMongoTx(tx)));
     if (head && head.deletedAt !== null) {
       // The versions this head covered; a higher one belongs to a Put that re-creates the secret.
       await this.versions.updateMany(
         { ...secretKey(head.environment, head.app, head.name), version: { $lte: head.latestVersion }, destroyedAt: { $eq: null } },
         { $set: { ciphertext: '', iv: '', tag: '', wrappedDataKey: '', destroyedAt: marked ? when : date(head.deletedAt) } },
-        inTx(tx),
+        inMongoTx(tx),
       );
     }
     return marked !== null;
@@ -207,7 +206,7 @@ export class MongoSecretRepository implements SecretRepository {
     const res = await this.versions.updateOne(
       { ...secretKey(v.environment, v.app, v.name), version: { $eq: Number(v.version) }, masterKeyVersion: { $eq: Number(fromMasterVersion) }, destroyedAt: { $eq: null } },
       { $set: { wrappedDataKey: text(wrappedDataKey), masterKeyVersion: Number(toMasterVersion) } },
-      inTx(tx),
+      inMongoTx(tx),
     );
     return res.matchedCount === 1;
   }
