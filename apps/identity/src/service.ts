@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { auditedUnitOfWork, outboxAuditSink } from '@gatehouse/audit-client';
+import { auditedKeyCreation, auditedUnitOfWork, outboxAuditSink } from '@gatehouse/audit-client';
 import { AllowlistServiceClient } from '@gatehouse/contracts';
 import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { loadOrCreateSecretFile, replaceSecretFile } from '@gatehouse/pki';
@@ -17,7 +17,6 @@ import { GoogleTokenVerifier } from './domain/google/index.js';
 import type { IdentityDeps } from './domain/identity-deps.js';
 import { AccountThrottle, SeedCipher } from './domain/otp/index.js';
 import type { IdentityAction, IdentityAudit, IdentityUnitOfWork } from './domain/ports.js';
-import { auditKeyRotation } from './domain/sessions/key-rotation-audit.js';
 import { validateLifetimes } from './domain/sessions/session-policy.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { RevocationHub } from './domain/sessions/revocation-log.js';
@@ -110,11 +109,18 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
       }),
       clock,
     );
-    const keys = new SigningKeyRing(repos.signingKeys, secrets.signingKeyCipher, clock, auditKeyRotation(uow), {
-      rotateEveryMs: cfg.GATEHOUSE_SIGNING_KEY_ROTATION_DAYS * 24 * 3600_000,
-      publishAheadMs: 3600_000,
-      keepRetiredMs: lifetimes.stagingAbsoluteMs + 3600_000,
-    });
+    const keys = new SigningKeyRing(
+      auditedKeyCreation('identity', repos.signingKeys, uow),
+      secrets.signingKeyCipher,
+      clock,
+      // The rotation event was committed with the key itself (auditedKeyCreation): nothing left to do.
+      async () => undefined,
+      {
+        rotateEveryMs: cfg.GATEHOUSE_SIGNING_KEY_ROTATION_DAYS * 24 * 3600_000,
+        publishAheadMs: 3600_000,
+        keepRetiredMs: lifetimes.stagingAbsoluteMs + 3600_000,
+      },
+    );
     await keys.fresh();
     const revocationHub = new RevocationHub(repos.revocations, clock, {
       pollMs: cfg.GATEHOUSE_REVOCATION_POLL_MS,

@@ -1,11 +1,10 @@
 import path from 'node:path';
-import { auditedUnitOfWork, auditedUnitsInTurn, outboxAuditSink } from '@gatehouse/audit-client';
+import { auditedKeyCreation, auditedUnitOfWork, auditedUnitsInTurn, outboxAuditSink } from '@gatehouse/audit-client';
 import { AllowlistServiceClient, IdentityServiceClient } from '@gatehouse/contracts';
 import type { ServiceSpec } from '@gatehouse/service-host';
 import { allowlistChecker, ConfigError } from '@gatehouse/service-kit';
 import { sessionVerifierFromConfig } from '@gatehouse/session';
 import { loadOrCreateMasterKey, masterKeyCipher, MongoSigningKeyRepository, SigningKeyRing, SqliteSigningKeyRepository } from '@gatehouse/signing-keys';
-import { auditedKeyCreation } from './audited-key-repository.js';
 import { impersonationConfigShape } from './config.js';
 import { Impersonation, type ImpersonationAction } from './domain/impersonation-service.js';
 import { impersonationBinding } from './rpc/impersonation-rpc.js';
@@ -31,7 +30,7 @@ export const impersonationService: ServiceSpec<typeof impersonationConfigShape> 
     const master = loadOrCreateMasterKey(cfg.GATEHOUSE_IMPERSONATION_MASTER_KEY_FILE ?? path.join(cfg.GATEHOUSE_DATA_DIR, 'impersonation-master.key'), 'GATEHOUSE_IMPERSONATION_MASTER_KEY_FILE');
     const maxGrantMs = cfg.GATEHOUSE_IMPERSONATION_MAX_MINUTES * 60_000;
     const keys = new SigningKeyRing(
-      auditedKeyCreation(store.backend === 'sqlite' ? new SqliteSigningKeyRepository(store.store) : new MongoSigningKeyRepository(store.store), uow),
+      auditedKeyCreation('impersonation', store.backend === 'sqlite' ? new SqliteSigningKeyRepository(store.store) : new MongoSigningKeyRepository(store.store), uow),
       masterKeyCipher([master], 'gatehouse/impersonation/token-signing-key', 'gatehouse/impersonation-token-signing-key'),
       clock,
       // The rotation event was committed with the key itself (auditedKeyCreation): nothing left to do.

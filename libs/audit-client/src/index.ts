@@ -15,6 +15,7 @@ export { AuditEmitter, type AuditEventInput, type ConfirmedEvent, type EmitterOp
 export { grpcAuditSender } from './grpc-sender.js';
 export { auditedUnitOfWork, type AuditedTransaction, type AuditedUnitOfWork } from './audited-unit-of-work.js';
 export { auditedUnitsInTurn } from './units-in-turn.js';
+export { auditedKeyCreation } from './audited-key-creation.js';
 export {
   validateEvent,
   validateBatch,

@@ -82,6 +82,9 @@ export async function startAudit(env: Record<string, string> = {}, existingDir?:
       for (const c of clients) c.close();
       await hosted.shutdown('test over');
       await identity.stop();
+      // A folder the harness made is its own to remove; a caller's folder (a restart on the
+      // same data from another harness) stays for the caller.
+      if (!existingDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
   return harness;
