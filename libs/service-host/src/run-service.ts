@@ -35,6 +35,7 @@ import {
   SqliteOutboxRepository,
   type OutboxRepository,
 } from '@gatehouse/audit-client';
+import { registerRelayMetrics } from './relay-metrics.js';
 
 declare const __GATEHOUSE_VERSION__: string | undefined;
 
@@ -159,9 +160,9 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
 
   let relay: AuditRelay | undefined;
   let audit: AuditEmitter | undefined;
+  let outbox: OutboxRepository | undefined;
   if (spec.shipsAuditEvents) {
-    const outbox: OutboxRepository =
-      store.backend === 'sqlite' ? new SqliteOutboxRepository(store.store) : new MongoOutboxRepository(store.store);
+    outbox = store.backend === 'sqlite' ? new SqliteOutboxRepository(store.store) : new MongoOutboxRepository(store.store);
     const client = dial(AuditServiceClient, cfg.GATEHOUSE_AUDIT_ADDR, clientSecurity);
     const sender = grpcAuditSender(client);
     relay = new AuditRelay({ outbox, send: sender, log: log.child({ component: 'audit-relay' }), ...(opts.clock ? { clock: opts.clock } : {}) });
@@ -221,6 +222,7 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
 
   started.server = server;
   for (const [name, ok] of conditions) server.setCondition(name, ok);
+  if (outbox) registerRelayMetrics(server.metrics.registry, outbox, opts.clock ?? systemClock);
   if (cfg.GATEHOUSE_READY_FILE) writeReadyFile(cfg.GATEHOUSE_READY_FILE, { port: server.port, metricsPort: server.metricsPort, pid: process.pid });
   const unwatch = cfg.GATEHOUSE_PARENT_PID ? watchParent(cfg.GATEHOUSE_PARENT_PID, server, log) : undefined;
   if (opts.handleSignals) stopOnSignals(server, log);
