@@ -1,6 +1,7 @@
 // `nx run secrets:bench` (part 2): PutSecret (envelope encryption) over gRPC (mTLS) against the
 // repository's raw insert of rows of the same shape in a separate SQLite file, same run, same
-// concurrency. See run.ts for why this baseline.
+// concurrency (the raw-operation line, kept); then against its floor at 16 and 100 in flight
+// (issue 14 item 7, putVsFloor below and floor.ts). See run.ts for why these baselines.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { auditEventV1, commonV1 } from '@gatehouse/contracts';
 import type { SecretsServiceClient } from '@gatehouse/contracts';
@@ -9,8 +10,9 @@ import { benchLine, harnessTarget } from '@gatehouse/testing';
 import type { SecretHead, SecretVersion } from '../src/domain/model.js';
 import { SqliteSecretRepository } from '../src/store/sqlite-secret-repository.js';
 import type { SecretsHarness } from '../src/test-support/harness.js';
-import { envNumber, goalLine, latencyText, percentile, probed, timedEach, type BenchLoadDriver, type LoopRun } from './bench-support.js';
+import { envNumber, goalLine, latencyText, percentile, probed, timedEach, type BenchLoadDriver, type DriverResult, type LoopRun } from './bench-support.js';
 import { catchSecrets, portBreakdown } from './breakdown.js';
+import { countFsyncs, fsyncText, latenciesOf, PUT_ROWS, rateOf, requireClean, sumFsyncs, type SecretsFloors } from './floor.js';
 
 /** PutSecret calls in the timed section (and as many baseline rows). */
 const PUTS = Math.trunc(envNumber('BENCH_PUTS', 2000));
@@ -23,6 +25,10 @@ const BREAKDOWN = Math.trunc(envNumber('BENCH_BREAKDOWN', 50));
 /** Untimed puts of other names first, so the service's put path is warm. */
 const WARMUP = 32;
 const GOAL = 0.5;
+/** PutSecret calls per phase of the floor comparison (floor, real, real, floor at 16 and at 100 in flight). */
+const FLOOR_CALLS = Math.trunc(envNumber('BENCH_FLOOR_CALLS', 800));
+const FLOOR_IN_FLIGHT = [16, 100] as const;
+const FLOOR_APP = 'bench-put-vs-floor';
 const APP = 'bench-put';
 const WARMUP_APP = 'bench-put-warmup';
 const ACTOR = { accountId: 'acc-bench-manager', email: 'bench-manager@example.com' };
@@ -36,6 +42,8 @@ export interface PutContext {
   baseline: SqliteStore;
   cli: SecretsServiceClient;
   log: (line: string) => void;
+  /** The floors (floor.ts) the comparison of issue 14 item 7 runs against. */
+  floors: SecretsFloors;
 }
 
 const b64 = (n: number) => randomBytes(n).toString('base64');
@@ -76,8 +84,8 @@ export async function putSecretBench(c: PutContext): Promise<string[]> {
   const { h, driver, store, baseline, cli, log } = c;
   const { address, pkiDir } = harnessTarget(h);
   const bearer = h.token({ roles: ['manager'], ...ACTOR });
-  const put = (app: string, names: string[], inFlight: number) =>
-    driver.run({ kind: 'put', address, pkiDir, certName: 'cli', bearer, environment: commonV1.Environment.ENVIRONMENT_LIVE, app, names, valueBytes: VALUE_BYTES, inFlight, expectVersion: 1 });
+  const put = (app: string, names: string[], inFlight: number, to = address) =>
+    driver.run({ kind: 'put', address: to, pkiDir, certName: 'cli', bearer, environment: commonV1.Environment.ENVIRONMENT_LIVE, app, names, valueBytes: VALUE_BYTES, inFlight, expectVersion: 1 });
 
   // --- Setup (untimed): the baseline's rows, made up in advance; the service's put path warmed up.
   const now = h.clock.now();
@@ -145,14 +153,77 @@ export async function putSecretBench(c: PutContext): Promise<string[]> {
   const who = { ...ACTOR, roles: ['manager'], env: { live: until, staging: until } };
   const bd = await portBreakdown(secrets, BREAKDOWN, (i) =>
     secrets.putSecret(who, { environment: 'live', app: WARMUP_APP, name: `IN_PROCESS_${i}`, value: randomBytes(VALUE_BYTES) }, { ip: '127.0.0.1', identity: 'operator:cli', requestId: randomUUID() }),
+    store,
   );
   log(
     `    one put at a time (${BREAKDOWN} each): over gRPC p50 ${percentile(one.latencies, 0.5).toFixed(3)} ms; ` +
       `in-process Secrets.putSecret ${bd.meanMs.toFixed(3)} ms, of which (ms per put, calls; the audit record is the outbox insert, shipped later by the relay):`,
   );
   for (const l of bd.lines) log(`      ${l}`);
-  return [
-    goalLine('secrets-put-secret-grpc', rate / base, GOAL),
-    benchLine({ name: 'secrets-put-secret-grpc', value: rate, unit: 'puts/s', baseline: base, baselineUnit: 'raw putVersion/s' }),
-  ];
+  // The raw-operation line, as before (its goal is now the floor's, issue 14 item 7).
+  const raw = benchLine({ name: 'secrets-put-secret-grpc', value: rate, unit: 'puts/s', baseline: base, baselineUnit: 'raw putVersion/s' });
+  return putVsFloor(c, put, raw);
+}
+
+/**
+ * PutSecret against its floor (issue 14 item 7), at 16 and 100 in flight, from the same load
+ * process and closed loop, in the order floor, real, real, floor. Each real phase puts FLOOR_CALLS
+ * fresh names (version 1). Checked afterwards: every version stored, one secret_put event each.
+ * Lines: the goal (16), the bench and latency lines per concurrency, `raw` (the raw-operation
+ * line) second; logged: per phase, and the fsyncs per put.
+ */
+async function putVsFloor(c: PutContext, put: (app: string, names: string[], inFlight: number, to?: string) => Promise<DriverResult>, raw: string): Promise<string[]> {
+  const { h, store, floors, log } = c;
+  const fake = Array.from({ length: FLOOR_CALLS }, (_, i) => `FLOOR_${i}`);
+  requireClean('floor warm-up', await put(FLOOR_APP, fake.slice(0, 100), 16, floors.address));
+  await h.drainAudit();
+  const events0 = h.events.length;
+  const lines: string[] = [];
+  let next = 0;
+  for (const inFlight of FLOOR_IN_FLIGHT) {
+    const real = async () => {
+      const names = Array.from({ length: FLOOR_CALLS }, () => `VS_FLOOR_${next++}`);
+      const fs = countFsyncs(store);
+      const run = await put(FLOOR_APP, names, inFlight);
+      return { run, fsyncs: fs.stop() };
+    };
+    const floorRun = async () => {
+      const fs = countFsyncs(floors.floor.store);
+      const run = await put(FLOOR_APP, fake, inFlight, floors.address);
+      return { run, fsyncs: fs.stop() };
+    };
+    const f1 = await floorRun();
+    const r1 = await real();
+    const r2 = await real();
+    const f2 = await floorRun();
+    requireClean(`PutSecret at ${inFlight} in flight`, r1.run, r2.run);
+    requireClean(`the floor at ${inFlight} in flight`, f1.run, f2.run);
+    const r = [r1.run, r2.run];
+    const f = [f1.run, f2.run];
+    const rate = rateOf(r);
+    const floor = rateOf(f);
+    log(
+      `  PutSecret at ${inFlight} in flight: ${rate.toFixed(0)}/s (${latencyText(latenciesOf(r))}); ` +
+        `floor (mTLS RPC + one fsynced commit of ${PUT_ROWS} rows) ${floor.toFixed(0)}/s (${latencyText(latenciesOf(f))})`,
+    );
+    log(`    phases in order: floor ${rateOf([f1.run]).toFixed(0)}, PutSecret ${rateOf([r1.run]).toFixed(0)}, PutSecret ${rateOf([r2.run]).toFixed(0)}, floor ${rateOf([f2.run]).toFixed(0)} calls/s`);
+    log(`    service store per put: ${fsyncText(sumFsyncs(r1.fsyncs, r2.fsyncs), r1.run.calls + r2.run.calls)}`);
+    log(`    floor store per call: ${fsyncText(sumFsyncs(f1.fsyncs, f2.fsyncs), f1.run.calls + f2.run.calls)}`);
+    log(
+      `    CPU per put: load process ${((r1.run.cpuMs + r2.run.cpuMs) / (r1.run.calls + r2.run.calls)).toFixed(3)} ms; ` +
+        `per floor call ${((f1.run.cpuMs + f2.run.cpuMs) / (f1.run.calls + f2.run.calls)).toFixed(3)} ms (the same client work: what differs is the server)`,
+    );
+    if (inFlight === 16) lines.push(goalLine('secrets-put-secret-vs-floor', rate / floor, GOAL));
+    lines.push(benchLine({ name: `secrets-put-secret-vs-floor-${inFlight}`, value: rate, unit: 'puts/s', baseline: floor, baselineUnit: 'floor calls/s' }));
+    lines.push(`latency secrets-put-secret-${inFlight}: ${latencyText(latenciesOf(r))}; floor ${latencyText(latenciesOf(f))}`);
+    if (inFlight === 16) lines.push(raw);
+  }
+
+  // --- Checks: every put stored as version 1 and audited once.
+  const stored = await store.exec(undefined, (db) => db.prepare('SELECT COUNT(*) FROM secret_versions WHERE app = ? AND version = 1').pluck().get(FLOOR_APP) as number);
+  await h.drainAudit();
+  const audited = h.events.slice(events0).filter((e) => e.action === auditEventV1.Action.ACTION_SECRETS_SECRET_PUT && (e.subject?.id ?? '').startsWith(`live:${FLOOR_APP}:`)).length;
+  if (stored !== next || audited !== next) throw new Error(`${stored} versions of ${FLOOR_APP} stored and ${audited} secret_put events, expected ${next} each`);
+  log(`    checked (against the floor): ${next} answers at version 1, ${stored} versions stored, ${audited} secret_put audit events received`);
+  return lines;
 }

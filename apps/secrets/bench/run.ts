@@ -1,6 +1,6 @@
 // `nx run secrets:bench`: the secrets service's two write paths, each against a baseline measured
 // in the same run on the same machine (DESIGN.md §8), printed as `bench …; baseline …; ratio …`
-// lines (last), each under its goal line (goal: ratio >= 0.5).
+// lines (last); the goal lines (ratio >= 0.5 at 16 in flight) are against each action's floor (3.).
 //
 // The service: startSecrets() (service.ts as production wires it: SQLite default store, mTLS on
 // loopback, the recording audit double and test session keys in-process), initialised and
@@ -33,6 +33,21 @@
 //    16 in flight, half before and half after. The ratio says what encryption, the session check,
 //    the head reads, the audit outbox write and its relay, and gRPC cost on top of the insert.
 //
+// 3. Both against their floors (issue 14 item 7, floor.ts): a bare kit RPC with secrets' binding
+//    and caller policy whose handler awaits ONE fsynced commit of the rows the action's unit of
+//    work commits (RedeemRelease 2: the compare-and-set and its REDEEM outcome; PutSecret 3: the
+//    version, the head and the secret_put event), same group-committed SqliteStore, canned answer
+//    of the real size. Driven by the same load process and closed loop as the real calls, at 16
+//    and at 100 in flight, in the order floor, real, real, floor (RedeemRelease: floor+confirm
+//    first and last as well), FLOOR_CALLS calls per phase, each real redemption on a fresh READY
+//    release made before any timing. Printed: `goal secrets-<action>-vs-floor` (16 in flight),
+//    `bench secrets-<action>-vs-floor-16|100`, `latency secrets-<action>-16|100` (p50/p99), and
+//    the raw-operation lines of 1. and 2. kept second. RedeemRelease must wait for audit to confirm
+//    its intent before its unit, so an `info …-vs-floor-confirm-…` line also gives it against the
+//    floor plus one confirmed Append round trip to a bare audit that commits one row (not a goal).
+//    Per phase: fsyncs per call of the service's store and the floor's (group COMMITs, units per
+//    COMMIT, writes and reads outside a unit) and the server process's CPU per call.
+//
 // Each figure also prints the CPU per call of the service and load processes, what the
 // service's store did per call (store calls, commits, time holding and waiting for its lock) and
 // how busy the service process's event loop was (better-sqlite3 is synchronous: a commit's fsync
@@ -41,15 +56,18 @@
 //
 // Sizes: BENCH_RELEASES (1000), BENCH_REDEEM_IN_FLIGHT (100), BENCH_PUTS (2000),
 // BENCH_PUT_IN_FLIGHT (16), BENCH_PUT_VALUE_BYTES (256), BENCH_BREAKDOWN (50 calls one at a time
-// per way, per figure).
+// per way, per figure), BENCH_FLOOR_CALLS (800 calls per phase against the floor, per action and
+// concurrency: RedeemRelease makes 4 x that many READY releases in its setup).
 // Loopback only.
 import type { HostedService } from '@gatehouse/service-host';
 import { call } from '@gatehouse/service-kit';
+import { harnessTarget } from '@gatehouse/testing';
 import { secretsV1 } from '@gatehouse/contracts';
 import { startSecrets, TEST_PASSPHRASE } from '../src/test-support/harness.js';
 import { openBaselineStore, startLoadDriver } from './bench-support.js';
+import { startSecretsFloors } from './floor.js';
 import { putSecretBench } from './put-secret.bench.js';
-import { redeemBench } from './redeem.bench.js';
+import { REDEEM_SECRETS, redeemBench } from './redeem.bench.js';
 
 const t0 = performance.now();
 const log = (line: string) => console.log(line);
@@ -57,6 +75,7 @@ const driver = await startLoadDriver();
 const h = await startSecrets({ GATEHOUSE_LOG_LEVEL: 'info', GATEHOUSE_SECRETS_EXPIRY_SCAN_MS: '10000' });
 const lines: string[] = [];
 const baseline = openBaselineStore(h.dir);
+const floors = await startSecretsFloors(harnessTarget(h).pkiDir, REDEEM_SECRETS);
 try {
   const opened = (h.replicas[0] as HostedService).store;
   if (opened.backend !== 'sqlite') throw new Error('the secrets bench measures the SQLite default store');
@@ -70,11 +89,12 @@ try {
   const manager = () => h.token({ roles: ['manager'], accountId: 'acc-bench-manager', email: 'bench-manager@example.com' });
 
   log('secrets RedeemRelease:');
-  lines.push(...(await redeemBench({ h, driver, store, baseline, cli, manager, log })));
+  lines.push(...(await redeemBench({ h, driver, store, baseline, cli, manager, log, floors })));
   log('secrets PutSecret:');
-  lines.push(...(await putSecretBench({ h, driver, store, baseline, cli, log })));
+  lines.push(...(await putSecretBench({ h, driver, store, baseline, cli, log, floors })));
 } finally {
   await driver.stop();
+  await floors.close();
   await baseline.close();
   await h.stop();
 }
