@@ -63,15 +63,17 @@ const ACTION_PREFIX: Readonly<Record<string, string>> = {
 export function serviceForCaller(caller: { kind: string; name: string }): string | undefined {
   if (caller.kind === 'backend') return 'SERVICE_PRODUCT_BACKEND';
   if (caller.kind === 'operator') return 'SERVICE_CLI';
-  const byName: Record<string, string> = {
-    identity: 'SERVICE_IDENTITY',
-    allowlist: 'SERVICE_ALLOWLIST',
-    secrets: 'SERVICE_SECRETS',
-    impersonation: 'SERVICE_IMPERSONATION',
-    audit: 'SERVICE_AUDIT',
-  };
-  return caller.kind === 'service' ? byName[caller.name] : undefined;
+  return caller.kind === 'service' && Object.hasOwn(SERVICE_BY_NAME, caller.name) ? SERVICE_BY_NAME[caller.name] : undefined;
 }
+
+/** The Service value of each service certificate name (built once: Append checks it per event). */
+const SERVICE_BY_NAME: Readonly<Record<string, string>> = {
+  identity: 'SERVICE_IDENTITY',
+  allowlist: 'SERVICE_ALLOWLIST',
+  secrets: 'SERVICE_SECRETS',
+  impersonation: 'SERVICE_IMPERSONATION',
+  audit: 'SERVICE_AUDIT',
+};
 
 /** Strict dotted-quad IPv4 (no leading zeros, no short forms). */
 function isIpv4(s: string): boolean {
@@ -124,7 +126,8 @@ function at(index: number, event: AuditEventData): string {
 
 function checkString(path: string, value: string, max: number, required: boolean): void {
   if (required && value.length === 0) throw new InvalidArgumentError(path, 'is required');
-  if ([...value].length > max) throw new InvalidArgumentError(path, `is longer than ${max} characters`);
+  // Code points, not UTF-16 units; a string no longer than max in units is within it (no spread needed).
+  if (value.length > max && [...value].length > max) throw new InvalidArgumentError(path, `is longer than ${max} characters`);
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidArgumentError(path, 'contains control characters');
   const secret = secretLooking(value);
   if (secret) throw new InvalidArgumentError(path, `refused: ${secret}`);

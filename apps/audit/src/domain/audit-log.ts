@@ -48,24 +48,22 @@ export function hmacForm(key: Uint8Array, value: string): string {
 /** A stable digest of an event's content, to tell a retry from a different event reusing an id. */
 export function contentHashOf(e: AuditEventData): string {
   // Fields joined with NUL (which validation keeps out of every string), maps in key order: one
-  // unambiguous byte string per event content, cheaper than JSON on the append hot path.
-  const h = createHash('sha256');
-  const add = (v: string) => h.update(v).update('\u0000');
-  for (const v of [e.eventId, String(e.occurredAt.getTime()), e.service, e.action, e.outcome, e.actor.kind, e.actor.id, e.actor.displayName]) add(v);
-  if (e.subject) for (const v of ['S', e.subject.kind, e.subject.id, e.subject.displayName]) add(v);
-  else add('-');
-  for (const v of [e.customerDomain, e.sourceIp, e.environment, e.requestId]) add(v);
+  // unambiguous byte string per event content, cheaper than JSON on the append hot path. Built
+  // as one string and hashed with one update (the same bytes as one update per field, so stored
+  // hashes still match): each update is a call into the native hash.
+  const parts: string[] = [e.eventId, String(e.occurredAt.getTime()), e.service, e.action, e.outcome, e.actor.kind, e.actor.id, e.actor.displayName];
+  if (e.subject) parts.push('S', e.subject.kind, e.subject.id, e.subject.displayName);
+  else parts.push('-');
+  parts.push(e.customerDomain, e.sourceIp, e.environment, e.requestId);
   for (const m of [e.details, e.hashedDetails]) {
     const keys = Object.keys(m).sort();
-    add(String(keys.length));
-    for (const k of keys) {
-      add(k);
-      add(m[k] ?? '');
-    }
+    parts.push(String(keys.length));
+    for (const k of keys) parts.push(k, m[k] ?? '');
   }
   // Only when set, so events stored before these fields existed keep their hash.
-  if (e.intentEventId || e.causalCounter) for (const v of ['C', e.intentEventId ?? '', String(e.causalCounter ?? 0)]) add(v);
-  return h.digest('hex');
+  if (e.intentEventId || e.causalCounter) parts.push('C', e.intentEventId ?? '', String(e.causalCounter ?? 0));
+  parts.push('');
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex');
 }
 
 /** Proof and range reads inside an append transaction. */
@@ -209,7 +207,7 @@ export class AuditLog {
     work: (tx: Transaction) => Promise<{ prepared: Array<{ event: AuditEventData; contentHash: string }>; result: T }>,
   ): Promise<{ result: T; outcomes: AppendOutcome[] }> {
     const submittedBy = `${caller.kind}:${caller.name}`;
-    const { outcomes, records, frontier, oldSize, result } = await this.appends.run(() =>
+    const { outcomes, records, frontier, result } = await this.appends.run(() =>
       this.o.repo.appendTransaction(async (tx) => {
         const { prepared, result } = await work(tx.tx);
         const size = await tx.treeSize();
@@ -245,17 +243,26 @@ export class AuditLog {
         if (bytes > APPEND_LIMITS.maxBatchBytes) {
           throw new InvalidArgumentError('events', `the batch encodes to ${bytes} bytes; at most ${APPEND_LIMITS.maxBatchBytes}`);
         }
-        if (records.length > 0) await tx.insert(records, nodes, size + records.length);
-        return { outcomes, records, frontier: f, oldSize: size, result };
+        if (records.length > 0) {
+          await tx.insert(records, nodes, f.size);
+          // A checkpoint due at this size is signed over the tree just built (its root is the
+          // frontier's, no re-read) and commits with the entries: one commit, and no moment at
+          // which the entries are durable but the checkpoint owed for them is not.
+          const every = this.o.checkpointEvery;
+          if (Math.floor(f.size / every) > Math.floor(size / every)) await tx.putCheckpoint(this.sign(f.size, f.root()));
+        }
+        return { outcomes, records, frontier: f, result };
       }),
     );
     this.frontier = frontier;
-    if (records.length > 0) {
-      this.o.onAppended?.(records);
-      const every = this.o.checkpointEvery;
-      if (Math.floor(frontier.size / every) > Math.floor(oldSize / every)) await this.checkpoint(true);
-    }
+    if (records.length > 0) this.o.onAppended?.(records);
     return { result, outcomes };
+  }
+
+  /** A signed checkpoint of the tree of `size` entries whose root is `rootHash`. */
+  private sign(size: number, rootHash: Uint8Array): StoredCheckpoint {
+    const cp = { origin: this.o.origin, treeSize: size, rootHash, signedAt: this.o.clock.now(), keyId: this.o.signer.keyId };
+    return { ...cp, signature: this.o.signer.sign(checkpointText(cp)) };
   }
 
   /** The root hash of the first `size` entries. */
@@ -286,15 +293,7 @@ export class AuditLog {
     const stored = await this.o.repo.checkpoint(size);
     if (stored) return stored;
     this.assertWritable(`signing a checkpoint of ${size} entries is`);
-    const cp = {
-      origin: this.o.origin,
-      treeSize: size,
-      rootHash: await this.rootAt(size),
-      signedAt: this.o.clock.now(),
-      keyId: this.o.signer.keyId,
-    };
-    const signature = this.o.signer.sign(checkpointText(cp));
-    const full: StoredCheckpoint = { ...cp, signature };
+    const full = this.sign(size, await this.rootAt(size));
     await this.o.repo.putCheckpoint(full);
     return full;
   }

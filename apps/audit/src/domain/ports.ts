@@ -143,6 +143,8 @@ export interface AppendTx {
   /** A stored perfect node, read inside the transaction. */
   node(level: number, index: number): Promise<Uint8Array | undefined>;
   insert(records: StoredRecord[], nodes: MerkleNode[], newTreeSize: number): Promise<void>;
+  /** Stores a checkpoint of the tree this transaction builds, so it commits with its entries (an existing one of that size is kept). */
+  putCheckpoint(cp: StoredCheckpoint): Promise<void>;
 }
 
 /** The log's storage port. Adapters: SQLite and MongoDB, held to one contract suite. */

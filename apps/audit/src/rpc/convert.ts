@@ -14,9 +14,13 @@ export function buf(u: Uint8Array): Buffer {
 /** Proto event → domain event. Unknown enum numbers become "UNRECOGNIZED", which validation refuses. */
 export const eventFromProto: (e: auditEventV1.AuditEvent) => AuditEventData = eventDataFromProto;
 
-/** Domain event → proto event. */
+/**
+ * Domain event → proto event. Built as the full message (every field, in the generated order)
+ * rather than through fromPartial, which would deep-copy it again: this runs for every appended
+ * event. The encoded bytes are the same either way (the leaf bytes are what the tree commits to).
+ */
 export function eventToProto(e: AuditEventData): auditEventV1.AuditEvent {
-  return E.AuditEvent.fromPartial({
+  return {
     eventId: e.eventId,
     occurredAt: e.occurredAt,
     service: E.serviceFromJSON(e.service),
@@ -32,20 +36,18 @@ export function eventToProto(e: AuditEventData): auditEventV1.AuditEvent {
     hashedDetails: e.hashedDetails,
     intentEventId: e.intentEventId ?? '',
     causalCounter: e.causalCounter ?? 0,
-  });
+  };
 }
 
 /** LeafData in binary protobuf form: what each Merkle leaf commits to (encoded once, stored as is). */
 export const protoLeafCodec: LeafCodec = {
   encode: (leaf) =>
-    auditV1.LeafData.encode(
-      auditV1.LeafData.fromPartial({
-        sequence: leaf.sequence,
-        appendedAt: leaf.appendedAt,
-        submittedBy: leaf.submittedBy,
-        event: eventToProto(leaf.event),
-      }),
-    ).finish(),
+    auditV1.LeafData.encode({
+      sequence: leaf.sequence,
+      appendedAt: leaf.appendedAt,
+      submittedBy: leaf.submittedBy,
+      event: eventToProto(leaf.event),
+    }).finish(),
   decode: (bytes) => {
     const d = auditV1.LeafData.decode(bytes);
     return {

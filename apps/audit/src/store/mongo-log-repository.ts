@@ -158,6 +158,7 @@ export class MongoLogRepository implements LogRepository {
           );
         }
       },
+      putCheckpoint: (cp) => this.upsertCheckpoint(cp, session),
     };
   }
 
@@ -199,11 +200,16 @@ export class MongoLogRepository implements LogRepository {
     return readNode(this.store.db, level, index, undefined);
   }
 
-  async putCheckpoint(cp: StoredCheckpoint): Promise<void> {
+  putCheckpoint(cp: StoredCheckpoint): Promise<void> {
+    return this.upsertCheckpoint(cp, undefined);
+  }
+
+  /** Stores a checkpoint unless one of its size exists, inside the append's session when given. */
+  private async upsertCheckpoint(cp: StoredCheckpoint, session: ClientSession | undefined): Promise<void> {
     await this.store.db.collection<CheckpointDoc>(CHECKPOINTS).updateOne(
       { _id: cp.treeSize },
       { $setOnInsert: { origin: cp.origin, rootHash: bin(cp.rootHash), signedAt: cp.signedAt, keyId: cp.keyId, signature: bin(cp.signature) } },
-      { upsert: true },
+      session ? { upsert: true, session } : { upsert: true },
     );
   }
 

@@ -159,6 +159,7 @@ export class SqliteLogRepository implements LogRepository {
   private readonly insertEntry;
   private readonly insertNode;
   private readonly setSize;
+  private readonly insertCheckpoint;
 
   constructor(
     private readonly store: SqliteStore,
@@ -169,6 +170,9 @@ export class SqliteLogRepository implements LogRepository {
       VALUES (?, ${SQLITE_COLUMNS.map(() => '?').join(', ')}, ?, ?)`);
     this.insertNode = store.db.prepare('INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)');
     this.setSize = store.db.prepare('UPDATE audit_tree SET size = ? WHERE id = 1');
+    this.insertCheckpoint = store.db.prepare(
+      'INSERT OR IGNORE INTO audit_checkpoints (tree_size, origin, root_hash, signed_at, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)',
+    );
   }
 
   private txFor(tx: Transaction, db: SqliteDatabase): AppendTx {
@@ -189,17 +193,20 @@ export class SqliteLogRepository implements LogRepository {
       },
       insert: async (records: StoredRecord[], nodes: MerkleNode[], newTreeSize: number) => {
         const ins = this.insertEntry;
+        const row: unknown[] = new Array(SQLITE_COLUMNS.length + 3);
         for (const r of records) {
           const c = indexColumnsOf(r);
-          ins.run(
-            r.sequence,
-            ...SQLITE_COLUMNS.map(([key]) => c[key]),
-            Buffer.from(r.leafInput),
-            Buffer.from(r.leafHash),
-          );
+          row[0] = r.sequence;
+          for (let i = 0; i < SQLITE_COLUMNS.length; i++) row[i + 1] = c[SQLITE_COLUMNS[i]![0]];
+          row[SQLITE_COLUMNS.length + 1] = bytesView(r.leafInput);
+          row[SQLITE_COLUMNS.length + 2] = bytesView(r.leafHash);
+          ins.run(row);
         }
-        for (const n of nodes) if (n.level >= MIN_STORED_NODE_LEVEL) this.insertNode.run(n.level, n.index, Buffer.from(n.hash));
+        for (const n of nodes) if (n.level >= MIN_STORED_NODE_LEVEL) this.insertNode.run(n.level, n.index, bytesView(n.hash));
         this.setSize.run(newTreeSize);
+      },
+      putCheckpoint: async (cp) => {
+        this.insertCheckpoint.run(cp.treeSize, cp.origin, bytesView(cp.rootHash), cp.signedAt.getTime(), cp.keyId, bytesView(cp.signature));
       },
     };
   }
@@ -237,10 +244,8 @@ export class SqliteLogRepository implements LogRepository {
   }
 
   async putCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    await this.store.exec(undefined, (db) =>
-      db
-        .prepare('INSERT OR IGNORE INTO audit_checkpoints (tree_size, origin, root_hash, signed_at, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(cp.treeSize, cp.origin, Buffer.from(cp.rootHash), cp.signedAt.getTime(), cp.keyId, Buffer.from(cp.signature)),
+    await this.store.exec(undefined, () =>
+      this.insertCheckpoint.run(cp.treeSize, cp.origin, bytesView(cp.rootHash), cp.signedAt.getTime(), cp.keyId, bytesView(cp.signature)),
     );
   }
 
@@ -274,6 +279,11 @@ export class SqliteLogRepository implements LogRepository {
       })),
     );
   }
+}
+
+/** Bytes as the driver binds them: a Buffer over the same memory (no copy on the append path). */
+function bytesView(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 function nodeFrom(db: SqliteDatabase, level: number, index: number): Uint8Array | undefined {
