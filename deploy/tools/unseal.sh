@@ -8,10 +8,11 @@
 #   GATEHOUSE_SECRETS_REPLICAS_DNS    "name:port": every address the name resolves to (Kubernetes'
 #                                     headless secrets-all-replicas Service, ready or not)
 #   GATEHOUSE_UNSEAL_NO_INIT=1        never initialise (a sealed-but-uninitialised replica fails)
+#   GATEHOUSE_CLI_BUNDLE              the CLI bundle (default /app/main.mjs, the CLI image's)
 # The passphrase is read from the file by the CLI; it is never on a command line or in a log.
 set -eu
 umask 077
-gatehouse() { node /app/main.mjs "$@"; }
+gatehouse() { node "${GATEHOUSE_CLI_BUNDLE:-/app/main.mjs}" "$@"; }
 pass="${GATEHOUSE_UNSEAL_PASSPHRASE_FILE:?set GATEHOUSE_UNSEAL_PASSPHRASE_FILE (a file, or - for stdin)}"
 if [ "$pass" = - ]; then
   tmp=$(mktemp -d)
