@@ -5,7 +5,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
+import { SERVICE_NAMES } from '@gatehouse/contracts';
 import { callers } from '@gatehouse/service-kit';
 import { codeFacts, ROOT, type CodeFacts } from './code-facts.js';
 import { resolveKustomization, type K8sObject } from './kustomize.js';
@@ -43,6 +45,12 @@ function reports(mutate: (objects: K8sObject[]) => void, expected: RegExp, f: Co
 }
 
 describe('kubernetes manifests (issue 15 item 4)', () => {
+  test('the services checked are the contracts\' SERVICE_NAMES, and exactly the apps with a service spec', () => {
+    const apps = fs.readdirSync(path.join(ROOT, 'apps')).filter((a) => fs.existsSync(path.join(ROOT, 'apps', a, 'src/service.ts')));
+    assert.deepEqual(apps.sort(), Object.keys(SERVICE_NAMES).sort());
+    assert.deepEqual(facts.services.map((s) => s.name).sort(), Object.keys(SERVICE_NAMES).sort());
+  });
+
   for (const [tree, expect] of trees) {
     test(`${tree}: every service of the code, every invariant`, (t) => {
       const objects = resolveKustomization(path.join(K8S, tree));
