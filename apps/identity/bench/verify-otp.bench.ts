@@ -21,11 +21,11 @@ const ACCOUNTS = Math.trunc(envNumber('BENCH_OTP_ACCOUNTS', 150));
 const CONCURRENCY = Math.trunc(envNumber('BENCH_OTP_CONCURRENCY', 8));
 const MAX_ROUNDS = Math.trunc(envNumber('BENCH_OTP_MAX_ROUNDS', 30));
 /** Untimed preparation (accounts, sign-ins past SMS) runs this many at once. */
-const PREPARE_CONCURRENCY = 8;
+export const PREPARE_CONCURRENCY = 8;
 const GOAL = 0.5;
 const CLIENT_IP = '127.0.0.1';
 
-interface BenchAccount {
+export interface BenchAccount {
   email: string;
   phone: string;
   device: Device;
@@ -39,6 +39,8 @@ export interface OtpBenchResult {
   benchLines: string[];
   /** Session tokens issued by the last gRPC round, for the VerifySession benchmark. */
   tokens: string[];
+  /** The officer's session (the floor part approves its own accounts with it). */
+  officerToken: string;
 }
 
 /**
@@ -62,7 +64,7 @@ async function approve(h: IdentityHarness, cli: IdentityServiceClient, officerTo
  * The harness's pastSms(), safe to run for several accounts at once: each account has its own
  * phone number, and the code is the last SMS sent to it (the harness takes the last SMS of all).
  */
-async function pastSms(h: IdentityHarness, cli: IdentityServiceClient, email: string, phone: string): Promise<string> {
+export async function pastSms(h: IdentityHarness, cli: IdentityServiceClient, email: string, phone: string): Promise<string> {
   const begun = await call(cli, cli.beginSignIn, { googleIdToken: h.idToken(email) });
   const signInId = begun.state?.signInId ?? '';
   await call(cli, cli.sendSmsCode, { signInId });
@@ -70,6 +72,26 @@ async function pastSms(h: IdentityHarness, cli: IdentityServiceClient, email: st
   for (let i = h.sms.length - 1; i >= 0 && !code; i--) if (h.sms[i]?.to === phone) code = h.sms[i]?.code ?? '';
   await call(cli, cli.verifySmsCode, { signInId, code });
   return signInId;
+}
+
+/**
+ * `count` approved accounts, each with a confirmed TOTP credential and its enrolment sign-in past
+ * SMS and enrolled (a VerifyOtp finishes it). E-mails `<prefix>-<i>@bank.example`, phones from
+ * `+49151<phoneBase + i>` (distinct per account: pastSms finds the code by phone).
+ */
+export async function setUpAccounts(h: IdentityHarness, cli: IdentityServiceClient, officerToken: string, count: number, prefix: string, phoneBase: number): Promise<BenchAccount[]> {
+  const accounts: BenchAccount[] = new Array<BenchAccount>(count);
+  await pool(count, PREPARE_CONCURRENCY, async (i) => {
+    const email = `${prefix}-${i}@bank.example`;
+    const phone = `+49151${String(phoneBase + i)}`;
+    await approve(h, cli, officerToken, email, phone);
+    const signInId = await pastSms(h, cli, email, phone);
+    const enrolled = await call(cli, cli.enrollOtp, identityV1.EnrollOtpRequest.fromPartial({ signInId, kind: identityV1.OtpKind.OTP_KIND_TOTP }));
+    const device = deviceOf(enrolled.otpauthUri);
+    await call(cli, cli.confirmOtpEnrollment, { credentialId: enrolled.credentialId, code: h.totp(device), signInId });
+    accounts[i] = { email, phone, device, credentialId: enrolled.credentialId, signInId };
+  });
+  return accounts;
 }
 
 export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver, log: (line: string) => void): Promise<OtpBenchResult> {
@@ -84,18 +106,7 @@ export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver
   // --- Setup (untimed): the officer, then ACCOUNTS approved accounts with a confirmed TOTP credential.
   const t0 = performance.now();
   const officer = await h.bootstrapOfficer('officer@bank.example');
-  const accounts: BenchAccount[] = new Array<BenchAccount>(ACCOUNTS);
-  await pool(ACCOUNTS, PREPARE_CONCURRENCY, async (i) => {
-    const email = `bench-${i}@bank.example`;
-    const phone = `+49151${String(10_000_000 + i)}`;
-    await approve(h, cli, officer.token, email, phone);
-    const signInId = await pastSms(h, cli, email, phone);
-    const enrolled = await call(cli, cli.enrollOtp, identityV1.EnrollOtpRequest.fromPartial({ signInId, kind: identityV1.OtpKind.OTP_KIND_TOTP }));
-    const device = deviceOf(enrolled.otpauthUri);
-    await call(cli, cli.confirmOtpEnrollment, { credentialId: enrolled.credentialId, code: h.totp(device), signInId });
-    // The enrolment sign-in is past SMS and enrolled: round 0 finishes it with VerifyOtp.
-    accounts[i] = { email, phone, device, credentialId: enrolled.credentialId, signInId };
-  });
+  const accounts = await setUpAccounts(h, cli, officer.token, ACCOUNTS, 'bench', 10_000_000);
   catcher.release();
   const flow = catcher.caught();
   log(`  setup: ${ACCOUNTS} accounts approved and enrolled (TOTP) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -208,7 +219,7 @@ export async function verifyOtpBench(h: IdentityHarness, driver: BenchLoadDriver
   const lines = [goalLine('identity-verify-otp-grpc', grpcRate / baseline, GOAL)];
   lines.push(benchLine({ name: 'identity-verify-otp-grpc', value: grpcRate, unit: 'VerifyOtp/s', baseline, baselineUnit: 'raw CAS UPDATEs/s' }));
   if (flow) lines.push(benchLine({ name: 'identity-verify-otp-in-process', value: inprocRate, unit: 'VerifyOtp/s', baseline, baselineUnit: 'raw CAS UPDATEs/s' }));
-  return { benchLines: lines, tokens };
+  return { benchLines: lines, tokens, officerToken: officer.token };
 }
 
 /**
