@@ -60,7 +60,7 @@ describe('Dockerfiles (issue 15 item 2)', () => {
     ['no data volume', 'secrets', (t) => t.replace('VOLUME ["/var/lib/gatehouse", "/tmp"]', 'VOLUME ["/tmp"]'), /secrets\.Dockerfile: the data dir \/var\/lib\/gatehouse is not a declared VOLUME/],
     ['wrong port', 'allowlist', (t) => t.replace('GATEHOUSE_PORT=7102', 'GATEHOUSE_PORT=7100'), /allowlist\.Dockerfile: GATEHOUSE_PORT is not 7102/],
     ['a key in ENV', 'identity', (t) => t.replace('NODE_ENV=production', 'NODE_ENV=production GATEHOUSE_SMS_API_KEY=sk_live_1'), /identity\.Dockerfile: ENV GATEHOUSE_SMS_API_KEY is given as a literal value/],
-    ['single stage', 'cli', (t) => t.replace(/^FROM node:20-bookworm-slim AS (build|deps)$/gm, '# no stage'), /cli\.Dockerfile: not a multi-stage build/],
+    ['single stage', 'cli', (t) => t.replace(/^FROM (--platform=\S+ )?node:20-bookworm-slim AS (build|deps)$/gm, '# no stage'), /cli\.Dockerfile: not a multi-stage build/],
     ['no contracts generated', 'audit', (t) => t.replace(' && node tools/codegen/generate-contracts.mjs', ''), /audit\.Dockerfile: the build does not generate the contracts/],
   ];
   for (const [what, app, edit, expected] of cases) {

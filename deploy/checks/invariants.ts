@@ -226,7 +226,7 @@ export function parseDockerfile(text: string): Array<{ from: string; name: strin
     const op = m[1]!.toUpperCase();
     const args = m[2]!.trim();
     if (op === 'FROM') {
-      const [image = '', as, name] = args.split(/\s+/);
+      const [image = '', as, name] = args.split(/\s+/).filter((w) => !w.startsWith('--platform='));
       stages.push({ from: image, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
     } else stages.at(-1)?.instructions.push({ op, args });
   }

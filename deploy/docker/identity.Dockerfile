@@ -5,7 +5,9 @@
 # configured by environment variables and mounted files (docs/operations.md).
 
 # --- build: npm ci, contracts, bundle ---------------------------------------------------------
-FROM node:20-bookworm-slim AS build
+# On the builder's own platform: the bundle is plain JavaScript, and one devDependency (jongodb's
+# test binary) installs only on linux/x64, so build on an x64 builder for any target platform.
+FROM --platform=$BUILDPLATFORM node:20-bookworm-slim AS build
 ENV NX_DAEMON=false NX_NO_CLOUD=true
 WORKDIR /src
 COPY . .
