@@ -150,6 +150,8 @@ export class AuditLog {
 
   /** Replaces clear hashed_details values with their HMAC form. */
   private protect(e: AuditEventData): AuditEventData {
+    // Most events carry no hashed details: nothing to replace, no copy (the append path runs this per event).
+    if (Object.keys(e.hashedDetails).length === 0) return e;
     const hashed: Record<string, string> = {};
     for (const [k, v] of Object.entries(e.hashedDetails)) hashed[k] = hmacForm(this.o.hmacKey, v);
     return { ...e, hashedDetails: hashed };
