@@ -108,6 +108,8 @@ export interface K8sExpectations {
   minReplicas: number;
   /** Prod: a ServiceMonitor per service. */
   serviceMonitors: boolean;
+  /** Prod (and the base): no dev mode, replicas on MongoDB (the dev overlay is dev mode on SQLite, one replica). */
+  production: boolean;
 }
 
 /** Every invariant of issue 15 item 4 over one resolved set of objects. */
@@ -124,6 +126,20 @@ export function checkKubernetes(objects: K8sObject[], facts: CodeFacts, expect: 
         const bad = inlinedSecret(k, v) ?? (k === 'MONGO_URL' ? 'MONGO_URL belongs in a Secret (it carries credentials)' : undefined);
         if (bad) problems.push(`ConfigMap/${o.metadata?.name}: ${bad}`);
       }
+    }
+  }
+  if (expect.production) {
+    // What the services read comes from these ConfigMaps and the containers' env: dev mode or a per-pod store would be fatal.
+    const settings = [
+      ...objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.entries((get(o, 'data') as Map_ | undefined) ?? {}).map(([k, v]) => [`ConfigMap/${o.metadata?.name}`, k, v] as const)),
+      ...objects
+        .filter((o) => o.kind === 'Deployment')
+        .flatMap((d) => list(get(d, 'spec', 'template', 'spec', 'containers')).flatMap((c) => list(get(c, 'env')).map((e) => [`Deployment/${d.metadata?.name}`, String(get(e, 'name')), get(e, 'value')] as const))),
+    ];
+    for (const [where, k, v] of settings) {
+      if (k === 'GATEHOUSE_ENV' && v !== 'production') problems.push(`${where}: GATEHOUSE_ENV is ${JSON.stringify(v)} in a production tree`);
+      if (k === 'GATEHOUSE_STORE' && v !== 'mongodb') problems.push(`${where}: GATEHOUSE_STORE is ${JSON.stringify(v)}; replicas share one MongoDB replica set`);
+      if (k === 'GATEHOUSE_INSECURE_PLAINTEXT' || k === 'GATEHOUSE_SECRETS_DEV_AUTO_UNSEAL' || k === 'GATEHOUSE_DEV_ISSUER_KEY_FILE') problems.push(`${where}: ${k} is a dev setting`);
     }
   }
   const known = new Set(facts.services.map((s) => s.name));

@@ -16,9 +16,9 @@ import { CALLER_KIND_LABEL, CALLER_NAME_LABEL, checkKubernetes, type K8sExpectat
 const facts = codeFacts();
 const K8S = path.join(ROOT, 'deploy/k8s');
 const trees: Array<[string, K8sExpectations]> = [
-  ['base', { minReplicas: 2, serviceMonitors: false }],
-  ['overlays/dev', { minReplicas: 1, serviceMonitors: false }],
-  ['overlays/prod', { minReplicas: 3, serviceMonitors: true }],
+  ['base', { minReplicas: 2, serviceMonitors: false, production: true }],
+  ['overlays/dev', { minReplicas: 1, serviceMonitors: false, production: false }],
+  ['overlays/prod', { minReplicas: 3, serviceMonitors: true, production: true }],
 ];
 const prod = () => resolveKustomization(path.join(K8S, 'overlays/prod'));
 const prodExpect = trees[2]![1];
@@ -90,6 +90,12 @@ describe('each invariant fails when broken (issue 15 item 5)', () => {
     reports((o) => delete container(o, 'audit')['securityContext'].allowPrivilegeEscalation, /audit: allowPrivilegeEscalation is not false/);
     reports((o) => (container(o, 'secrets')['securityContext'].capabilities = { drop: ['NET_RAW'] }), /secrets: capabilities do not drop ALL/);
     reports((o) => delete object(o, 'Deployment', 'identity')['spec'].template.spec.initContainers[0].securityContext, /identity initContainers private-keys: readOnlyRootFilesystem/);
+  });
+
+  test('dev settings in a production tree', () => {
+    reports((o) => (object(o, 'ConfigMap', 'gatehouse-common')['data'].GATEHOUSE_ENV = 'dev'), /ConfigMap\/gatehouse-common: GATEHOUSE_ENV is "dev" in a production tree/);
+    reports((o) => (object(o, 'ConfigMap', 'gatehouse-common')['data'].GATEHOUSE_STORE = 'sqlite'), /GATEHOUSE_STORE is "sqlite"; replicas share one MongoDB/);
+    reports((o) => container(o, 'secrets')['env'].push({ name: 'GATEHOUSE_SECRETS_DEV_AUTO_UNSEAL', value: 'true' }), /Deployment\/secrets: GATEHOUSE_SECRETS_DEV_AUTO_UNSEAL is a dev setting/);
   });
 
   test('resources unset', () => {
