@@ -194,12 +194,21 @@ export class SignInFlow {
    */
   async verifyOtp(signInId: string, code: string, source: CallSource): Promise<{ session: IssuedSession; notices: SecurityNotice[] }> {
     checkCodeShape(code);
-    const signIn = await this.openSignIn(signInId, source, INVALID_CODE);
-    await this.d.throttle.refuseIfLocked(signIn.accountId);
-    if (!signIn.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is not done');
-    const account = await this.activeAccount(signIn.accountId);
-    const cred = await this.activeCredential(account.accountId);
-    if (!cred) throw new FailedPreconditionError('no OTP credential is active: enrol one first (EnrollOtp)');
+    // The reads in a unit of their own, which writes nothing (issue 14 item 7): a read outside a
+    // unit may see only durable data, so on SQLite each of the four ends the open group-commit
+    // batch and holds the store's lock for an event-loop turn while its callers hear OK; under
+    // concurrent sign-ins those stalls doubled the units' wait for the store. In a unit the reads
+    // join the batch, and the unit resolves only once that batch is durable, so what it read is
+    // durable too. It commits no row: the step's state still commits in the one unit below.
+    const { signIn, account, cred } = await this.d.uow.run(async (tx) => {
+      const found = await this.openSignIn(signInId, source, INVALID_CODE, tx);
+      await this.d.throttle.refuseIfLocked(found.accountId, tx);
+      if (!found.completed.includes('sms')) throw new FailedPreconditionError('the SMS step of this sign-in is not done');
+      const holder = await this.activeAccount(found.accountId, tx);
+      const active = await this.activeCredential(holder.accountId, tx);
+      if (!active) throw new FailedPreconditionError('no OTP credential is active: enrol one first (EnrollOtp)');
+      return { signIn: found, account: holder, cred: active };
+    }, 'verify-otp-read');
     // Outside calls first (the allowlist decides the scope; the signing key may be created), so
     // the unit below holds store writes only and may be re-run by MongoDB.
     const prep = await this.sessions.prepareIssue(account, source);
@@ -402,14 +411,14 @@ export class SignInFlow {
     return s;
   }
 
-  private async activeAccount(accountId: string): Promise<Account> {
-    const account = await this.d.accounts.byId(accountId);
+  private async activeAccount(accountId: string, tx?: IdentityTx): Promise<Account> {
+    const account = await this.d.accounts.byId(accountId, tx);
     if (!account || account.state !== 'active') throw new PermissionDeniedError(account?.state === 'suspended' ? 'this account is suspended' : 'this account is not active');
     return account;
   }
 
-  private async activeCredential(accountId: string): Promise<OtpCredential | undefined> {
-    return (await this.d.credentials.byAccount(accountId, 'active'))[0];
+  private async activeCredential(accountId: string, tx?: IdentityTx): Promise<OtpCredential | undefined> {
+    return (await this.d.credentials.byAccount(accountId, 'active', tx))[0];
   }
 
   /** The account an OTP change is for: a sign-in past its SMS step, or a FULL (and, to enrol, fresh) session. */
