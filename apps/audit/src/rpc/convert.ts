@@ -1,3 +1,4 @@
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { eventDataFromProto } from '@gatehouse/audit-client';
 import { auditEventV1, auditV1, commonV1 } from '@gatehouse/contracts';
 import type { AuditEventData, LogRecord } from '../domain/event.js';
@@ -39,15 +40,26 @@ export function eventToProto(e: AuditEventData): auditEventV1.AuditEvent {
   };
 }
 
+/**
+ * One writer for every leaf: finish() copies the bytes out and rewinds it, so a batch of leaves
+ * reuses one grown buffer instead of growing a fresh one per leaf. Encoding is synchronous, so
+ * no two leaves share it at once; a leaf that fails midway gets the writer replaced.
+ */
+let leafWriter = new BinaryWriter();
+
 /** LeafData in binary protobuf form: what each Merkle leaf commits to (encoded once, stored as is). */
 export const protoLeafCodec: LeafCodec = {
-  encode: (leaf) =>
-    auditV1.LeafData.encode({
-      sequence: leaf.sequence,
-      appendedAt: leaf.appendedAt,
-      submittedBy: leaf.submittedBy,
-      event: eventToProto(leaf.event),
-    }).finish(),
+  encode: (leaf) => {
+    try {
+      return auditV1.LeafData.encode(
+        { sequence: leaf.sequence, appendedAt: leaf.appendedAt, submittedBy: leaf.submittedBy, event: eventToProto(leaf.event) },
+        leafWriter,
+      ).finish();
+    } catch (err) {
+      leafWriter = new BinaryWriter();
+      throw err;
+    }
+  },
   decode: (bytes) => {
     const d = auditV1.LeafData.decode(bytes);
     return {
