@@ -3,7 +3,7 @@ import type { AuditedUnitOfWork, DomainAuditEvent } from '@gatehouse/audit-clien
 import { reachesLive } from '@gatehouse/session';
 import { AlreadyExistsError, checkAccountId, FailedPreconditionError, freeText, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError, type Clock } from '@gatehouse/core';
 import { AllowlistIndex, type CheckResult } from './allowlist-index.js';
-import { compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, type CidrWarning } from '@gatehouse/ip';
+import { cidrContains, compareCidrs, isUsableUnicast, nextCutoff, parseCidr, parseIp, tryParseIp, type CidrWarning, type ParsedCidr } from '@gatehouse/ip';
 import type { AllowlistEntry, ChangeVersion, DailyIp, DailyIpRepository, EntryRepository, EntryScope, Environment } from './model.js';
 
 /** What the allowlist audits (ACTION_ALLOWLIST_<ACTION>). */
@@ -64,12 +64,24 @@ const MAX_TEXT = 200;
 type Event = DomainAuditEvent<AllowlistAction>;
 
 /**
+ * A change this replica committed, with the change version it committed as: the snapshot shows
+ * it at once, before any reload reads it back (`indexed`: the current snapshot has it).
+ */
+type OwnChange = { version: number; indexed: boolean } & ({ added: AllowlistEntry; cidr: ParsedCidr } | { removed: string } | { daily: DailyIp });
+
+/**
  * AllowlistService's domain (P7, issue 5): enumerated CIDRs managed by the officer, daily
  * home-worker IPs valid until the next cut-off with a per-day cap, and Check answered from an
  * in-memory snapshot that every replica refreshes when the store's change version moves.
  */
 export class Allowlist {
   private snapshot: AllowlistIndex;
+  /** What the last reload read from the store; the snapshot is that plus {@link own}. */
+  private loaded: { entries: AllowlistEntry[]; dailies: DailyIp[] } = { entries: [], dailies: [] };
+  /** This replica's committed changes that the last reload may not have read (newer than its version). */
+  private own: OwnChange[] = [];
+  /** An own change is not in the snapshot yet: the next Check rebuilds it once, for all of them. */
+  private stale = false;
   private knownVersion = -1;
   private reloading: Promise<void> | undefined;
   /** Reloads begun so far (a forced reload tells an old one from one begun after its change). */
@@ -117,8 +129,8 @@ export class Allowlist {
   /** Rebuilds the snapshot if the change version moved (or `force`); concurrent callers share one reload. */
   reload(force = false): Promise<void> {
     if (force && this.reloading) {
-      // A forced reload follows this replica's own change: the one running may have read before
-      // that change committed. Wait for it, then share one begun after this call (or begin one).
+      // A forced reload must read what was committed before it was asked for, and the one running
+      // may have read earlier. Wait for it, then share one begun after this call (or begin one).
       const seen = this.reloadsStarted;
       return this.reloading.catch(() => undefined).then(() => (this.reloadsStarted > seen ? (this.reloading ?? Promise.resolve()) : this.reload(true)));
     }
@@ -127,15 +139,67 @@ export class Allowlist {
       const v = await this.d.version.current();
       if (!force && v === this.knownVersion) return;
       const [entries, dailies] = await Promise.all([this.d.entries.listActive(), this.d.dailyIps.listUnexpired(this.d.clock.now())]);
-      this.snapshot = new AllowlistIndex([...this.fromConfig, ...entries], dailies);
+      this.loaded = { entries, dailies };
+      // An own change committed as version <= v is in what was just read (its write and its bump
+      // are one commit, read before the lists); newer ones stay applied on top until a reload reads them.
+      this.own = this.own.filter((c) => c.version > v);
+      this.build();
       this.knownVersion = v;
     })().finally(() => (this.reloading = undefined));
     return this.reloading;
   }
 
+  /** The snapshot Check answers from: the last reload plus this replica's own changes since. */
+  private current(): AllowlistIndex {
+    if (this.stale) this.build();
+    return this.snapshot;
+  }
+
+  /** Builds the snapshot from what the last reload read and the own changes after it (each entry once). */
+  private build(): void {
+    const removed = new Set<string>();
+    const added = new Map<string, AllowlistEntry>();
+    const dailies = new Map(this.loaded.dailies.map((d) => [d.dailyIpId, d]));
+    for (const c of this.own) {
+      c.indexed = true;
+      if ('removed' in c) removed.add(c.removed);
+      else if ('added' in c) added.set(c.added.entryId, c.added);
+      else dailies.set(c.daily.dailyIpId, c.daily);
+    }
+    const entries = [...this.fromConfig];
+    for (const e of this.loaded.entries) {
+      added.delete(e.entryId);
+      if (!removed.has(e.entryId)) entries.push(e);
+    }
+    for (const e of added.values()) if (!removed.has(e.entryId)) entries.push(e);
+    this.snapshot = new AllowlistIndex(entries, [...dailies.values()]);
+    this.stale = false;
+  }
+
+  /**
+   * A change of this replica has committed (as change version `version`): Check answers with it
+   * from now on, without reading the store back (the next reload reads it, and other replicas
+   * see it at their next poll of the change version).
+   */
+  private committed(change: OwnChange): void {
+    this.own.push(change);
+    this.stale = true;
+  }
+
+  /** Entries containing `ip`: the snapshot's, with own changes not yet in it (AddEntry's overlap warnings). */
+  private entriesContaining(ip: string): AllowlistEntry[] {
+    const parsed = tryParseIp(ip);
+    if (!parsed) return [];
+    const newer = this.own.filter((c) => !c.indexed);
+    const removed = new Set(newer.flatMap((c) => ('removed' in c ? [c.removed] : [])));
+    const found = this.snapshot.entriesContaining(ip).filter((e) => !removed.has(e.entryId));
+    for (const c of newer) if ('added' in c && !removed.has(c.added.entryId) && cidrContains(c.cidr, parsed)) found.push(c.added);
+    return found;
+  }
+
   /** The current snapshot's size (for logs and metrics). */
   get size(): { entries: number; daily: number } {
-    return this.snapshot.size;
+    return this.current().size;
   }
 
   /** Check: from memory only. Denials are buffered for audit (identified ones one event each). */
@@ -151,7 +215,7 @@ export class Allowlist {
       this.denials.refused({ field: err instanceof InvalidArgumentError ? err.field : 'request', env, requestId: source.requestId, caller });
       throw err;
     }
-    const result = this.snapshot.check(ip, accountId, env, this.d.clock.now());
+    const result = this.current().check(ip, accountId, env, this.d.clock.now());
     if (!result.allow) this.denials.add({ ip: result.canonicalIp || ip.slice(0, 64), accountId, env, reason: result.reason, requestId: source.requestId, caller });
     return result;
   }
@@ -170,8 +234,9 @@ export class Allowlist {
     const now = this.d.clock.now();
     if (req.expiresAt && req.expiresAt.getTime() <= now.getTime()) throw new InvalidArgumentError('expires_at', 'must be in the future');
     const out: EntryWarning[] = warnings.map((w: CidrWarning) => ({ kind: w.kind, message: w.message }));
-    await this.reload();
-    for (const other of this.snapshot.entriesContaining(cidr.canonical.split('/')[0] ?? '')) {
+    // Overlaps with what this replica's Check matches now (its own changes at once, others' as of
+    // the last poll): a warning only; the store's unique key is what refuses a duplicate.
+    for (const other of this.entriesContaining(cidr.canonical.split('/')[0] ?? '')) {
       out.push({ kind: 'overlaps_existing', message: `${cidr.canonical} overlaps ${other.cidr} (${other.label})`, relatedEntryId: other.entryId });
     }
     const entry: AllowlistEntry = {
@@ -192,7 +257,7 @@ export class Allowlist {
       throw new AlreadyExistsError(`${cidr.canonical} (${req.scope}) is already allowlisted by configuration`);
     }
     // The entry, the change version replicas poll and the event commit together or not at all.
-    await this.d.uow.run(async (tx) => {
+    const version = await this.d.uow.run(async (tx) => {
       try {
         await this.d.entries.create(tx, entry);
       } catch (err) {
@@ -200,11 +265,12 @@ export class Allowlist {
         throw err;
       }
       tx.faultPoint('entry-created');
-      await this.d.version.bump(tx);
+      const v = await this.d.version.bump(tx);
       tx.faultPoint('version-bumped');
       tx.audit(this.officerEvent(officer, 'entry_add', entry, source, { cidr: entry.cidr, scope: entry.scope, label, reason, expires_at: entry.expiresAt?.toISOString() ?? 'never' }));
+      return v;
     }, 'add-entry');
-    await this.reload(true);
+    this.committed({ version, indexed: false, added: entry, cidr: cidr });
     return { entry, warnings: out };
   }
 
@@ -217,13 +283,13 @@ export class Allowlist {
       const gone = await this.d.entries.remove(tx, entryId, this.d.clock.now(), { accountId: officer.accountId, email: officer.email }, why);
       if (!gone) throw new NotFoundError('no such active entry');
       tx.faultPoint('entry-removed');
-      await this.d.version.bump(tx);
+      const version = await this.d.version.bump(tx);
       tx.faultPoint('version-bumped');
       tx.audit(this.officerEvent(officer, 'entry_remove', gone, source, { cidr: gone.cidr, scope: gone.scope, reason: why }));
-      return gone;
+      return { gone, version };
     }, 'remove-entry');
-    await this.reload(true);
-    return removed;
+    this.committed({ version: removed.version, indexed: false, removed: removed.gone.entryId });
+    return removed.gone;
   }
 
   /** ListEntries: active entries (and, on request, expired ones) in the contract's CIDR order. */
@@ -268,12 +334,13 @@ export class Allowlist {
       const daily: DailyIp = { ...base, dailyIpId: `dip_${randomBytes(12).toString('base64url')}`, slot };
       // One unit per slot tried: a refused insert ends its unit (on MongoDB it aborts the
       // transaction), so the next slot is tried in a fresh one. The unique keys decide the cap.
+      let version = 0;
       const r = await this.d.uow
         .run(async (tx) => {
           const created = await this.d.dailyIps.create(tx, daily);
           if (created !== 'created') throw new NotCreated(created);
           tx.faultPoint('daily-ip-created');
-          await this.d.version.bump(tx);
+          version = await this.d.version.bump(tx);
           tx.faultPoint('version-bumped');
           const subject = { kind: 'daily_ip' as const, id: daily.dailyIpId };
           tx.audit({ action: 'daily_ip_register', outcome: 'success', actor, subject, sourceIp: ip.canonical, requestId: source.requestId, details: { expires_at: cutoff.toISOString(), slot: String(slot), scope: daily.scope } });
@@ -292,7 +359,7 @@ export class Allowlist {
         if (same) return { daily: same, alreadyRegistered: true, remainingToday: Math.max(0, cap - (await this.d.dailyIps.countForDay(who.accountId, cutoff))) };
         continue;
       }
-      await this.reload(true);
+      this.committed({ version, indexed: false, daily });
       return { daily, alreadyRegistered: false, remainingToday: cap - slot };
     }
     throw new ResourceExhaustedError(
