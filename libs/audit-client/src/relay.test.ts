@@ -237,6 +237,34 @@ describe('audit relay against a real gRPC AuditService', () => {
     );
   });
 
+  test("a confirmation is audit's acknowledgement: it does not wait for the outbox's own mark, and a mark that fails neither un-confirms nor duplicates the event", async () => {
+    const { outbox, relay, emitter } = setup({ pollMs: 50 });
+    const markShipped = outbox.markShipped.bind(outbox);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let marks = 0;
+    outbox.markShipped = async (acks, at) => {
+      marks += 1;
+      if (marks === 1) {
+        await held; // the first mark hangs (a slow disk) ...
+        throw new Error('disk full'); // ... and then fails
+      }
+      return markShipped(acks, at);
+    };
+    relay.start();
+    const logBefore = audit.log.length;
+    const confirmed = await Promise.race([emitter.emitAndConfirm(event(500)).catch((e: unknown) => e), sleep(1_000).then(() => 'timed out' as const)]);
+    release(); // whatever happened, so the relay can stop
+    assert.equal(typeof (confirmed as { sequence?: unknown }).sequence, 'number', `the action went on once audit acknowledged, while the mark still hung (got ${String(confirmed)})`);
+    assert.equal(audit.log.length, logBefore + 1);
+    // The failed mark leaves the row queued: the relay ships it again, audit dedups it by id.
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline && (await outbox.pending(10, new Date(Date.now() + 3_600_000))).length > 0) await sleep(20);
+    assert.equal((await outbox.pending(10, new Date(Date.now() + 3_600_000))).length, 0, 'the row is marked shipped on a later round');
+    assert.equal(audit.log.length, logBefore + 1, 'audit holds the event once');
+    assert.ok(marks >= 2);
+  });
+
   test('retries back off exponentially while audit is down', async () => {
     const { outbox, relay, emitter } = setup();
     audit.state.mode = 'down';

@@ -131,12 +131,15 @@ export class AuditRelay {
       const byId = new Map(acks.map((a) => [a.eventId, a]));
       const missing = batch.filter((r) => !byId.has(r.eventId));
       if (missing.length > 0) throw new Error(`audit acknowledged ${acks.length} of ${batch.length} events`);
-      await this.opts.outbox.markShipped(acks, this.clock.now());
-      this.failures = 0;
+      // Audit's acknowledgement is the confirmation: the event is durable in the log. A waiting
+      // critical action goes on now; marking the rows shipped is this outbox's own bookkeeping and
+      // is not on its path (a crash before the mark re-sends them, and Append dedups by event id).
       for (const a of acks) {
         for (const w of this.waiters.get(a.eventId) ?? []) w.resolve(a.sequence);
         this.waiters.delete(a.eventId);
       }
+      await this.opts.outbox.markShipped(acks, this.clock.now());
+      this.failures = 0;
       if (batch.length < this.batchSize) await this.settleFromStore();
       return { shipped: batch.length, failed: 0, more: batch.length === this.batchSize };
     } catch (err) {
