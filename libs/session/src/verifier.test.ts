@@ -373,3 +373,58 @@ describe('SessionVerifier options', () => {
     await assertRefused(verifier.verify(token), token, 'not_yet_valid', /not valid yet/);
   });
 });
+
+describe('SessionVerifier remembers verified signatures, never the decisions that depend on time or caller', () => {
+  test('a token seen before is accepted again without re-parsing, with its claims intact and a fresh copy each time', async () => {
+    const { verifier } = setup();
+    const token = sign();
+    const first = await verifier.verify(token, { presentedIp: '203.0.113.7' });
+    first.roles.push('security_officer');
+    const second = await verifier.verify(token, { presentedIp: '203.0.113.7' });
+    assert.deepEqual(second.roles, sessionClaims().roles, "a caller's edit of its claims does not reach the next caller");
+    assert.equal(second.sessionId, first.sessionId);
+  });
+
+  test('a remembered token still expires, is still pinned to its IP, and is still checked against not-before', async () => {
+    const { verifier, clock } = setup();
+    const token = sign();
+    await verifier.verify(token, { presentedIp: '203.0.113.7' });
+    await assertRefused(verifier.verify(token, { presentedIp: '198.51.100.9' }), token, 'ip_mismatch', /pinned to another IP/);
+    clock.advance(3600_000);
+    await assertRefused(verifier.verify(token, { presentedIp: '203.0.113.7' }), token, 'expired', /has expired/);
+    const early = sign({ issuedAt: new Date(T0 + 10_000 + 120_000) });
+    clock.set(new Date(T0 + 10_000));
+    await assertRefused(verifier.verify(early), early, 'not_yet_valid', /not valid yet/);
+  });
+
+  test('a key withdrawn from the key source refuses a token verified with it before; a replaced key makes it verify afresh', async () => {
+    const keys: Record<string, KeyObject> = { k1: signer.publicKey };
+    const source: SessionKeySource = { key: async (kid) => keys[kid] };
+    const verifier = new SessionVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: source, clock: new ManualClock(T0 + 10_000) });
+    const token = sign();
+    await verifier.verify(token);
+    delete keys['k1'];
+    await assertRefused(verifier.verify(token), token, 'unknown_key', /unknown key/);
+    keys['k1'] = keyPair().publicKey; // another key under the same id: the old signature no longer holds
+    await assertRefused(verifier.verify(token), token, 'bad_signature', /does not verify/);
+  });
+
+  test('a forged token that differs from a remembered one in one character is verified, and refused', async () => {
+    const { verifier } = setup();
+    const token = sign();
+    await verifier.verify(token);
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const forged = `${h}.${b64json({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), roles: ['security_officer'] })}.${sig}`;
+    await assertRefused(verifier.verify(forged), forged, 'bad_signature', /does not verify/);
+  });
+
+  test('the memory is bounded: with room for 2 tokens, a third evicts the oldest, and all still verify', async () => {
+    const clock = new ManualClock(T0 + 10_000);
+    const keys = countingKeys({ k1: signer.publicKey });
+    const verifier = new SessionVerifier({ issuer: ISSUER, audience: AUDIENCE, keys, clock, verifiedCacheSize: 2 });
+    const tokens = [sign({ sessionId: 's-1' }), sign({ sessionId: 's-2' }), sign({ sessionId: 's-3' })];
+    for (const t of tokens) await verifier.verify(t);
+    for (const [i, t] of tokens.entries()) assert.equal((await verifier.verify(t)).sessionId, `s-${i + 1}`);
+    assert.throws(() => new SessionVerifier({ issuer: ISSUER, audience: AUDIENCE, keys, verifiedCacheSize: -1 }), /verifiedCacheSize/);
+  });
+});

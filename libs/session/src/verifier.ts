@@ -1,4 +1,4 @@
-import { verify as cryptoVerify } from 'node:crypto';
+import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { systemClock, type Clock } from '@gatehouse/core';
 import { claimsOfPayload, type SessionClaims } from './claims.js';
 import { InvalidSessionError, sessionRejected } from './errors.js';
@@ -21,6 +21,17 @@ export interface SessionVerifierOptions {
   maxTokenBytes?: number;
   /** Longest `exp - auth_time` accepted: the absolute session lifetime (ASVS 7.3.2). Default 24 h. */
   maxSessionSeconds?: number;
+  /** Tokens whose signature is remembered as checked (see {@link SessionVerifier}). Default 10,000; 0 turns it off. */
+  verifiedCacheSize?: number;
+}
+
+/** A token whose signature was checked: what the checks that depend on time and caller still need. */
+interface Verified {
+  kid: string;
+  /** The key object it was verified with; a hit needs the key source to return this very key. */
+  key: KeyObject;
+  claims: SessionClaims;
+  notBefore: Date | undefined;
 }
 
 /** Per-call options of {@link SessionVerifier.verify}. */
@@ -44,12 +55,21 @@ export type SessionTokenVerifier = Pick<SessionVerifier, 'verify'>;
  * audience, times and the pinned IP. Every refusal is an {@link InvalidSessionError}
  * (UNAUTHENTICATED) naming the problem without quoting the token. A key source that cannot
  * reach identity throws UnavailableError instead: that is not the token's fault.
+ *
+ * The Ed25519 check is most of a call's cost and a session presents the same token on every
+ * call, so a bounded memory of tokens already verified (by SHA-256 of the token, never the token
+ * itself) skips it. Only the signature and the parsing are remembered: a hit still needs the key
+ * source to return the same key (a key withdrawn or replaced refuses the token), and every check
+ * that depends on time or caller (expiry, not-before, the key's validity window, the pinned IP)
+ * runs on every call.
  */
 export class SessionVerifier {
   private readonly clock: Clock;
   private readonly leewayMs: number;
   private readonly maxTokenBytes: number;
   private readonly maxSessionMs: number;
+  private readonly cacheSize: number;
+  private readonly verified = new Map<string, Verified>();
 
   constructor(private readonly opts: SessionVerifierOptions) {
     if (!opts.issuer || !opts.audience) throw new TypeError('SessionVerifier: issuer and audience are required');
@@ -65,11 +85,24 @@ export class SessionVerifier {
     this.leewayMs = leeway * 1000;
     this.maxTokenBytes = maxBytes;
     this.maxSessionMs = maxSession * 1000;
+    const cacheSize = opts.verifiedCacheSize ?? 10_000;
+    if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new TypeError('SessionVerifier: verifiedCacheSize must be a non-negative integer');
+    this.cacheSize = cacheSize;
   }
 
   /** The claims of a valid token; throws {@link InvalidSessionError} for any other. */
   async verify(token: string, options: VerifyOptions = {}): Promise<SessionClaims> {
     if (typeof token !== 'string' || token.length === 0) throw sessionRejected('missing');
+    const digest = this.cacheSize > 0 && token.length <= this.maxTokenBytes ? createHash('sha256').update(token).digest('base64') : undefined;
+    const seen = digest === undefined ? undefined : this.verified.get(digest);
+    if (seen !== undefined) {
+      if ((await this.opts.keys.key(seen.kid)) !== seen.key) {
+        // The key was withdrawn or replaced since: verify afresh against what the source holds now.
+        this.verified.delete(digest!);
+      } else {
+        return this.checkClaims(seen, options, digest);
+      }
+    }
     const jws = parseSessionJws(token, this.maxTokenBytes);
     const kid = jws.header.kid;
     const key = await this.opts.keys.key(kid);
@@ -87,10 +120,24 @@ export class SessionVerifier {
     if (!valid) throw sessionRejected('bad_signature');
 
     const { notBefore, ...claims } = claimsOfPayload(jsonOf(jws.payload, 'payload'));
+    const checked: Verified = { kid, key, claims, notBefore };
+    const out = this.checkClaims(checked, options, undefined);
+    if (digest !== undefined) {
+      if (this.verified.size >= this.cacheSize) this.verified.delete(this.verified.keys().next().value as string);
+      this.verified.set(digest, checked);
+    }
+    return out;
+  }
+
+  /** The checks of a signed token that depend on time, the key's window and the caller: run on every call. */
+  private checkClaims({ kid, claims, notBefore }: Verified, options: VerifyOptions, cached: string | undefined): SessionClaims {
     if (claims.issuer !== this.opts.issuer) throw sessionRejected('wrong_issuer');
     if (claims.audience !== this.opts.audience) throw sessionRejected('wrong_audience');
     const now = this.clock.now().getTime();
-    if (now >= claims.expiresAt.getTime()) throw sessionRejected('expired');
+    if (now >= claims.expiresAt.getTime()) {
+      if (cached !== undefined) this.verified.delete(cached);
+      throw sessionRejected('expired');
+    }
     if (claims.issuedAt.getTime() > now + this.leewayMs) throw sessionRejected('not_yet_valid');
     if (notBefore !== undefined && notBefore.getTime() > now + this.leewayMs) {
       throw new InvalidSessionError('not_yet_valid', 'session token is not valid yet (nbf is in the future; check the clocks)');
@@ -101,6 +148,7 @@ export class SessionVerifier {
       throw new InvalidSessionError('bad_signature', 'session token is dated before its signing key became valid');
     }
     if (options.presentedIp !== undefined && normalizeIp(options.presentedIp) !== claims.pinnedIp) throw sessionRejected('ip_mismatch');
-    return claims;
+    // A copy: the remembered claims are never handed out, so no caller can edit them for the next.
+    return structuredClone(claims);
   }
 }
