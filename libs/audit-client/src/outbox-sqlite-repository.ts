@@ -116,8 +116,11 @@ export class SqliteOutboxRepository implements OutboxRepository {
   async markShipped(acks: readonly OutboxAck[], at: Date): Promise<number> {
     checkAcks(acks);
     checkOutboxDate(at, 'at');
-    return this.#store.exec(undefined, (db) =>
-      db.transaction(() => acks.reduce((n, ack) => n + this.#sql.shipped.run(at.getTime(), ack.sequence, ack.eventId).changes, 0))(),
+    // A unit like the services' own, so the mark rides in their group commit instead of ending
+    // it with an fsync of its own: the mark is bookkeeping (lost in a crash, the rows are sent
+    // again and Append dedups them), nobody waits on it being durable first.
+    return this.#store.run(async (tx) =>
+      this.#store.exec(tx, () => acks.reduce((n, ack) => n + this.#sql.shipped.run(at.getTime(), ack.sequence, ack.eventId).changes, 0)),
     );
   }
 
@@ -125,9 +128,7 @@ export class SqliteOutboxRepository implements OutboxRepository {
     const ids = checkEventIds(eventIds);
     checkOutboxDate(nextAttemptAt, 'nextAttemptAt');
     const message = clipOutboxError(error);
-    return this.#store.exec(undefined, (db) =>
-      db.transaction(() => ids.reduce((n, id) => n + this.#sql.failed.run(message, nextAttemptAt.getTime(), id).changes, 0))(),
-    );
+    return this.#store.run(async (tx) => this.#store.exec(tx, () => ids.reduce((n, id) => n + this.#sql.failed.run(message, nextAttemptAt.getTime(), id).changes, 0)));
   }
 
   async get(eventId: string): Promise<OutboxRecord | undefined> {
