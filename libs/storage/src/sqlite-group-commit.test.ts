@@ -117,6 +117,21 @@ describe('SQLite group commit (issue 14 item 2)', () => {
     await store.close();
   });
 
+  it('units asked for from separate callbacks of one turn of the event loop share a COMMIT (use cases reached after their own round trips)', async () => {
+    const file = freshFile();
+    const store = openSqlite({ file, migrations });
+    const { commits } = countCommits(store);
+    // Each unit is asked for from an I/O-like callback of its own (here: its own setImmediate
+    // callback, microtasks drained in between), as a service's use cases are when each resumes
+    // after its own network round trip: nobody is queued for the lock when one of them ends.
+    const codes = Array.from({ length: 16 }, (_, i) => `cb${String(i).padStart(2, '0')}`);
+    const done = await Promise.all(codes.map((c) => new Promise<string>((resolve, reject) => setImmediate(() => void insert(store, c).then(resolve, reject)))));
+    assert.deepEqual(done, codes);
+    assert.deepEqual(codesOnDisk(file), codes, 'every unit is on disk');
+    assert.ok(commits() <= 2, `16 units of one turn share their COMMIT, got ${commits()} COMMITs`);
+    await store.close();
+  });
+
   it('a lone unit commits at once (no waiting for company)', async () => {
     const file = freshFile();
     const store = openSqlite({ file, migrations });

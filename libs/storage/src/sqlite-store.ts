@@ -64,6 +64,8 @@ export class SqliteStore implements UnitOfWork {
   #closed = false;
   /** The group-commit batch: a transaction open across units, and the callers waiting for its COMMIT. */
   #batch: { units: Array<{ resolve: () => void; reject: (err: unknown) => void }>; openedAt: number } | undefined;
+  /** Units asked for during this turn of the event loop, let in together at its end (see run()). */
+  #gathering: Array<() => void> | undefined;
 
   /** @internal use openSqlite(). */
   constructor(
@@ -87,6 +89,13 @@ export class SqliteStore implements UnitOfWork {
    * {@link GROUP_COMMIT_MAX_MS}) commits them all with one fsync. A unit that throws rolls back
    * to its savepoint alone. No unit's promise resolves before the COMMIT that made it durable,
    * and a failed COMMIT rejects every unit of the batch (none of them happened).
+   *
+   * A unit first waits for the end of the current turn of the event loop (setImmediate), and all
+   * units asked for during that turn queue for the lock together. better-sqlite3 is synchronous,
+   * so no unit can queue while another one runs or while a COMMIT's fsync blocks the loop: units
+   * reached from different I/O callbacks (a service's use cases after their own round trips)
+   * otherwise found nobody waiting and committed one by one (StartImpersonation: 2.2 COMMITs per
+   * start at 16 in flight; gathered, 0.2 to 0.4).
    */
   async run<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     this.#assertOpen();
@@ -96,6 +105,7 @@ export class SqliteStore implements UnitOfWork {
           '(nested transactions are not supported; waiting would deadlock)',
       );
     }
+    await this.#endOfTurn();
     const release = await this.#mutex.lock();
     let durable: Promise<void> | undefined;
     let result!: T;
@@ -128,6 +138,22 @@ export class SqliteStore implements UnitOfWork {
     }
     await durable;
     return result;
+  }
+
+  /** Resolves at the end of this turn of the event loop, together with every unit that asked during it. */
+  #endOfTurn(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.#gathering) {
+        this.#gathering.push(resolve);
+        return;
+      }
+      const gathering = [resolve];
+      this.#gathering = gathering;
+      setImmediate(() => {
+        this.#gathering = undefined;
+        for (const letIn of gathering) letIn();
+      });
+    });
   }
 
   /** Ends the open batch: one COMMIT for every unit in it, then each unit's caller hears the outcome. */
@@ -179,6 +205,8 @@ export class SqliteStore implements UnitOfWork {
         'exec() without a tx inside run() on the same SQLite store: pass the tx (it would wait for its own lock forever)',
       );
     }
+    // After the units asked for before it in this turn, as the lock's order always had it.
+    if (this.#gathering) await this.#endOfTurn();
     const release = await this.#mutex.lock();
     try {
       this.#assertOpen();
@@ -209,6 +237,7 @@ export class SqliteStore implements UnitOfWork {
   /** Waits for the running transaction, then closes the connection. Later calls fail. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.#gathering) await this.#endOfTurn(); // the units asked for before close() still run
     await this.#mutex.withLock(() => {
       if (this.#closed) return;
       this.#closed = true;
