@@ -15,7 +15,7 @@
 // ends of those two RPCs count in the service process's CPU and event loop. The breakdown shows
 // what they take.
 //
-// 1. StartImpersonation (goal: ratio >= 0.5): GRANTS (10,000) existing grants of EMPLOYEES (250)
+// 1. StartImpersonation (goal: ratio >= 0.5 against the floor, see below): GRANTS (10,000) existing grants of EMPLOYEES (250)
 //    support employees across DOMAINS (500) customer domains, 2 distinct targets per (employee,
 //    domain) within the window and the burst windows holding exactly those grants, seeded through
 //    SqliteGrantRepository/SqliteBurstRepository on the service's own store. Then STARTS (2,000)
@@ -34,6 +34,13 @@
 //    its compare-and-set write, token signing, the grant insert, the confirmed audit Append. Then,
 //    untimed, a breakdown of one start at a time: over gRPC, and in-process on the service's own
 //    Impersonation object (breakdown.ts) with its ports timed.
+//    Then (issue 14 item 7; the goal moved here): StartImpersonation against its floor, a bare
+//    kit RPC with impersonation's binding and policy whose handler awaits one fsynced commit of
+//    the 3 rows the start's unit commits (window, grant, outcome event; floor.ts), both driven by
+//    one closed loop in this process at 16 and 100 in flight (floor, real, real, floor), with p99
+//    lines; an informative "floor + waits" adds the allowlist Check and confirmed Append round
+//    trips a start must wait for. Printed with commits per start, the waits and the loop's time.
+//    The raw-count line above stays as the second line.
 // 2. VerifyImpersonationToken READ_DATA (goal: ratio >= 0.7): VERIFY_GRANTS (200) grants started
 //    over gRPC, their tokens verified in a closed loop by the crm backend from LOAD_PROCESSES (2)
 //    load processes, VERIFY_IN_FLIGHT (16) in flight each. Every answer must say valid.
