@@ -19,16 +19,16 @@ export const CLIENT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 
 type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ChannelOptions>) => C;
 
-/** Creates a generated client for `address` with the right credentials and options. */
-export function dial<C extends grpc.Client>(Ctor: ClientCtor<C>, address: string, security: ClientSecurity): C {
-  if (security.mode === 'insecure-loopback') return new Ctor(address, grpc.credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
+/**
+ * Creates a generated client for `address` with the right credentials and options; `extra`
+ * options go on top of the kit's (a balanced client's service config, see balanced.ts).
+ */
+export function dial<C extends grpc.Client>(Ctor: ClientCtor<C>, address: string, security: ClientSecurity, extra: Partial<grpc.ChannelOptions> = {}): C {
+  const base = { ...CLIENT_CHANNEL_OPTIONS, ...extra };
+  if (security.mode === 'insecure-loopback') return new Ctor(address, grpc.credentials.createInsecure(), base);
   const creds = createClientCredentials(security.material);
   const expected = security.material.expectedServerName;
-  return new Ctor(
-    address,
-    creds,
-    expected === undefined ? CLIENT_CHANNEL_OPTIONS : { ...CLIENT_CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': serviceAuthority(expected) },
-  );
+  return new Ctor(address, creds, expected === undefined ? base : { ...base, 'grpc.ssl_target_name_override': serviceAuthority(expected) });
 }
 
 /** Per-call options: a deadline always (gRPC has none by default), and optional metadata. */

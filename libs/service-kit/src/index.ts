@@ -17,6 +17,17 @@ export {
   type TransportSecurity,
   type ServerLimits,
 } from './server.js';
+export {
+  balancedTarget,
+  retryServiceConfig,
+  balancedChannelOptions,
+  dialBalanced,
+  IDEMPOTENT_METHODS,
+  DEFAULT_RETRY_POLICY,
+  type RetryableMethod,
+  type RetryPolicy,
+  type BalancedServiceConfig,
+} from './balanced.js';
 export { dial, call, stream, isStatus, checkHealth, CLIENT_CHANNEL_OPTIONS, type ClientSecurity, type CallOptions, type HealthReport } from './client.js';
 export { environmentFromProto, environmentToProto, type DataEnvironment } from './environment.js';
 export { rolesToProto, rolesFromProto } from './roles.js';
