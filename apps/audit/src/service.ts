@@ -2,12 +2,13 @@ import path from 'node:path';
 import { IdentityServiceClient } from '@gatehouse/contracts';
 import type { ServiceSpec } from '@gatehouse/service-host';
 import { sessionVerifierFromConfig } from '@gatehouse/session';
+import { registerAlertMetrics } from './alert-metrics.js';
 import { auditConfigShape } from './config.js';
 import { AlertService } from './domain/alert-service.js';
 import { AlertEngine, builtInRules, type BuiltInRulesConfig } from './domain/alerts/index.js';
 import { AuditLog } from './domain/audit-log.js';
 import { LiveFeed } from './domain/live-feed.js';
-import { IntegrityMonitor, LogIntegrityCheck, integrityAlert } from './domain/log-integrity.js';
+import { IntegrityMonitor, LogIntegrityCheck, INTEGRITY_ALERT_RULE, integrityAlert } from './domain/log-integrity.js';
 import { auditBinding } from './rpc/audit-rpc.js';
 import { auditAuthz } from './rpc/authz.js';
 import { protoLeafCodec } from './rpc/convert.js';
@@ -101,6 +102,7 @@ export const auditService: ServiceSpec<typeof auditConfigShape> = {
           own,
         }),
       ],
+      registerMetrics: (registry) => registerAlertMetrics(registry, alerts, [...rules.map((r) => r.ruleId), INTEGRITY_ALERT_RULE]),
     };
   },
 };

@@ -12,6 +12,7 @@ import { secretsConfigShape } from './config.js';
 import { SealManager } from './domain/seal/index.js';
 import { Secrets, type SecretsAction } from './domain/secrets-service.js';
 import { secretsBinding } from './rpc/secrets-rpc.js';
+import { registerSealMetrics } from './seal-metrics.js';
 import { secretsSchema, secretsStores } from './store/schema.js';
 
 /** The secrets service as the host runs it: config → store → domain → rpc → server. Wiring only. */
@@ -72,7 +73,10 @@ export const secretsService: ServiceSpec<typeof secretsConfigShape> = {
       warn: (msg) => log.warn(msg),
     });
     onShutdown(() => verifier.close());
-    return { services: [secretsBinding({ secrets, verifier, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES })] };
+    return {
+      services: [secretsBinding({ secrets, verifier, trustedProxies: cfg.GATEHOUSE_TRUSTED_PROXIES })],
+      registerMetrics: (registry) => registerSealMetrics(registry, seal),
+    };
   },
 };
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { ManualClock } from '@gatehouse/core';
 import { callers, sameRuleForAll, type ServiceBinding, type TransportSecurity } from '@gatehouse/service-kit';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
-import { findMongo, startAuditDouble } from '@gatehouse/testing';
+import { findMongo, scrapeMetric, startAuditDouble } from '@gatehouse/testing';
 import { auditEventV1, AuditServiceService, SERVICE_NAMES } from '@gatehouse/contracts';
 import type { AuditEmitter } from '@gatehouse/audit-client';
 import { runService, type ServiceSpec } from './run-service.js';
@@ -40,15 +40,6 @@ function spec(name: string, onWire: (audit: AuditEmitter | undefined) => void): 
   };
 }
 
-/** The value of one unlabelled-by-us gauge in a Prometheus text exposition, as a scraper reads it. */
-async function scrape(port: number, name: string): Promise<number | undefined> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  assert.equal(res.status, 200);
-  const text = await res.text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
 /**
  * Issue 15 item 7: the outbox depth and relay lag an operator alerts on, read from a real
  * service's /metrics port while audit refuses Append, then after audit is back.
@@ -67,8 +58,8 @@ async function depthAndLag(t: { diagnostic(msg: string): void }, backend: { env:
   );
   try {
     const port = hosted.server.metricsPort!;
-    assert.equal(await scrape(port, RELAY_METRICS.outboxDepth), 0, 'an empty outbox has depth 0');
-    assert.equal(await scrape(port, RELAY_METRICS.relayLag), 0, 'an empty outbox has no lag');
+    assert.equal(await scrapeMetric(port, RELAY_METRICS.outboxDepth), 0, 'an empty outbox has depth 0');
+    assert.equal(await scrapeMetric(port, RELAY_METRICS.relayLag), 0, 'an empty outbox has no lag');
 
     await hosted.store.store.run(async (tx) =>
       emitter!.record(tx as never, {
@@ -79,20 +70,20 @@ async function depthAndLag(t: { diagnostic(msg: string): void }, backend: { env:
       }),
     );
     clock.advance(7_000);
-    assert.equal(await scrape(port, RELAY_METRICS.outboxDepth), 1, 'the event audit refused waits in the outbox');
-    assert.equal(await scrape(port, RELAY_METRICS.relayLag), 7, 'the lag is the age of the oldest unacknowledged event');
+    assert.equal(await scrapeMetric(port, RELAY_METRICS.outboxDepth), 1, 'the event audit refused waits in the outbox');
+    assert.equal(await scrapeMetric(port, RELAY_METRICS.relayLag), 7, 'the lag is the age of the oldest unacknowledged event');
 
     auditDouble.fail(false);
     const deadline = Date.now() + 10_000;
     let depth: number | undefined;
     while (Date.now() < deadline) {
       hosted.relay?.nudge();
-      depth = await scrape(port, RELAY_METRICS.outboxDepth);
+      depth = await scrapeMetric(port, RELAY_METRICS.outboxDepth);
       if (depth === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(depth, 0, 'once audit acknowledges, the outbox is empty');
-    assert.equal(await scrape(port, RELAY_METRICS.relayLag), 0, 'and the lag is back to 0');
+    assert.equal(await scrapeMetric(port, RELAY_METRICS.relayLag), 0, 'and the lag is back to 0');
     assert.equal(auditDouble.events.length, 1, 'audit holds the event');
     t.diagnostic(`${backend.env['GATEHOUSE_STORE']}: depth 1 and lag 7 s while audit refused; 0 and 0 after it acknowledged`);
   } finally {

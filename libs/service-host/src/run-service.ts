@@ -35,6 +35,7 @@ import {
   SqliteOutboxRepository,
   type OutboxRepository,
 } from '@gatehouse/audit-client';
+import type { Registry } from 'prom-client';
 import { registerRelayMetrics } from './relay-metrics.js';
 
 declare const __GATEHOUSE_VERSION__: string | undefined;
@@ -82,6 +83,11 @@ export interface WireContext<S extends z.ZodRawShape> {
 export interface Wired {
   services: ServiceBinding[];
   onShutdown?: Array<() => Promise<void> | void>;
+  /**
+   * Registers the service's own gauges (read from its domain at each scrape) on the server's
+   * /metrics registry, which exists only once the server is built: called then, once.
+   */
+  registerMetrics?: (registry: Registry) => void;
 }
 
 /** A service, as its main.ts describes it to the host. */
@@ -223,6 +229,7 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
   started.server = server;
   for (const [name, ok] of conditions) server.setCondition(name, ok);
   if (outbox) registerRelayMetrics(server.metrics.registry, outbox, opts.clock ?? systemClock);
+  wired.registerMetrics?.(server.metrics.registry);
   if (cfg.GATEHOUSE_READY_FILE) writeReadyFile(cfg.GATEHOUSE_READY_FILE, { port: server.port, metricsPort: server.metricsPort, pid: process.pid });
   const unwatch = cfg.GATEHOUSE_PARENT_PID ? watchParent(cfg.GATEHOUSE_PARENT_PID, server, log) : undefined;
   if (opts.handleSignals) stopOnSignals(server, log);

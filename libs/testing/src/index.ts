@@ -62,3 +62,4 @@ export { startServiceHarness, addFirstReplica, backendEnv, skipReason, STORAGE_B
 export { spawnChildReplica } from './child-replica.js';
 export { openCommitFloor, type CommitFloor } from './commit-floor.js';
 export { assertBothOrNeither, type CrashFinding } from './crash-verdict.js';
+export { scrapeMetric } from './scrape-metric.js';

@@ -121,6 +121,11 @@ export class AlertService {
     return this.o.repo.latestCursor();
   }
 
+  /** OPEN alerts by rule id (what an officer still has to acknowledge); rules with none are left out. */
+  openByRule(): Promise<Map<string, number>> {
+    return this.o.repo.countOpenByRule();
+  }
+
   /** OPEN → ACKNOWLEDGED with the officer's note (required: the justification is the point). */
   async acknowledge(alertId: string, by: Acknowledger, note: string, source: AckSource = { peerIp: '', requestId: '' }): Promise<AlertChangeRecord | 'already' | undefined> {
     const trimmed = note.trim();

@@ -59,4 +59,6 @@ export interface AlertRepository {
   list(filter: AlertFilter, page: { before?: { raisedAt: Date; alertId: string } | undefined; limit: number }): Promise<AlertRecord[]>;
   changesAfter(cursor: number, limit: number): Promise<AlertChangeRecord[]>;
   latestCursor(): Promise<number>;
+  /** How many alerts are OPEN (not yet acknowledged), by rule id; rules with none are left out. */
+  countOpenByRule(): Promise<Map<string, number>>;
 }

@@ -112,4 +112,12 @@ export class MongoAlertRepository implements AlertRepository {
     const c = await this.store.db.collection<{ _id: string; value: number }>(COUNTERS).findOne({ _id: 'alert_changes' });
     return c?.value ?? 0;
   }
+
+  async countOpenByRule(): Promise<Map<string, number>> {
+    const rows = await this.store.db
+      .collection<AlertDoc>(ALERTS)
+      .aggregate<{ _id: string; n: number }>([{ $match: { state: 'ALERT_STATE_OPEN' } }, { $group: { _id: '$ruleId', n: { $sum: 1 } } }], { maxTimeMS: this.store.maxTimeMS() })
+      .toArray();
+    return new Map(rows.map((r) => [r._id, r.n]));
+  }
 }

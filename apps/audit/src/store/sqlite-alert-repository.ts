@@ -161,4 +161,11 @@ export class SqliteAlertRepository implements AlertRepository {
   latestCursor(): Promise<number> {
     return this.store.exec(undefined, (db) => (db.prepare('SELECT COALESCE(MAX(cursor), 0) AS c FROM audit_alert_changes').get() as { c: number }).c);
   }
+
+  countOpenByRule(): Promise<Map<string, number>> {
+    return this.store.exec(undefined, (db) => {
+      const rows = db.prepare("SELECT rule_id, COUNT(*) AS n FROM audit_alerts WHERE state = 'ALERT_STATE_OPEN' GROUP BY rule_id").all() as Array<{ rule_id: string; n: number }>;
+      return new Map(rows.map((r) => [r.rule_id, r.n]));
+    });
+  }
 }
