@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// Bundles one app into dist/apps/<app>/main.mjs with esbuild. Workspace libraries (@gatehouse/*)
-// are compiled in; third-party packages stay external and load from node_modules, so native
-// addons (better-sqlite3) and grpc-js are used exactly as installed.
+// Bundles one app into dist/apps/<app>/main.mjs with esbuild (node-bundle.mjs: workspace
+// libraries compiled in, third-party packages external).
 // Usage: node tools/build/bundle.mjs <app>
 import fs from 'node:fs';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { bundleForNode } from './node-bundle.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const app = process.argv[2];
@@ -21,31 +20,11 @@ if (!fs.existsSync(entry)) {
 const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
 const outfile = path.join(root, 'dist/apps', app, 'main.mjs');
 
-/** Keeps every bare import external except our own workspace packages. */
-const externalThirdParty = {
-  name: 'external-third-party',
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith('@gatehouse/') || args.path.startsWith('node:')) return undefined;
-      return { path: args.path, external: true };
-    });
-  },
-};
-
-const result = await build({
-  entryPoints: [entry],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
+const result = await bundleForNode(entry, outfile, {
   sourcemap: true,
-  legalComments: 'none',
-  logLevel: 'warning',
   metafile: true,
   define: { __GATEHOUSE_VERSION__: JSON.stringify(version) },
   banner: { js: '#!/usr/bin/env node' },
-  plugins: [externalThirdParty],
 });
 fs.chmodSync(outfile, 0o755);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
