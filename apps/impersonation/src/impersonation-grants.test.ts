@@ -235,9 +235,12 @@ for (const backend of BACKENDS) {
       }
       assert.ok(answers.every((a) => a.grant?.state === P.GrantState.GRANT_STATE_ACTIVE && a.impersonationToken !== ''), 'every start answered an ACTIVE grant and a token');
       assert.equal((await activeIn(domain)).length, n, 'every grant is stored');
-      // Each start runs two units (its confirmed intent, then window + grant + outcome): one COMMIT
-      // each when nothing is shared (36 COMMITs in a run before the fix); shared, a handful.
-      assert.ok(commits <= n / 2, `${n} concurrent starts made ${commits} COMMITs; expected them to share (at most ${n / 2})`);
+      // Each start runs two units (its confirmed intent, then window + grant + outcome): about one
+      // COMMIT each when nothing is shared (36 COMMITs for 32 starts in a run before the fix);
+      // shared, 8 in an idle run and 17 in one on a machine loaded with other test files (CI runs two
+      // files at a time). 24 still tells sharing (at most 24 COMMITs for 64 units) from none.
+      console.log(`group commit: ${n} concurrent starts, ${commits} COMMITs`);
+      assert.ok(commits <= (3 * n) / 4, `${n} concurrent starts made ${commits} COMMITs; expected them to share (at most ${(3 * n) / 4})`);
     });
 
     test('revocation, ending and expiry are honoured by VerifyImpersonationToken at once; forbidden operations are refused', async (t) => {
