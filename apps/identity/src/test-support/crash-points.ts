@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { assertBothOrNeither, type CrashFinding, STORAGE_BACKENDS, backendEnv, skipReason } from '@gatehouse/testing';
-import { startIdentity, type IdentityHarness, type SignedIn } from './test-support/harness.js';
+import { assertBothOrNeither, type CrashFinding, backendEnv, skipReason } from '@gatehouse/testing';
+import { startIdentity, type IdentityHarness, type SignedIn } from './harness.js';
 
 const R = commonV1.Role;
 const Act = auditEventV1.Action;
@@ -16,8 +16,11 @@ const O = auditEventV1.Outcome;
  * serves the officer's RPC; the in-process replica then ships what the outbox holds. The state
  * change and its success event must both exist, or neither: never an approval without its trace,
  * nor a trace of an approval that did not happen.
+ *
+ * One test file per backend (identity-crash-<backend>.test.ts): each backend's 25 kill-and-restart
+ * cases take about 80 s on an idle 2-core machine, and each file has its own time budget.
  */
-for (const backend of STORAGE_BACKENDS) {
+export function describeCrashPoints(backend: 'sqlite' | 'mongodb'): void {
   describe(`identity crash points (${backend})`, () => {
     let h: IdentityHarness | undefined;
     let cli: IdentityServiceClient;

@@ -1,0 +1,4 @@
+// Issue 14 item 5: identity's crash points on mongodb (the cases: test-support/crash-points.ts).
+import { describeCrashPoints } from './test-support/crash-points.js';
+
+describeCrashPoints('mongodb');
