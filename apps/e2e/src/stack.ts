@@ -154,7 +154,7 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
 }
 
 /** Identity's double (libs/testing) in a process of its own, so spawnSync in a test cannot stall its answers. */
-async function startIdentityDoubleProcess(pkiDir: string, keysFile: string): Promise<{ port: number; stop(): Promise<void> }> {
+export async function startIdentityDoubleProcess(pkiDir: string, keysFile: string): Promise<{ port: number; stop(): Promise<void> }> {
   const child = fork(path.join(import.meta.dirname, 'identity-double-process.ts'), [pkiDir, keysFile], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
@@ -174,7 +174,7 @@ async function startIdentityDoubleProcess(pkiDir: string, keysFile: string): Pro
 }
 
 /** A free loopback port (bound and released; the service binds it again at once). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

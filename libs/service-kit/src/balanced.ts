@@ -86,9 +86,18 @@ export function retryServiceConfig(methods: readonly RetryableMethod[], policy: 
   };
 }
 
-/** The channel options that carry {@link retryServiceConfig}: retries on (the kit's default is off). */
+/**
+ * The channel options that carry {@link retryServiceConfig}: retries on (the kit's default is
+ * off), and reconnects within 1 s, so a replica back from a restart takes calls again before
+ * the next one drains (the kit's 5 s backoff could leave a rolling restart with no replica ready).
+ */
 export function balancedChannelOptions(methods: readonly RetryableMethod[] = IDEMPOTENT_METHODS, policy?: RetryPolicy): Partial<grpc.ChannelOptions> {
-  return { 'grpc.enable_retries': 1, 'grpc.service_config': JSON.stringify(retryServiceConfig(methods, policy)) };
+  return {
+    'grpc.enable_retries': 1,
+    'grpc.service_config': JSON.stringify(retryServiceConfig(methods, policy)),
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 1000,
+  };
 }
 
 type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ChannelOptions>) => C;
