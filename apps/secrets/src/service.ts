@@ -22,7 +22,7 @@ export const secretsService: ServiceSpec<typeof secretsConfigShape> = {
   configShape: secretsConfigShape,
   storage: secretsSchema,
   shipsAuditEvents: true,
-  wire: async ({ cfg, log, clock, store, audit: emitter, dialService, onShutdown }) => {
+  wire: async ({ cfg, log, clock, store, audit: emitter, dialService, onShutdown, setCondition }) => {
     if (!emitter) throw new Error('secrets ships audit events: the host must provide the outbox');
     const dev = cfg.GATEHOUSE_ENV === 'dev';
     const autoUnseal = cfg.GATEHOUSE_SECRETS_DEV_AUTO_UNSEAL ?? dev;
@@ -32,7 +32,10 @@ export const secretsService: ServiceSpec<typeof secretsConfigShape> = {
       store: new FileKeyFileStore(cfg.GATEHOUSE_SECRETS_KEY_FILE ?? path.join(secretsDir, 'key-file.json')),
       clock,
       progressIdleMs: cfg.GATEHOUSE_SECRETS_UNSEAL_IDLE_MS,
+      onSealedChange: (sealed) => setCondition('unsealed', !sealed),
     });
+    // A replica starts sealed: NOT_SERVING until it is unsealed, so nothing is balanced onto it.
+    setCondition('unsealed', false);
     onShutdown(async () => {
       await seal.seal();
     });

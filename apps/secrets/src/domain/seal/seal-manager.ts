@@ -81,6 +81,12 @@ export interface SealManagerOptions {
   random?: RandomSource;
   /** TESTS ONLY: see {@link KeyFileOptions.insecureTestScryptN}. */
   keyFile?: Pick<KeyFileOptions, 'insecureTestScryptN'>;
+  /**
+   * Told when this replica becomes unsealed (false) or sealed again (true): the service reports
+   * NOT_SERVING on health while sealed, so balancers and readiness probes skip a replica that
+   * would refuse every data RPC (issue 15 item 6).
+   */
+  onSealedChange?: (sealed: boolean) => void;
 }
 
 /**
@@ -122,6 +128,7 @@ export class SealManager {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #leases = new Map<number, number>();
   #drainWaiters: Array<{ below: number; resolve: () => void }> = [];
+  readonly #onSealedChange: ((sealed: boolean) => void) | undefined;
 
   constructor(options: SealManagerOptions) {
     const idle = options.progressIdleMs ?? DEFAULT_UNSEAL_PROGRESS_IDLE_MS;
@@ -132,6 +139,7 @@ export class SealManager {
     this.#random = options.random;
     this.#keyFileOptions = { ...(options.random ? { random: options.random } : {}), ...options.keyFile };
     this.#changedAt = options.clock.now();
+    this.#onSealedChange = options.onSealedChange;
   }
 
   /** The seal state and unseal progress (discarding a round that went idle). */
@@ -242,7 +250,10 @@ export class SealManager {
     this.#unlocked?.wipe();
     this.#unlocked = undefined;
     this.#discardProgress();
-    if (wasUnsealed) this.#changedAt = this.#clock.now();
+    if (wasUnsealed) {
+      this.#changedAt = this.#clock.now();
+      this.#onSealedChange?.(true);
+    }
     return this.status();
   }
 
@@ -353,6 +364,7 @@ export class SealManager {
     this.#unlocked = unlocked;
     this.#discardProgress();
     this.#changedAt = this.#clock.now();
+    this.#onSealedChange?.(false);
   }
 
   #statusOf(file: KeyFile | undefined): SealStatus {
