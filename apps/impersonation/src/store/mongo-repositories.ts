@@ -1,5 +1,5 @@
 import type { Transaction } from '@gatehouse/core';
-import { inMongoTx, inTurn, insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
+import { inMongoTx, inTurn, inTurnUntilCommit, insertOrAlreadyExists, isDuplicateKey, type MongoIndexSpec, type MongoStore } from '@gatehouse/storage';
 import type { Filter } from 'mongodb';
 import type {
   AccessReport,
@@ -175,8 +175,11 @@ const burstKey = (accountId: string, customerDomain: string) => `${text(accountI
  * Compare-and-set on a versioned document: version 1 is an insert (a racing insert loses on
  * `_id`), later versions a replace filtered on the previous version. True if this write won.
  */
-function versionedWrite<D extends { _id: string; version: number }>(store: MongoStore, tx: Transaction, collection: string, doc: D): Promise<boolean> {
-  return inTurn(`${store.db.databaseName}/${collection}/${doc._id}`, () => versionedWriteNow(store, tx, collection, doc));
+async function versionedWrite<D extends { _id: string; version: number }>(store: MongoStore, tx: Transaction, collection: string, doc: D): Promise<boolean> {
+  // The document's turn until the unit commits, not only for the update: on jongodb a second
+  // transaction's compare-and-set does not see the first one's uncommitted write, so both would win.
+  await inTurnUntilCommit(tx, `${store.db.databaseName}/${collection}/${doc._id}`);
+  return versionedWriteNow(store, tx, collection, doc);
 }
 
 async function versionedWriteNow<D extends { _id: string; version: number }>(store: MongoStore, tx: Transaction, collection: string, doc: D): Promise<boolean> {
