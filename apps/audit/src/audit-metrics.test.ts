@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditEventV1, auditV1 } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { findMongo, scrapeMetric } from '@gatehouse/testing';
+import { backendEnv, scrapeMetric, STORAGE_BACKENDS } from '@gatehouse/testing';
 import { append, event, startAudit } from './test-support/harness.js';
 
 const OPEN = 'gatehouse_audit_alerts_open';
@@ -25,19 +25,12 @@ async function openAlerts(port: number, rule: string, want: number): Promise<num
   return seen;
 }
 
-for (const backend of ['sqlite', 'mongodb'] as const) {
+for (const backend of STORAGE_BACKENDS) {
   describe(`audit on ${backend}: open security alerts on /metrics`, () => {
     test('gatehouse_audit_alerts_open{rule} is 0, 1 once the rule fires, 0 after the acknowledgement', async (t) => {
-      const env: Record<string, string> = { GATEHOUSE_AUDIT_ALERT_RULES: JSON.stringify({ [RULE]: { threshold: 3, windowMs: 60_000 } }) };
-      if (backend === 'mongodb') {
-        const mongo = await findMongo();
-        if ('skipped' in mongo) {
-          t.skip(mongo.skipped);
-          return;
-        }
-        Object.assign(env, { GATEHOUSE_STORE: 'mongodb', MONGO_URL: mongo.url, GATEHOUSE_MONGO_DB: `audit_metrics_${process.pid}_${Date.now()}` });
-      }
-      const h = await startAudit(env);
+      const store = await backendEnv('audit', backend, (why) => t.skip(why));
+      if (!store) return;
+      const h = await startAudit({ ...store, GATEHOUSE_AUDIT_ALERT_RULES: JSON.stringify({ [RULE]: { threshold: 3, windowMs: 60_000 } }) });
       try {
         const port = h.hosted.server.metricsPort!;
         assert.equal(await scrapeMetric(port, OPEN, { rule: RULE, gatehouse_service: 'audit' }), 0, 'no alert open yet: 0, not absent');

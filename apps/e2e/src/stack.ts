@@ -47,20 +47,28 @@ async function waitForFile(file: string, child: ChildProcess, name: string, stde
  * Starts the five services as real processes (the esbuild bundles `npm start` runs) on
  * loopback port 0, each with its own SQLite file, mTLS from a fresh CA, and audit shipping.
  */
-export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
-  // Ports are picked before the services bind them; another test process may take one in
-  // between (EADDRINUSE). Then the whole stack starts again on fresh ports.
+export function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+  return retryOnPortClash(() => startStackOnce(extraEnv));
+}
+
+/**
+ * Starts a stack again (at most 3 times) when a port picked up front was taken by another test
+ * process before a service bound it (EADDRINUSE): the stacks choose their ports before starting,
+ * because their services call each other both ways.
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startStackOnce(extraEnv);
+      return await start();
     } catch (err) {
       if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
     }
   }
 }
 
-async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-'));
+/** A fresh folder (`prefix` in the temp dir) with a stack's PKI: the five services, the cli operator and the dev backend. */
+export async function stackFolder(prefix: string): Promise<{ dir: string; pkiDir: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const pkiDir = path.join(dir, 'pki');
   await ensurePki(pkiDir, {
     services: [...STACK],
@@ -69,6 +77,11 @@ async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> 
       { name: 'dev-backend', kind: 'backend' },
     ],
   });
+  return { dir, pkiDir };
+}
+
+async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> {
+  const { dir, pkiDir } = await stackFolder('gatehouse-e2e-');
   const services = {} as Record<StackService, ServiceProcess>;
   // Services call each other both ways (identity ↔ allowlist), so ports are chosen up front.
   const ports = Object.fromEntries(await Promise.all(STACK.map(async (s) => [s, await freePort()] as const))) as Record<StackService, number>;

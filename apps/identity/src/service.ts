@@ -113,8 +113,6 @@ export const identityService: ServiceSpec<typeof identityConfigShape> = {
       auditedKeyCreation('identity', repos.signingKeys, uow),
       secrets.signingKeyCipher,
       clock,
-      // The rotation event was committed with the key itself (auditedKeyCreation): nothing left to do.
-      async () => undefined,
       {
         rotateEveryMs: cfg.GATEHOUSE_SIGNING_KEY_ROTATION_DAYS * 24 * 3600_000,
         publishAheadMs: 3600_000,

@@ -19,8 +19,6 @@ import { randomUUID } from 'node:crypto';
 import {
   AllowlistServiceClient,
   AllowlistServiceService,
-  AuditServiceClient,
-  AuditServiceService,
   ImpersonationServiceService,
   SERVICE_NAMES,
   allowlistV1,
@@ -32,7 +30,7 @@ import {
 import { toAuditEventInput } from '@gatehouse/audit-client';
 import { loadTlsMaterial } from '@gatehouse/pki';
 import { call, callers, dial, sameRuleForAll, unary, type RunningServer } from '@gatehouse/service-kit';
-import { openCommitFloor, startBareRpc, type CommitFloor } from '@gatehouse/testing';
+import { openCommitFloor, startAuditFloor, startBareRpc, type CommitFloor } from '@gatehouse/testing';
 import { impersonationPolicy } from '../src/rpc/impersonation-rpc.js';
 
 /**
@@ -60,27 +58,9 @@ export interface StartFloors {
 export async function startStartFloors(pkiDir: string, canned: impersonationV1.StartImpersonationResponse): Promise<StartFloors> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'impersonation-floor-'));
   fs.mkdirSync(path.join(dir, 'impersonation'));
-  fs.mkdirSync(path.join(dir, 'audit'));
   const floor = openCommitFloor(path.join(dir, 'impersonation'));
-  const auditFloor = openCommitFloor(path.join(dir, 'audit'));
+  const audit = await startAuditFloor({ pkiDir, dir: path.join(dir, 'audit'), clientName: 'impersonation', rowBytes: START_ROW_BYTES });
   const servers: RunningServer[] = [];
-  // The audit end of the confirm round trip: Append as audit's policy has it (any authenticated caller), one commit of the batch.
-  const audit = await startBareRpc({
-    service: 'audit',
-    pkiDir,
-    binding: {
-      name: SERVICE_NAMES.audit,
-      definition: AuditServiceService,
-      policy: sameRuleForAll(AuditServiceService, callers.anyAuthenticated),
-      handlers: {
-        Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
-          await auditFloor.commit(Math.max(1, req.events.length), START_ROW_BYTES);
-          return auditV1.AppendResponse.fromPartial({ results: req.events.map((e, i) => ({ eventId: e.eventId, sequence: i, duplicate: false, appendedAt: new Date() })) });
-        }),
-      },
-    },
-  });
-  servers.push(audit);
   const allow = allowlistV1.CheckResponse.fromPartial({ decision: allowlistV1.CheckDecision.CHECK_DECISION_ALLOW, canonicalIp: '127.0.0.1' });
   const allowlist = await startBareRpc({
     service: 'allowlist',
@@ -94,7 +74,6 @@ export async function startStartFloors(pkiDir: string, canned: impersonationV1.S
   });
   servers.push(allowlist);
   const own = await loadTlsMaterial(pkiDir, 'impersonation');
-  const auditClient = dial(AuditServiceClient, `127.0.0.1:${audit.port}`, { mode: 'mtls', material: { ...own, expectedServerName: 'audit' } });
   const allowlistClient = dial(AllowlistServiceClient, `127.0.0.1:${allowlist.port}`, { mode: 'mtls', material: { ...own, expectedServerName: 'allowlist' } });
   // An intent of the real shape: the start's ATTEMPTED event as the domain builds it (toAuditEventInput).
   const g = canned.grant;
@@ -132,7 +111,7 @@ export async function startStartFloors(pkiDir: string, canned: impersonationV1.S
     pkiDir,
     binding: binding(async () => {
       await call(allowlistClient, allowlistClient.check, check);
-      await call(auditClient, auditClient.append, auditV1.AppendRequest.fromPartial({ events: [{ ...intentEvent, eventId: randomUUID() }] }));
+      await call(audit.client, audit.client.append, auditV1.AppendRequest.fromPartial({ events: [{ ...intentEvent, eventId: randomUUID() }] }));
       await floor.commit(START_ROWS, START_ROW_BYTES);
     }),
   });
@@ -142,11 +121,10 @@ export async function startStartFloors(pkiDir: string, canned: impersonationV1.S
     withWaits: `127.0.0.1:${withWaits.port}`,
     floor,
     close: async () => {
-      auditClient.close();
       allowlistClient.close();
       for (const s of servers) await s.shutdown('bench over');
+      await audit.close();
       await floor.close();
-      await auditFloor.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

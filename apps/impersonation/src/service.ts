@@ -33,8 +33,6 @@ export const impersonationService: ServiceSpec<typeof impersonationConfigShape> 
       auditedKeyCreation('impersonation', store.backend === 'sqlite' ? new SqliteSigningKeyRepository(store.store) : new MongoSigningKeyRepository(store.store), uow),
       masterKeyCipher([master], 'gatehouse/impersonation/token-signing-key', 'gatehouse/impersonation-token-signing-key'),
       clock,
-      // The rotation event was committed with the key itself (auditedKeyCreation): nothing left to do.
-      async () => undefined,
       {
         rotateEveryMs: cfg.GATEHOUSE_IMPERSONATION_KEY_ROTATION_DAYS * 24 * 3600_000,
         publishAheadMs: 3600_000,

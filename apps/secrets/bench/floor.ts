@@ -14,11 +14,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AuditServiceClient, AuditServiceService, SERVICE_NAMES, SecretsServiceService, auditEventV1, auditV1, commonV1, secretsV1 } from '@gatehouse/contracts';
-import { loadTlsMaterial } from '@gatehouse/pki';
-import { call, callers, dial, sameRuleForAll, unary, type RunningServer } from '@gatehouse/service-kit';
+import { SERVICE_NAMES, SecretsServiceService, auditEventV1, auditV1, commonV1, secretsV1 } from '@gatehouse/contracts';
+import { call, unary, type RunningServer } from '@gatehouse/service-kit';
 import type { SqliteStore } from '@gatehouse/storage';
-import { openCommitFloor, probeStore, startBareRpc, type CommitFloor, type LoadRun } from '@gatehouse/testing';
+import { openCommitFloor, probeStore, startAuditFloor, startBareRpc, type CommitFloor, type LoadRun } from '@gatehouse/testing';
 import { secretsPolicy } from '../src/rpc/secrets-rpc.js';
 
 /**
@@ -66,33 +65,9 @@ const cannedPut = secretsV1.PutSecretResponse.fromPartial({
 export async function startSecretsFloors(pkiDir: string, secrets: ReadonlyArray<readonly [string, number]>): Promise<SecretsFloors> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'secrets-floor-'));
   const floor = openCommitFloor(path.join(dir, 'secrets'));
-  const auditFloor = openCommitFloor(path.join(dir, 'audit'));
+  const audit = await startAuditFloor({ pkiDir, dir: path.join(dir, 'audit'), clientName: 'secrets', rowBytes: REDEEM_ROW_BYTES });
   const servers: RunningServer[] = [];
   const bundle = cannedBundle(secrets);
-  const appended = (req: auditV1.AppendRequest) =>
-    auditV1.AppendResponse.fromPartial({ results: req.events.map((e, i) => ({ eventId: e.eventId, sequence: i, duplicate: false, appendedAt: new Date() })) });
-  // The audit end of the confirm round trip: Append as audit's policy has it (any authenticated caller), one commit of the batch.
-  const audit = await startBareRpc({
-    service: 'audit',
-    pkiDir,
-    binding: {
-      name: SERVICE_NAMES.audit,
-      definition: AuditServiceService,
-      // Append's rule in audit's own policy is anyAuthenticated; the RPCs this double does not serve get the same.
-      policy: sameRuleForAll(AuditServiceService, callers.anyAuthenticated),
-      handlers: {
-        Append: unary<auditV1.AppendRequest, auditV1.AppendResponse>(async (req) => {
-          await auditFloor.commit(Math.max(1, req.events.length), REDEEM_ROW_BYTES);
-          return appended(req);
-        }),
-      },
-    },
-  });
-  servers.push(audit);
-  const auditClient = dial(AuditServiceClient, `127.0.0.1:${audit.port}`, {
-    mode: 'mtls',
-    material: { ...(await loadTlsMaterial(pkiDir, 'secrets')), expectedServerName: 'audit' },
-  });
   // An intent of the real shape: a release_redeem ATTEMPTED event of the deployer on a LIVE release.
   const intent = auditV1.AppendRequest.fromPartial({
     events: [
@@ -135,7 +110,7 @@ export async function startSecretsFloors(pkiDir: string, secrets: ReadonlyArray<
     service: 'secrets',
     pkiDir,
     binding: binding(async () => {
-      await call(auditClient, auditClient.append, intent);
+      await call(audit.client, audit.client.append, intent);
       await floor.commit(REDEEM_ROWS, REDEEM_ROW_BYTES);
     }),
   });
@@ -145,10 +120,9 @@ export async function startSecretsFloors(pkiDir: string, secrets: ReadonlyArray<
     confirmAddress: `127.0.0.1:${confirmed.port}`,
     floor,
     close: async () => {
-      auditClient.close();
       for (const s of servers) await s.shutdown('bench over');
+      await audit.close();
       await floor.close();
-      await auditFloor.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -208,6 +182,26 @@ export function fsyncText(c: FsyncCounts, calls: number): string {
 /** The counts of two phases together. */
 export function sumFsyncs(a: FsyncCounts, b: FsyncCounts): FsyncCounts {
   return { units: a.units + b.units, batches: a.batches + b.batches, ownWrites: a.ownWrites + b.ownWrites, reads: a.reads + b.reads, cpuMs: a.cpuMs + b.cpuMs };
+}
+
+/** One timed phase: the load run and what the store it drove made durable meanwhile. */
+export interface CountedPhase {
+  run: LoadRun;
+  fsyncs: FsyncCounts;
+}
+
+/**
+ * The breakdown lines of a real-vs-floor comparison (two phases of each): what the service's
+ * store and the floor's made durable per call, and the load process's CPU per call of each.
+ */
+export function phaseBreakdown(perWhat: string, r1: CountedPhase, r2: CountedPhase, f1: CountedPhase, f2: CountedPhase): string[] {
+  const calls = (a: CountedPhase, b: CountedPhase) => a.run.calls + b.run.calls;
+  const cpu = (a: CountedPhase, b: CountedPhase) => ((a.run.cpuMs + b.run.cpuMs) / calls(a, b)).toFixed(3);
+  return [
+    `    service store per ${perWhat}: ${fsyncText(sumFsyncs(r1.fsyncs, r2.fsyncs), calls(r1, r2))}`,
+    `    floor store per call: ${fsyncText(sumFsyncs(f1.fsyncs, f2.fsyncs), calls(f1, f2))}`,
+    `    CPU per ${perWhat}: load process ${cpu(r1, r2)} ms; per floor call ${cpu(f1, f2)} ms (the same client work: what differs is the server)`,
+  ];
 }
 
 /** calls/s of several runs of one phase kind, as one figure. */

@@ -12,7 +12,7 @@ import { SqliteSecretRepository } from '../src/store/sqlite-secret-repository.js
 import type { SecretsHarness } from '../src/test-support/harness.js';
 import { envNumber, goalLine, latencyText, percentile, probed, timedEach, type BenchLoadDriver, type DriverResult, type LoopRun } from './bench-support.js';
 import { catchSecrets, portBreakdown } from './breakdown.js';
-import { countFsyncs, fsyncText, latenciesOf, PUT_ROWS, rateOf, requireClean, sumFsyncs, type SecretsFloors } from './floor.js';
+import { countFsyncs, latenciesOf, phaseBreakdown, PUT_ROWS, rateOf, requireClean, type SecretsFloors } from './floor.js';
 
 /** PutSecret calls in the timed section (and as many baseline rows). */
 const PUTS = Math.trunc(envNumber('BENCH_PUTS', 2000));
@@ -207,12 +207,7 @@ async function putVsFloor(c: PutContext, put: (app: string, names: string[], inF
         `floor (mTLS RPC + one fsynced commit of ${PUT_ROWS} rows) ${floor.toFixed(0)}/s (${latencyText(latenciesOf(f))})`,
     );
     log(`    phases in order: floor ${rateOf([f1.run]).toFixed(0)}, PutSecret ${rateOf([r1.run]).toFixed(0)}, PutSecret ${rateOf([r2.run]).toFixed(0)}, floor ${rateOf([f2.run]).toFixed(0)} calls/s`);
-    log(`    service store per put: ${fsyncText(sumFsyncs(r1.fsyncs, r2.fsyncs), r1.run.calls + r2.run.calls)}`);
-    log(`    floor store per call: ${fsyncText(sumFsyncs(f1.fsyncs, f2.fsyncs), f1.run.calls + f2.run.calls)}`);
-    log(
-      `    CPU per put: load process ${((r1.run.cpuMs + r2.run.cpuMs) / (r1.run.calls + r2.run.calls)).toFixed(3)} ms; ` +
-        `per floor call ${((f1.run.cpuMs + f2.run.cpuMs) / (f1.run.calls + f2.run.calls)).toFixed(3)} ms (the same client work: what differs is the server)`,
-    );
+    for (const line of phaseBreakdown('put', r1, r2, f1, f2)) log(line);
     if (inFlight === 16) lines.push(goalLine('secrets-put-secret-vs-floor', rate / floor, GOAL));
     lines.push(benchLine({ name: `secrets-put-secret-vs-floor-${inFlight}`, value: rate, unit: 'puts/s', baseline: floor, baselineUnit: 'floor calls/s' }));
     lines.push(`latency secrets-put-secret-${inFlight}: ${latencyText(latenciesOf(r))}; floor ${latencyText(latenciesOf(f))}`);

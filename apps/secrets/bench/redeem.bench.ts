@@ -14,7 +14,7 @@ import { SqliteReleaseRepository } from '../src/store/sqlite-release-repository.
 import type { SecretsHarness } from '../src/test-support/harness.js';
 import { envNumber, goalLine, latencyText, percentile, pool, probed, timedEach, unsynced, type BenchLoadDriver, type LoopRun } from './bench-support.js';
 import { catchSecrets, portBreakdown } from './breakdown.js';
-import { countFsyncs, fsyncText, latenciesOf, rateOf, REDEEM_ROWS, requireClean, sumFsyncs, type SecretsFloors } from './floor.js';
+import { countFsyncs, latenciesOf, phaseBreakdown, rateOf, REDEEM_ROWS, requireClean, type SecretsFloors } from './floor.js';
 
 /** READY releases redeemed in the timed section (and as many rows in the baseline). */
 const RELEASES = Math.trunc(envNumber('BENCH_RELEASES', 1000));
@@ -278,12 +278,7 @@ async function redeemVsFloor(c: RedeemContext, tokens: readonly string[], raw: s
       `    phases in order: floor+confirm ${rateOf([c1]).toFixed(0)}, floor ${rateOf([f1.run]).toFixed(0)}, RedeemRelease ${rateOf([r1.run]).toFixed(0)}, ` +
         `RedeemRelease ${rateOf([r2.run]).toFixed(0)}, floor ${rateOf([f2.run]).toFixed(0)}, floor+confirm ${rateOf([c2]).toFixed(0)} calls/s`,
     );
-    log(`    service store per redemption: ${fsyncText(sumFsyncs(r1.fsyncs, r2.fsyncs), r1.run.calls + r2.run.calls)}`);
-    log(`    floor store per call: ${fsyncText(sumFsyncs(f1.fsyncs, f2.fsyncs), f1.run.calls + f2.run.calls)}`);
-    log(
-      `    CPU per redemption: load process ${((r1.run.cpuMs + r2.run.cpuMs) / (r1.run.calls + r2.run.calls)).toFixed(3)} ms; ` +
-        `per floor call ${((f1.run.cpuMs + f2.run.cpuMs) / (f1.run.calls + f2.run.calls)).toFixed(3)} ms (the same client work: what differs is the server)`,
-    );
+    for (const line of phaseBreakdown('redemption', r1, r2, f1, f2)) log(line);
     if (inFlight === 16) lines.push(goalLine('secrets-redeem-release-vs-floor', rate / floor, GOAL));
     lines.push(benchLine({ name: `secrets-redeem-release-vs-floor-${inFlight}`, value: rate, unit: 'redemptions/s', baseline: floor, baselineUnit: 'floor calls/s' }));
     lines.push(`latency secrets-redeem-release-${inFlight}: ${latencyText(latenciesOf(r))}; floor ${latencyText(latenciesOf(f))}`);

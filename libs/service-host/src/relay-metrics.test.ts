@@ -3,42 +3,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { ManualClock } from '@gatehouse/core';
-import { callers, sameRuleForAll, type ServiceBinding, type TransportSecurity } from '@gatehouse/service-kit';
+import type { TransportSecurity } from '@gatehouse/service-kit';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
-import { findMongo, scrapeMetric, startAuditDouble } from '@gatehouse/testing';
-import { auditEventV1, AuditServiceService, SERVICE_NAMES } from '@gatehouse/contracts';
+import { backendEnv, scrapeMetric, startAuditDouble } from '@gatehouse/testing';
+import { auditEventV1 } from '@gatehouse/contracts';
 import type { AuditEmitter } from '@gatehouse/audit-client';
-import { runService, type ServiceSpec } from './run-service.js';
+import { runService } from './run-service.js';
+import { auditShippingSpec as spec } from './test-support/audit-shipping-spec.js';
 import { RELAY_METRICS } from './relay-metrics.js';
 
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-/** A service whose only job is to record audit events (the contract is the audit one, all RPCs pending). */
-function spec(name: string, onWire: (audit: AuditEmitter | undefined) => void): ServiceSpec<Record<string, never>> {
-  const binding: ServiceBinding = {
-    name: SERVICE_NAMES.audit,
-    definition: AuditServiceService,
-    policy: sameRuleForAll(AuditServiceService, callers.anyAuthenticated),
-    handlers: {},
-    pending: 'a test',
-  };
-  return {
-    name,
-    defaultPort: 0,
-    configShape: {},
-    storage: { sqliteMigrations: [], mongoMigrations: [], mongoIndexes: [] },
-    shipsAuditEvents: true,
-    wire: ({ audit }) => {
-      onWire(audit);
-      return { services: [binding] };
-    },
-  };
-}
 
 /**
  * Issue 15 item 7: the outbox depth and relay lag an operator alerts on, read from a real
@@ -105,14 +83,10 @@ describe('outbox depth and relay lag on /metrics (issue 15 item 7)', () => {
   });
 
   test('MongoDB', async (t) => {
-    const mongo = await findMongo();
-    if ('skipped' in mongo) {
-      t.skip(mongo.skipped);
-      return;
-    }
+    const store = await backendEnv('relay_metrics', 'mongodb', (why) => t.skip(why));
+    if (!store) return;
     await depthAndLag(t, {
-      // jongodb cannot drop databases: a fresh one per run.
-      env: { GATEHOUSE_STORE: 'mongodb', MONGO_URL: mongo.url, GATEHOUSE_MONGO_DB: `relay_metrics_${randomBytes(4).toString('hex')}`, GATEHOUSE_INSECURE_PLAINTEXT: 'true' },
+      env: { ...store, GATEHOUSE_INSECURE_PLAINTEXT: 'true' },
       security: async () => ({ mode: 'insecure-loopback' }),
     });
   });

@@ -4,11 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, callers, checkHealth, sameRuleForAll, type ServiceBinding } from '@gatehouse/service-kit';
+import { ConfigError, checkHealth } from '@gatehouse/service-kit';
 import { ensurePki, loadTlsMaterial } from '@gatehouse/pki';
 import { findMongo } from '@gatehouse/testing';
-import { auditEventV1, AuditServiceService, SERVICE_NAMES } from '@gatehouse/contracts';
-import { runService, type ServiceSpec } from './run-service.js';
+import { auditEventV1 } from '@gatehouse/contracts';
+import { auditShippingSpec as spec } from './test-support/audit-shipping-spec.js';
+import { runService } from './run-service.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -19,31 +20,6 @@ const tmp = () => {
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-/** A binding of the audit contract with every RPC pending: enough to host a real server. */
-function binding(): ServiceBinding {
-  return {
-    name: SERVICE_NAMES.audit,
-    definition: AuditServiceService,
-    policy: sameRuleForAll(AuditServiceService, callers.anyAuthenticated),
-    handlers: {},
-    pending: 'a test',
-  };
-}
-
-function spec(name: string, onWire?: (audit: unknown) => void): ServiceSpec<Record<string, never>> {
-  return {
-    name,
-    defaultPort: 0,
-    configShape: {},
-    storage: { sqliteMigrations: [], mongoMigrations: [], mongoIndexes: [] },
-    shipsAuditEvents: true,
-    wire: ({ audit }) => {
-      onWire?.(audit);
-      return { services: [binding()] };
-    },
-  };
-}
 
 describe('runService', () => {
   test('a bad variable stops start-up with a ConfigError naming it', async () => {

@@ -5,7 +5,6 @@ export {
   DEFAULT_KEY_ROTATION,
   type KeyRotationPolicy,
   type PublishedKey,
-  type KeyCreatedHook,
   type SigningKeyRingOptions,
 } from './signing-key-ring.js';
 export type { SigningKeyRecord, SigningKeyRepository } from './signing-key.js';

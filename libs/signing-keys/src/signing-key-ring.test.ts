@@ -14,9 +14,19 @@ const cipher = masterKeyCipher([new Uint8Array(32).fill(5)], 'gatehouse/test/sig
 /** The store every replica shares, in memory, with the port's contract (duplicate ids refused, listed by activation). */
 class MemoryKeys implements SigningKeyRepository {
   readonly rows = new Map<string, SigningKeyRecord>();
+  /** Every key this store accepted, in order (what a service's audited create records an event for). */
+  readonly created: Array<{ keyId: string; activatesAt: Date }> = [];
+  /** The next create fails with this (a refused unit: the audit event could not be written). */
+  failNext: Error | undefined;
   async create(k: SigningKeyRecord): Promise<void> {
+    if (this.failNext) {
+      const err = this.failNext;
+      this.failNext = undefined;
+      throw err;
+    }
     if (this.rows.has(k.keyId)) throw new AlreadyExistsError('a signing key with this id already exists');
     this.rows.set(k.keyId, { ...k });
+    this.created.push({ keyId: k.keyId, activatesAt: k.activatesAt });
   }
   async list(): Promise<SigningKeyRecord[]> {
     return [...this.rows.values()].sort((a, b) => a.activatesAt.getTime() - b.activatesAt.getTime() || a.keyId.localeCompare(b.keyId));
@@ -40,9 +50,8 @@ async function signAndVerify(key: SessionSigningKey, keys: SessionKeySource): Pr
 function setup(options?: { keyIdPrefix?: string }) {
   const clock = new ManualClock(Date.UTC(2026, 3, 1));
   const repo = new MemoryKeys();
-  const created: Array<{ keyId: string; activatesAt: Date }> = [];
-  const ring = new SigningKeyRing(repo, cipher, clock, async (keyId, activatesAt) => void created.push({ keyId, activatesAt }), POLICY, options);
-  return { clock, repo, created, ring };
+  const ring = new SigningKeyRing(repo, cipher, clock, POLICY, options);
+  return { clock, repo, created: repo.created, ring };
 }
 
 describe('SigningKeyRing', () => {
@@ -50,7 +59,7 @@ describe('SigningKeyRing', () => {
     const { clock, repo, created, ring } = setup();
     const key = await ring.signingKey();
     assert.match(key.keyId, /^sk-[A-Za-z0-9_-]{12}$/, 'identity\'s prefix by default');
-    assert.deepEqual(created, [{ keyId: key.keyId, activatesAt: clock.now() }], 'the hook is told once');
+    assert.deepEqual(created, [{ keyId: key.keyId, activatesAt: clock.now() }], 'created once');
     const [published, ...more] = await ring.published();
     assert.deepEqual(more, []);
     assert.deepEqual({ ...published, publicKey: undefined }, { keyId: key.keyId, publicKey: undefined, status: 'active', notBefore: clock.now(), notAfter: null });
@@ -70,10 +79,10 @@ describe('SigningKeyRing', () => {
     assert.match(key.keyId, /^ik-[A-Za-z0-9_-]{12}$/);
     assert.match(key.keyId, TOKEN_KID, 'a valid token kid');
     for (const keyIdPrefix of ['', 'a b', 'ik/', 'x'.repeat(33)]) {
-      assert.throws(() => new SigningKeyRing(new MemoryKeys(), cipher, new ManualClock(), async () => {}, POLICY, { keyIdPrefix }), RangeError, keyIdPrefix);
+      assert.throws(() => new SigningKeyRing(new MemoryKeys(), cipher, new ManualClock(), POLICY, { keyIdPrefix }), RangeError, keyIdPrefix);
     }
-    assert.throws(() => new SigningKeyRing(new MemoryKeys(), cipher, new ManualClock(), async () => {}, { ...POLICY, publishAheadMs: POLICY.rotateEveryMs }), RangeError);
-    assert.equal(new SigningKeyRing(new MemoryKeys(), cipher, new ManualClock(), async () => {}).policy, DEFAULT_KEY_ROTATION);
+    assert.throws(() => new SigningKeyRing(new MemoryKeys(), cipher, new ManualClock(), { ...POLICY, publishAheadMs: POLICY.rotateEveryMs }), RangeError);
+    assert.equal(new SigningKeyRing(new MemoryKeys(), cipher, new ManualClock()).policy, DEFAULT_KEY_ROTATION);
   });
 
   test('rotation: the successor is published ahead, then signs; the retired key stays published while its tokens live, then is deleted', async () => {
@@ -115,7 +124,7 @@ describe('SigningKeyRing', () => {
 
   test('replicas share the store: the second signs with the first one\'s key, and learns a key another replica just made', async () => {
     const { clock, repo, created, ring } = setup();
-    const replica = new SigningKeyRing(repo, cipher, clock, async () => assert.fail('the replica creates no key'), POLICY);
+    const replica = new SigningKeyRing(repo, cipher, clock, POLICY);
     const key = await ring.signingKey();
     assert.equal((await replica.signingKey()).keyId, key.keyId);
     await signAndVerify(key, replica);
@@ -128,18 +137,17 @@ describe('SigningKeyRing', () => {
     assert.equal(replica.validity(next), undefined, 'the replica has not read the store since');
     assert.ok(await replica.key(next), 'an unknown kid makes it read the store once more');
     assert.equal(replica.validity(next)?.notBefore?.getTime(), clock.now().getTime() + POLICY.publishAheadMs);
+    assert.equal(created.length, 2, 'the replica created no key: it signs with the ones in the store');
   });
 
-  test('a failing hook fails the reload (the rotation is not left unaudited), and the next reload goes on from the store', async () => {
+  test('a create the store refuses (its audit event could not be written) fails the reload and leaves no key; the next reload creates one', async () => {
     const clock = new ManualClock();
     const repo = new MemoryKeys();
-    let fail = true;
-    const ring = new SigningKeyRing(repo, cipher, clock, async () => {
-      if (fail) throw new Error('audit is down');
-    });
-    await assert.rejects(ring.signingKey(), /audit is down/);
-    assert.equal(repo.rows.size, 1, 'the key was stored before the hook ran');
-    fail = false;
+    repo.failNext = new Error('audit outbox refused the event');
+    const ring = new SigningKeyRing(repo, cipher, clock);
+    await assert.rejects(ring.signingKey(), /audit outbox refused/);
+    assert.equal(repo.rows.size, 0, 'no key without its event');
     assert.equal((await ring.signingKey()).keyId, [...repo.rows.keys()][0]);
+    assert.equal(repo.rows.size, 1);
   });
 });

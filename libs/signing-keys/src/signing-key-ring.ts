@@ -40,12 +40,6 @@ interface LoadedKey {
 /** How long the in-memory key set is trusted before the store is read again (other replicas may have rotated). */
 const RELOAD_MS = 30_000;
 
-/**
- * Called once for each key this replica created (the replica whose insert won), after it is
- * stored: the service audits the rotation in its own words. A rejection fails the reload.
- */
-export type KeyCreatedHook = (keyId: string, activatesAt: Date) => Promise<void>;
-
 /** How a service names its keys, so that a token's `kid` says which service signed it. */
 export interface SigningKeyRingOptions {
   /** Prefix of new key ids: 1-32 characters of A-Z a-z 0-9 . _ : - (identity `sk-`, impersonation `ik-`). Default `sk-`. */
@@ -76,7 +70,6 @@ export class SigningKeyRing implements SessionKeySource {
     private readonly repo: SigningKeyRepository,
     private readonly cipher: TextCipher,
     private readonly clock: Clock,
-    private readonly onKeyCreated: KeyCreatedHook,
     readonly policy: KeyRotationPolicy = DEFAULT_KEY_ROTATION,
     options: SigningKeyRingOptions = {},
   ) {
@@ -184,11 +177,11 @@ export class SigningKeyRing implements SessionKeySource {
       activatesAt,
     };
     try {
+      // A service audits the rotation in the same unit as the key (audit-client's
+      // auditedKeyCreation wraps the repository): stored and audited together, or neither.
       await this.repo.create(record);
     } catch (err) {
       if (!(err instanceof AlreadyExistsError)) throw err;
-      return;
     }
-    await this.onKeyCreated(keyId, activatesAt);
   }
 }

@@ -61,5 +61,6 @@ export { drainOutbox } from './drain-outbox.js';
 export { startServiceHarness, addFirstReplica, backendEnv, skipReason, STORAGE_BACKENDS, type ServiceHarness, type ChildReplica, type ServiceHarnessOptions } from './service-harness.js';
 export { spawnChildReplica } from './child-replica.js';
 export { openCommitFloor, type CommitFloor } from './commit-floor.js';
+export { startAuditFloor, type AuditFloor } from './audit-floor.js';
 export { assertBothOrNeither, type CrashFinding } from './crash-verdict.js';
 export { scrapeMetric } from './scrape-metric.js';

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
-import { ensurePki, loadTlsMaterial, type ClientTlsMaterial } from '@gatehouse/pki';
+import { loadTlsMaterial, type ClientTlsMaterial } from '@gatehouse/pki';
 import { balancedTarget, checkHealth, dial, dialBalanced } from '@gatehouse/service-kit';
 import { testSessionIssuer, uniqueDbName, type TestSessionIssuer } from '@gatehouse/testing';
-import { ROOT, STACK, freePort, startIdentityDoubleProcess, type StackService } from '../stack.js';
+import { ROOT, STACK, freePort, retryOnPortClash, stackFolder, startIdentityDoubleProcess, type StackService } from '../stack.js';
 
 type ClientCtor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ChannelOptions>) => C;
 
@@ -53,26 +52,12 @@ const START_TIMEOUT_MS = 60_000;
  * Sessions come from a test issuer the non-identity services trust (GATEHOUSE_SESSION_KEYS_FILE),
  * checked by identity's double in its own process; identity's replicas are real.
  */
-export async function startReplicaStack(mongoUrl: string, extraEnv: Partial<Record<StackService, Record<string, string>>> = {}): Promise<ReplicaStack> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(mongoUrl, extraEnv);
-    } catch (err) {
-      if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
-    }
-  }
+export function startReplicaStack(mongoUrl: string, extraEnv: Partial<Record<StackService, Record<string, string>>> = {}): Promise<ReplicaStack> {
+  return retryOnPortClash(() => startOnce(mongoUrl, extraEnv));
 }
 
 async function startOnce(mongoUrl: string, extraEnv: Partial<Record<StackService, Record<string, string>>>): Promise<ReplicaStack> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-replicas-'));
-  const pkiDir = path.join(dir, 'pki');
-  await ensurePki(pkiDir, {
-    services: [...STACK],
-    clients: [
-      { name: 'cli', kind: 'operator' },
-      { name: 'dev-backend', kind: 'backend' },
-    ],
-  });
+  const { dir, pkiDir } = await stackFolder('gatehouse-replicas-');
   const sessions = testSessionIssuer(path.join(dir, 'sessions'));
   const identityDouble = await startIdentityDoubleProcess(pkiDir, sessions.keysFile);
   // Peers call each other both ways (identity <-> allowlist), so every port is chosen up front
