@@ -1,7 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
@@ -18,28 +16,9 @@ import {
   impersonationV1,
   secretsV1,
 } from '@gatehouse/contracts';
-import { systemClock } from '@gatehouse/core';
-import { DEV_CLIENT_ID, DevIdTokenIssuer } from '@gatehouse/dev-issuer';
 import { call, dial } from '@gatehouse/service-kit';
+import { devSignIn, hotp, type Device } from './dev-sign-in.js';
 import { startStack, type Stack, type StackService } from './stack.js';
-
-/** RFC 4226 HOTP (SHA-1, 6 digits), written here independently of identity's code. */
-function hotp(secretBase32: string, counter: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secretBase32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-  const c = Buffer.alloc(8);
-  c.writeBigUInt64BE(BigInt(counter));
-  const mac = createHmac('sha1', key).update(c).digest();
-  const offset = (mac[mac.length - 1] as number) & 0xf;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
-
-interface Device {
-  secret: string;
-  counter: number;
-}
 
 interface Clients {
   identity: IdentityServiceClient;
@@ -60,7 +39,7 @@ interface Clients {
 describe('revocation reaches every service (issue 13 item 1)', () => {
   let stack: Stack;
   let c: Clients;
-  let dev: DevIdTokenIssuer;
+  let people: ReturnType<typeof devSignIn>;
   let officer: { token: string; accountId: string; device: Device };
 
   before(async () => {
@@ -80,46 +59,19 @@ describe('revocation reaches every service (issue 13 item 1)', () => {
       audit: await dialAs(AuditServiceClient, 'audit'),
       backend: dial(ImpersonationServiceClient, stack.services.impersonation.address, { mode: 'mtls', material: await stack.material('dev-backend', 'impersonation') }),
     };
-    dev = new DevIdTokenIssuer({ clock: systemClock, privateKeyPem: fs.readFileSync(path.join(stack.dir, 'data', 'identity-dev-issuer-key.pem'), 'utf8') });
-    const bootstrapToken = fs.readFileSync(path.join(stack.dir, 'data', 'identity-bootstrap-token'), 'utf8').trim();
-    await call(c.identity, c.identity.bootstrapOfficer, { bootstrapToken, googleIdToken: idToken('olga@bank.example'), phoneNumber: '+4915100000001' });
-    officer = await firstSignIn('olga@bank.example');
+    people = devSignIn({ identity: () => c.identity, dataDir: path.join(stack.dir, 'data'), output: () => stack.services.identity.stderr.join('') });
+    officer = await people.bootstrapOfficer('olga@bank.example', '+4915100000001');
   });
   after(async () => {
     for (const x of Object.values(c ?? {})) (x as grpc.Client).close();
     await stack?.stop();
   });
 
-  const idToken = (email: string) => dev.issue({ email, audience: DEV_CLIENT_ID, name: email.split('@')[0] ?? 'someone' });
-
-  /** The newest SMS code the identity dev sink printed after `seen` earlier ones. */
-  async function smsCode(seen: number): Promise<string> {
-    for (let i = 0; i < 200; i++) {
-      const parts = stack.services.identity.stderr.join('').split('DEV SMS');
-      if (parts.length > seen) return /sign-in code: (\d+)/.exec(parts[parts.length - 1] ?? '')?.[1] ?? '';
-      await sleep(25);
-    }
-    throw new Error('no SMS code reached the dev sink');
-  }
-  const smsCount = () => stack.services.identity.stderr.join('').split('DEV SMS').length;
-
-  async function pastSms(email: string): Promise<string> {
-    const begun = await call(c.identity, c.identity.beginSignIn, { googleIdToken: idToken(email) });
-    const signInId = begun.state?.signInId ?? '';
-    const seen = smsCount();
-    await call(c.identity, c.identity.sendSmsCode, { signInId });
-    await call(c.identity, c.identity.verifySmsCode, { signInId, code: await smsCode(seen) });
-    return signInId;
-  }
-
-  async function firstSignIn(email: string): Promise<{ token: string; accountId: string; device: Device }> {
-    const signInId = await pastSms(email);
-    const enrolled = await call(c.identity, c.identity.enrollOtp, identityV1.EnrollOtpRequest.fromPartial({ signInId, kind: identityV1.OtpKind.OTP_KIND_HOTP }));
-    const device = { secret: new URL(enrolled.otpauthUri).searchParams.get('secret') ?? '', counter: 0 };
-    await call(c.identity, c.identity.confirmOtpEnrollment, { credentialId: enrolled.credentialId, code: hotp(device.secret, device.counter++), signInId });
-    const done = await call(c.identity, c.identity.verifyOtp, { signInId, code: hotp(device.secret, device.counter++) });
-    return { token: done.session?.token ?? '', accountId: done.session?.info?.principal?.accountId ?? '', device };
-  }
+  const idToken = (email: string) => people.idToken(email);
+  const smsCode = (seen: number) => people.smsCode(seen);
+  const smsCount = () => people.smsCount();
+  const pastSms = (email: string) => people.pastSms(email);
+  const firstSignIn = (email: string) => people.firstSignIn(email);
 
   async function signIn(email: string, device: Device): Promise<string> {
     const signInId = await pastSms(email);

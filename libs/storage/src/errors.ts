@@ -42,6 +42,12 @@ export class TransactionMisuseError extends StorageError {}
 /** The store was closed (shutdown) before or while the operation waited for it. */
 export class StoreClosedError extends StorageError {}
 
+/**
+ * Another process held a document's turn (a cross-process lease, see inTurnUntilCommit) for
+ * longer than a unit may wait: the store is busy, not the request wrong, so it is retryable.
+ */
+export class TurnTimeoutError extends StorageError {}
+
 const SQLITE_DUPLICATE_CODES = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
 const MONGO_DUPLICATE_CODES = new Set([11000, 11001]);
 

@@ -21,6 +21,7 @@ export {
   MigrationError,
   TransactionMisuseError,
   StoreClosedError,
+  TurnTimeoutError,
   toStorageError,
   isDuplicateKey,
   insertOrAlreadyExists,

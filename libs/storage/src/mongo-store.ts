@@ -89,6 +89,25 @@ export function mongoSession(tx: Transaction): ClientSession {
   return liveMongoTx(tx).session;
 }
 
+const afterSession = new WeakMap<ClientSession, (() => Promise<void>)[]>();
+
+/**
+ * Runs `release` once the unit of work of `tx` has ended (committed or aborted, retries
+ * included), before its run() returns: document turns are given back so that the next unit,
+ * here or in another process, goes as soon as this one's outcome is durable.
+ */
+export function afterUnit(tx: Transaction, release: () => Promise<void>): void {
+  const session = liveMongoTx(tx).session;
+  const list = afterSession.get(session);
+  if (list) list.push(release);
+  else afterSession.set(session, [release]);
+}
+
+/** The database behind a live MongoDB transaction, for the store's own helpers (document turns). */
+export function mongoTxDb(tx: Transaction): Db {
+  return liveMongoTx(tx).store.db;
+}
+
 /** Driver options that run an operation in `tx` (a use case's unit of work), or on its own without one. */
 export function inMongoTx(tx: Transaction | undefined): { session?: ClientSession } {
   return tx ? { session: mongoSession(tx) } : {};
@@ -110,6 +129,9 @@ function isUnlabelledWriteConflict(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === WRITE_CONFLICT && !err.hasErrorLabel('TransientTransactionError');
 }
 
+/** How long close() waits for running units of work. */
+const CLOSE_WAIT_MS = 5_000;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -124,6 +146,8 @@ export class MongoStore implements UnitOfWork {
   /** Tells an openStore() result's consumers which adapter family to build. */
   readonly backend = 'mongodb' as const;
   #closed = false;
+  /** Units of work under way: close() lets them end (commit or abort) before the client goes. */
+  readonly #running = new Set<Promise<unknown>>();
 
   /** @internal use openMongo(). */
   constructor(
@@ -147,6 +171,16 @@ export class MongoStore implements UnitOfWork {
         'run() called inside another run() on the same MongoDB store: pass the outer tx down instead (nested transactions are not supported)',
       );
     }
+    const unit = this.#runUnit(fn);
+    this.#running.add(unit);
+    try {
+      return await unit;
+    } finally {
+      this.#running.delete(unit);
+    }
+  }
+
+  async #runUnit<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const session = this.client.startSession({ defaultTransactionOptions: TRANSACTION_OPTIONS });
     try {
       for (let attempt = 1; ; attempt++) {
@@ -165,6 +199,9 @@ export class MongoStore implements UnitOfWork {
       }
     } finally {
       await session.endSession();
+      const releases = afterSession.get(session) ?? [];
+      afterSession.delete(session);
+      await Promise.all(releases.map((release) => release().catch(() => undefined)));
     }
   }
 
@@ -211,6 +248,11 @@ export class MongoStore implements UnitOfWork {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A transaction cut off by the client's close is aborted by a replica set, but a server that
+    // applies a commit piecemeal (jongodb) could keep half of it: let running units end first,
+    // within a bound, so a drained replica leaves only whole units behind.
+    const bound = new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
+    await Promise.race([Promise.allSettled([...this.#running]), bound]);
     await this.client.close();
   }
 

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { TurnTimeoutError } from './errors.js';
 import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
 
 /** SQLite result codes that mean "the storage cannot take writes now", not "this request is wrong". */
@@ -20,6 +21,7 @@ export function storeUnavailableReason(err: unknown): string | undefined {
     const m = SQLITE_UNAVAILABLE.exec(err.code);
     return m ? `the SQLite store cannot write (${err.code})` : undefined;
   }
+  if (err instanceof TurnTimeoutError) return 'the MongoDB store is busy: another replica held the record for too long';
   if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) return 'the MongoDB store is unreachable';
   if (err instanceof MongoWriteConcernError) return 'the MongoDB store could not confirm the write on a majority';
   if (err instanceof MongoServerError && typeof err.code === 'number' && MONGO_UNAVAILABLE_CODES.has(err.code)) {

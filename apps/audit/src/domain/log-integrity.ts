@@ -75,6 +75,21 @@ export class LogIntegrityCheck {
     this.chunk = o.chunk ?? 1000;
   }
 
+  /**
+   * The rows [from, from + count), all below a tree size already read. Fewer than asked means
+   * rows are missing, or that another replica's commit is still becoming visible: a server may
+   * show a commit's tree size a moment before its rows (jongodb applies a commit piecemeal), so
+   * a short read is read again a few times before the pass calls the rows missing.
+   */
+  private async rowsWithin(from: number, count: number) {
+    let rows = await this.o.repo.rawRows(from, count);
+    for (let again = 0; again < 5 && rows.length < count; again++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      rows = await this.o.repo.rawRows(from, count);
+    }
+    return rows;
+  }
+
   /** The first problem, or undefined when the stored log is exactly what audit wrote and signed. */
   async run(): Promise<IntegrityFailure | undefined> {
     const { repo } = this.o;
@@ -92,7 +107,7 @@ export class LogIntegrityCheck {
     let lastGood = 0;
     const nodes: Array<{ level: number; index: number; hash: Uint8Array }> = [];
     for (let next = 0; next < size; ) {
-      const rows = await repo.rawRows(next, Math.min(this.chunk, size - next));
+      const rows = await this.rowsWithin(next, Math.min(this.chunk, size - next));
       if (rows.length === 0) break;
       for (const row of rows) {
         if (row.sequence >= size) break;

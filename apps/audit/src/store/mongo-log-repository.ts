@@ -1,6 +1,6 @@
 import { Binary, type ClientSession, type Db, type Filter } from 'mongodb';
 import type { Transaction } from '@gatehouse/core';
-import { mongoSession, type MongoIndexSpec, type MongoMigration, type MongoStore } from '@gatehouse/storage';
+import { inTurnUntilCommit, mongoSession, type MongoIndexSpec, type MongoMigration, type MongoStore } from '@gatehouse/storage';
 import type { LogRecord } from '../domain/event.js';
 import { nodeHash } from '@gatehouse/merkle';
 import { MIN_STORED_NODE_LEVEL, foldPerfect, indexColumnsOf, type AppendTx, type IndexColumns, type LeafCodec, type LogFilter, type LogRepository, type MerkleNode, type PageSpec, type RawRow, type StoredCheckpoint, type StoredRecord } from '../domain/ports.js';
@@ -163,7 +163,14 @@ export class MongoLogRepository implements LogRepository {
   }
 
   appendTransaction<T>(fn: (tx: AppendTx) => Promise<T>): Promise<T> {
-    return this.store.run((tx: Transaction) => fn(this.txFor(tx, this.store.db, mongoSession(tx))));
+    // Two audit replicas race for the next sequence: the tree's turn makes one wait until the
+    // other's batch has committed (jongodb would let both pass the size compare-and-set). It is
+    // taken before the unit's first operation, an alert's own writes included: a snapshot taken
+    // earlier would read the tree as it was before the other replica's batch.
+    return this.store.run(async (tx: Transaction) => {
+      await inTurnUntilCommit(tx, `${this.store.db.databaseName}/${META}/tree`);
+      return fn(this.txFor(tx, this.store.db, mongoSession(tx)));
+    });
   }
 
   async treeSize(): Promise<number> {

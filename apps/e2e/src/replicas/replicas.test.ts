@@ -1,8 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import type {
+  identityV1} from '@gatehouse/contracts';
 import {
   AllowlistServiceClient,
   AuditServiceClient,
@@ -12,9 +15,12 @@ import {
   auditEventV1,
   commonV1,
   impersonationV1,
+  SecretsServiceClient,
+  secretsV1,
 } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { describeMongoFeature, findMongo, skipReason } from '@gatehouse/testing';
+import { findMongo, skipReason } from '@gatehouse/testing';
+import { devSignIn, hotp } from '../dev-sign-in.js';
 import { STACK, type StackService } from '../stack.js';
 import { startReplicaStack, type ReplicaStack } from './replica-stack.js';
 
@@ -44,10 +50,6 @@ const WHY = 'customer reported missing contacts after the import (case 4711)';
 describe('two replicas of every service on one MongoDB, behind balanced targets', () => {
   let stack: ReplicaStack | undefined;
   let skipped: string | undefined;
-  /** Why the burst race across processes cannot be decided on this server (jongodb), or undefined on a real one. */
-  let undecidable: string | undefined;
-  /** Why two audit replicas cannot append at once on this server (jongodb), or undefined on a real one. */
-  let auditUndecidable: string | undefined;
 
   before(async () => {
     const mongo = await findMongo();
@@ -55,40 +57,33 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
       skipped = mongo.skipped;
       return;
     }
-    if (mongo.lacks.has('write-conflicts')) {
-      undecidable =
-        `${mongo.flavour} lacks ${describeMongoFeature('write-conflicts')}: the burst window is a compare-and-set on one document ` +
-        '(updateOne({_id, version: v-1}) inside the start\'s multi-document transaction); on jongodb two such transactions from two ' +
-        'processes both match it and both commit (probe: modified 1 and 1, both committed), while in one process inTurn queues them; ' +
-        'a replica set fails the second with a WriteConflict, retried against the new version';
-      auditUndecidable =
-        `${mongo.flavour} lacks ${describeMongoFeature('write-conflicts')}: two audit replicas race for the next sequence, each in a ` +
-        'multi-document transaction (tree-size compare-and-set updateOne({_id: "tree", size: n}), then the entries and Merkle nodes); ' +
-        'on jongodb both can pass the compare-and-set and the loser is refused only at its inserts (duplicate key, INTERNAL), and a ' +
-        'refused batch can leave a Merkle node behind (seen: _id 4:21), after which every Append at that size fails and a restarted ' +
-        'replica reports NOT_SERVING (log integrity); a replica set makes the loser a WriteConflict the driver retries, nothing committed';
-    }
     stack = await startReplicaStack(mongo.url);
   });
   after(async () => {
     await stack?.stop();
   });
   /**
-   * The stack, or undefined with the test skipped: when no MongoDB is reachable (findMongo's
-   * reason), or when `undecidableHere` names why this server cannot decide the case. A stack
-   * missing without a reason is a failed setup, and skipReason throws.
+   * The stack, or undefined with the test skipped when no MongoDB is reachable (findMongo's
+   * reason). A stack missing without a reason is a failed setup, and skipReason throws.
    */
-  const live = (t: { skip(msg?: string): void }, undecidableHere?: string): ReplicaStack | undefined => {
+  const live = (t: { skip(msg?: string): void }): ReplicaStack | undefined => {
     if (!stack) {
       t.skip(skipReason(skipped));
       return undefined;
     }
-    if (undecidableHere) {
-      t.skip(undecidableHere);
-      return undefined;
-    }
     return stack;
   };
+  let bootstrapped: Promise<{ people: ReturnType<typeof devSignIn>; officer: Awaited<ReturnType<ReturnType<typeof devSignIn>['bootstrapOfficer']>> }> | undefined;
+  /**
+   * The officer, bootstrapped and signed in for real on the identity replicas (once per suite):
+   * a session identity itself issued, for the cases that need one identity knows.
+   */
+  const realOfficer = (s: ReplicaStack) =>
+    (bootstrapped ??= (async () => {
+      const identity = await s.balanced(IdentityServiceClient, 'identity', 'cli');
+      const people = devSignIn({ identity: () => identity, dataDir: path.join(s.dir, 'data', 'identity'), output: () => s.logs.identity.join('') });
+      return { people, officer: await people.bootstrapOfficer('olga@bank.example', '+4915100000001') };
+    })());
   const support = (s: ReplicaStack, accountId: string) => s.sessions.token({ roles: ['support'], accountId, email: `${accountId}@corp.example`, ip: '127.0.0.1' });
   const officer = (s: ReplicaStack) => s.sessions.token({ roles: ['security_officer'], accountId: 'acc-officer', email: 'officer@corp.example', ip: '127.0.0.1' });
   const startImp = (s: ReplicaStack, c: ImpersonationServiceClient, bearer: string, customerDomain: string, targetUserId: string): Promise<impersonationV1.StartImpersonationResponse> =>
@@ -137,7 +132,7 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
   });
 
   test('10 parallel StartImpersonation at the burst threshold over both replicas: no slip-through', async (t) => {
-    const s = live(t, undecidable);
+    const s = live(t);
     if (!s) return;
     const imp = await s.balanced(ImpersonationServiceClient, 'impersonation', 'cli');
     const a = await s.direct(ImpersonationServiceClient, 'impersonation', 0, 'cli');
@@ -160,8 +155,81 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
     }
   });
 
+  test('20 parallel VerifyOtp with one code over both identity replicas: exactly 1 session, the other 19 refused', async (t) => {
+    const s = live(t);
+    if (!s) return;
+    // A real sign-in on the real identity replicas (dev Google issuer, the SMS dev sink, HOTP),
+    // each step through the balanced target, so the steps themselves cross replicas.
+    const { people, officer } = await realOfficer(s);
+    assert.ok(officer.token, 'the bootstrapped officer is signed in');
+    const signInId = await people.pastSms('olga@bank.example');
+    const code = hotp(officer.device.secret, officer.device.counter++);
+    const replicas = [await s.direct(IdentityServiceClient, 'identity', 0, 'cli'), await s.direct(IdentityServiceClient, 'identity', 1, 'cli')];
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => call(replicas[i % 2]!, replicas[i % 2]!.verifyOtp, { signInId, code }, { deadlineMs: 30_000 })));
+    const ok = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ replica: i % 2, token: r.value.session?.token ?? '' }] : []));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as grpc.ServiceError] : []));
+    console.log(`replicas: 20 parallel VerifyOtp with one code over both identity replicas: ${ok.length} session(s) (from replica ${ok.map((o) => o.replica).join(', ')}), ${failed.length} refused (${[...new Set(failed.map((f) => grpc.status[f.code]))].join(', ')})`);
+    assert.equal(ok.length, 1, `exactly one session (refusals: ${[...new Set(failed.map((f) => `${f.code} ${f.details}`))].join(' | ')})`);
+    // A loser hears that the code was used, or (after the failures it caused) the throttle's wait.
+    for (const f of failed) assert.ok([grpc.status.UNAUTHENTICATED, grpc.status.RESOURCE_EXHAUSTED].includes(f.code), `${f.code} ${f.details}`);
+    // The one session is real on both replicas; the code is spent on both.
+    for (const i of [0, 1] as const) {
+      const c: IdentityServiceClient = await s.direct(IdentityServiceClient, 'identity', i);
+      const v: identityV1.VerifySessionResponse = await call(c, c.verifySession, { sessionToken: ok[0]!.token, clientIp: '127.0.0.1' });
+      assert.equal(v.valid, true);
+    }
+    await sleep(1_500); // past the throttle's wait
+    const again = await call(replicas[0]!, replicas[0]!.verifyOtp, { signInId: await people.pastSms('olga@bank.example'), code }).then(
+      () => undefined,
+      (e: grpc.ServiceError) => e,
+    );
+    console.log(`replicas: the spent code on a new sign-in: ${again ? `${grpc.status[again.code]} ${again.details}` : 'OK'}`);
+    assert.equal(again?.code, grpc.status.UNAUTHENTICATED, 'the spent code does not sign in again');
+  });
+
+  test('100 parallel RedeemRelease of one release over both secrets replicas: exactly 1 bundle, 99 refused as already redeemed', async (t) => {
+    const s = live(t);
+    if (!s) return;
+    const S = secretsV1;
+    const manager = s.sessions.token({ roles: ['manager'], accountId: 'acc-manager', email: 'manager@corp.example', ip: '127.0.0.1' });
+    const cli = await s.balanced(SecretsServiceClient, 'secrets', 'cli');
+    const app = `replicas-${randomBytes(3).toString('hex')}`;
+    for (const [name, value] of [['DB_PASSWORD', 'pa55-value'], ['API_KEY', 'api-value']] as const) {
+      await call(cli, cli.putSecret, S.PutSecretRequest.fromPartial({ environment: commonV1.Environment.ENVIRONMENT_LIVE, app, name, value: Buffer.from(value) }), { bearer: manager });
+    }
+    const created = await call(cli, cli.createRelease, S.CreateReleaseRequest.fromPartial({ environment: commonV1.Environment.ENVIRONMENT_LIVE, app, deploymentRef: 'commit-4f2a9c1' }), { bearer: manager });
+    const releaseId = created.release?.releaseId ?? '';
+    assert.equal(created.release?.state, S.ReleaseState.RELEASE_STATE_READY);
+    // Half the calls go to each replica directly, so both really race.
+    const replicas = [await s.direct(SecretsServiceClient, 'secrets', 0), await s.direct(SecretsServiceClient, 'secrets', 1)];
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => call(replicas[i % 2]!, replicas[i % 2]!.redeemRelease, { releaseToken: created.releaseToken }, { deadlineMs: 30_000 })),
+    );
+    const ok = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ replica: i % 2, bundle: r.value }] : []));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as grpc.ServiceError] : []));
+    console.log(`replicas: 100 parallel RedeemRelease over both secrets replicas: ${ok.length} bundle(s) (from replica ${ok.map((o) => o.replica).join(', ')}), ${failed.length} refused`);
+    assert.equal(ok.length, 1, `exactly one bundle (refusals: ${[...new Set(failed.map((f) => `${f.code} ${f.details}`))].join(' | ')})`);
+    for (const f of failed) {
+      assert.equal(f.code, grpc.status.FAILED_PRECONDITION, f.details);
+      assert.match(f.details, new RegExp(`release ${releaseId} was already redeemed`));
+    }
+    assert.deepEqual(
+      ok[0]!.bundle.secrets.map((x) => [x.name, Buffer.from(x.value).toString()]),
+      [
+        ['API_KEY', 'api-value'],
+        ['DB_PASSWORD', 'pa55-value'],
+      ],
+    );
+    const officerToken = officer(s);
+    for (const i of [0, 1] as const) {
+      const c: SecretsServiceClient = await s.direct(SecretsServiceClient, 'secrets', i, 'cli');
+      const r: secretsV1.GetReleaseResponse = await call(c, c.getRelease, { releaseId }, { bearer: officerToken });
+      assert.equal(r.release?.state, S.ReleaseState.RELEASE_STATE_REDEEMED, 'both replicas see it redeemed');
+    }
+  });
+
   test('40 parallel Appends on the two audit replicas: every one stored, distinct sequences; one event sent to both at once is stored once', async (t) => {
-    const s = live(t, auditUndecidable);
+    const s = live(t);
     if (!s) return;
     const replicas = [await s.direct(AuditServiceClient, 'audit', 0, 'identity'), await s.direct(AuditServiceClient, 'audit', 1, 'identity')];
     // Both replicas warm (connections open, frontier cached), then all 40 at once.
@@ -195,10 +263,12 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
     const grant = await startImp(s, impCli, support(s, `acc-load-${randomBytes(3).toString('hex')}`), `load-${randomBytes(3).toString('hex')}.example`, 'user-1');
     const impToken = grant.impersonationToken;
     assert.ok(impToken);
-    const session = s.sessions.token({ roles: ['support'], accountId: 'acc-load', email: 'load@corp.example', ip: '127.0.0.1', ttlMs: 3600_000 });
+    // A session identity issued (a real sign-in), so VerifySession must answer valid on every replica.
+    const session = (await realOfficer(s)).officer.token;
 
     const calls: Record<string, () => Promise<unknown>> = {
-      VerifySession: () => call(identity, identity.verifySession, { sessionToken: session, clientIp: '127.0.0.1' }, { deadlineMs: 20_000 }),
+      VerifySession: () =>
+        call(identity, identity.verifySession, { sessionToken: session, clientIp: '127.0.0.1' }, { deadlineMs: 20_000 }).then((r) => assert.equal(r.valid, true, `VerifySession: ${r.reason}`)),
       Check: () =>
         call(allowlist, allowlist.check, allowlistV1.CheckRequest.fromPartial({ ip: '127.0.0.1', environment: commonV1.Environment.ENVIRONMENT_LIVE }), { deadlineMs: 20_000 }).then((r) =>
           assert.equal(r.decision, allowlistV1.CheckDecision.CHECK_DECISION_ALLOW),
@@ -228,13 +298,16 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
     const names = Object.keys(calls).filter((n) => methods.includes(n));
     const made: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
     const failures: string[] = [];
+    const took: Record<string, number[]> = {};
     let running = true;
     // Bounded: 2 callers per method, each one call at a time, 20 ms apart.
     const worker = async (name: string) => {
       while (running) {
         made[name] = (made[name] ?? 0) + 1;
+        const started = Date.now();
         try {
           await calls[name]!();
+          (took[name] ??= []).push(Date.now() - started);
         } catch (err) {
           failures.push(`${name}: ${(err as grpc.ServiceError).code ?? ''} ${(err as Error).message}`);
         }
@@ -260,6 +333,8 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
     }
     const total = Object.values(made).reduce((x, y) => x + y, 0);
     console.log(`replicas: restarts: ${restarts.join('; ')}`);
+    const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
+    console.log(`replicas: latency during the restarts (ms, p50/p99/max): ${names.map((n) => `${n} ${p(took[n] ?? [], 0.5)}/${p(took[n] ?? [], 0.99)}/${Math.max(0, ...(took[n] ?? []))}`).join(', ')}`);
     console.log(`replicas: rolling restarts of ${restarted.join(", ")}: calls made ${total} (${names.map((n) => `${n} ${made[n]}`).join(', ')}), calls failed ${failures.length}`);
     diagnostic(`calls made ${total}, calls failed ${failures.length}`);
     if (failures.length > 0) for (const n of STACK) console.log(`replicas: ${n} logs:\n${s.logs[n].join('').slice(-4000)}`);
@@ -268,7 +343,7 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
   };
 
   test('rolling SIGTERM restart of every replica of every service under a bounded mixed load (all five methods): zero failed idempotent calls', async (t) => {
-    const s = live(t, auditUndecidable);
+    const s = live(t);
     if (!s) return;
     await rollingRestart(s, ['audit', 'allowlist', 'identity', 'secrets', 'impersonation'], ['VerifySession', 'Check', 'VerifyImpersonationToken', 'RecordAccess', 'Append'], (m) => t.diagnostic(m));
   });

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { auditEventV1, commonV1, identityV1, type IdentityServiceClient } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
@@ -142,6 +143,11 @@ export function describeCrashPoints(backend: 'sqlite' | 'mongodb'): void {
 
     test('ApproveRoleChange: the change applied AND the roles set, with both events, or none of it', async (t) => {
       if (!h) return t.skip(skipReason(skipped));
+      // The helper's session was issued on the harness clock, which each TOTP sign-in moved 30 s
+      // ahead; the child replicas keep real time and accept an issue time at most 30 s ahead of
+      // theirs. On a fast run, wait until real time is within 25 s of the harness clock.
+      const ahead = h.clock.now().getTime() - Date.now();
+      if (ahead > 25_000) await sleep(ahead - 25_000);
       for (const point of ['role-change-decide', 'account-update', 'revocation-log', 'sessions-revoke', 'before-commit', 'after-commit']) {
         const accountId = await h.approve(officer, `crash.grant.${backend}.${++n}@bank.example`, [R.ROLE_DEVELOPER]);
         const requested = await call(cli, cli.setRoles, { accountId, roles: [R.ROLE_DEVELOPER, R.ROLE_MANAGER], reason: 'crash test: promotion' }, { bearer: officer.token });

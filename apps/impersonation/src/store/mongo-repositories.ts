@@ -204,6 +204,9 @@ export class MongoBurstRepository implements BurstRepository {
   constructor(private readonly store: MongoStore) {}
 
   async get(accountId: string, customerDomain: string, tx?: Transaction): Promise<BurstWindow | undefined> {
+    // Read inside a unit, the window is about to be compare-and-set: take its turn before the
+    // read, so another replica's start on it has committed and this read sees its entries.
+    if (tx) await inTurnUntilCommit(tx, `${this.store.db.databaseName}/${BURSTS}/${burstKey(accountId, customerDomain)}`);
     const d = await this.store.db.collection<BurstDoc>(BURSTS).findOne({ _id: { $eq: burstKey(accountId, customerDomain) } }, inMongoTx(tx));
     if (!d) return undefined;
     const { _id, ...rest } = d;
@@ -260,6 +263,7 @@ export class MongoAnomalyRepository implements AnomalyRepository {
   }
 
   async get(anomalyId: string, tx?: Transaction): Promise<AnomalyRecord | undefined> {
+    if (tx) await inTurnUntilCommit(tx, `${this.store.db.databaseName}/${ANOMALIES}/${text(anomalyId)}`);
     const d = await this.col.findOne({ _id: { $eq: text(anomalyId) } }, inMongoTx(tx));
     return d ? anomalyOf(d) : undefined;
   }
@@ -291,6 +295,7 @@ export class MongoLockRepository implements LockRepository {
   constructor(private readonly store: MongoStore) {}
 
   async get(accountId: string, tx?: Transaction): Promise<LockRecord | undefined> {
+    if (tx) await inTurnUntilCommit(tx, `${this.store.db.databaseName}/${LOCKS}/${text(accountId)}`);
     const d = await this.store.db.collection<LockDoc>(LOCKS).findOne({ _id: { $eq: text(accountId) } }, inMongoTx(tx));
     if (!d) return undefined;
     const { _id, ...rest } = d;
