@@ -7,6 +7,7 @@ import { AuditServiceClient } from '@gatehouse/contracts';
 import { descriptorSet } from '@gatehouse/contracts';
 import { loadTlsMaterial } from '@gatehouse/pki';
 import {
+  balancedChannelOptions,
   baseConfigShape,
   checkBaseConfig,
   ConfigError,
@@ -169,7 +170,9 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
   let outbox: OutboxRepository | undefined;
   if (spec.shipsAuditEvents) {
     outbox = store.backend === 'sqlite' ? new SqliteOutboxRepository(store.store) : new MongoOutboxRepository(store.store);
-    const client = dial(AuditServiceClient, cfg.GATEHOUSE_AUDIT_ADDR, clientSecurity);
+    // Peers may run several replicas behind one target (an ipv4:a,b list, or a name resolving to
+    // each): round robin over them, and a retry of UNAVAILABLE for the idempotent methods only.
+    const client = dial(AuditServiceClient, cfg.GATEHOUSE_AUDIT_ADDR, clientSecurity, balancedChannelOptions());
     const sender = grpcAuditSender(client);
     relay = new AuditRelay({ outbox, send: sender, log: log.child({ component: 'audit-relay' }), ...(opts.clock ? { clock: opts.clock } : {}) });
     audit = new AuditEmitter({ outbox, relay, source: spec.name, ...(opts.clock ? { clock: opts.clock } : {}) });
@@ -179,7 +182,7 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
   }
 
   const dialService: WireContext<S>['dialService'] = (Ctor, service, address) => {
-    const client = dial(Ctor, address, tls ? { mode: 'mtls', material: { ...tls, expectedServerName: service } } : { mode: 'insecure-loopback' });
+    const client = dial(Ctor, address, tls ? { mode: 'mtls', material: { ...tls, expectedServerName: service } } : { mode: 'insecure-loopback' }, balancedChannelOptions());
     closers.push(() => client.close());
     return client;
   };
