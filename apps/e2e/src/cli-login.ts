@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import path from 'node:path';
+import { hotp } from './dev-sign-in.js';
 import { ROOT, type Stack } from './stack.js';
 
 /** The built `gatehouse` CLI bundle. */
@@ -13,18 +13,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s), written here independently of identity's code. */
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s): HOTP of the time step, written independently of identity's code. */
 export function totp(secretBase32: string, at = Date.now()): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secretBase32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = (mac[mac.length - 1] as number) & 0xf;
-  const n = mac.readUInt32BE(offset) & 0x7fffffff;
-  return String(n % 1_000_000).padStart(6, '0');
+  return hotp(secretBase32, Math.floor(at / 30_000));
 }
 
 /** Runs the built CLI to completion. */
