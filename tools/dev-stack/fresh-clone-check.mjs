@@ -70,11 +70,11 @@ function portOpen(port) {
 
 async function pickBase() {
   for (let i = 0; i < 50; i++) {
-    const base = 19_000 + 10 * Math.floor(Math.random() * 90);
-    const ports = Array.from({ length: 10 }, (_, k) => base + k);
+    const base = 19_000 + 20 * Math.floor(Math.random() * 44);
+    const ports = Array.from({ length: 11 }, (_, k) => base + k);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
   }
-  throw new Error('no ten consecutive free ports in 19000-19899');
+  throw new Error('no eleven consecutive free ports in 19000-19899');
 }
 
 /** Processes of `pgid`, and any process whose working directory or command line is inside `dir`. */
@@ -153,9 +153,9 @@ async function main() {
   log(`npm install done in ${secs(tInstall)}: ${tail(install.out, 3).replace(/\n/g, ' | ')}`);
 
   const base = await pickBase();
-  log(`npm start on ports ${base}-${base + 4} (metrics ${base + 5}-${base + 9}), at most ${startS} s until SERVING`);
+  log(`npm start on ports ${base}-${base + 4} (metrics ${base + 5}-${base + 9}, console ${base + 10}), at most ${startS} s until SERVING`);
   const tStart = Date.now();
-  start = launch('npm', ['start'], clone, newcomerEnv({ GATEHOUSE_DEV_BASE_PORT: String(base), GATEHOUSE_DEV_METRICS_BASE_PORT: String(base + 5) }), path.join(tmp, 'npm-start.log'));
+  start = launch('npm', ['start'], clone, newcomerEnv({ GATEHOUSE_DEV_BASE_PORT: String(base), GATEHOUSE_DEV_METRICS_BASE_PORT: String(base + 5), GATEHOUSE_DEV_CONSOLE_PORT: String(base + 10) }), path.join(tmp, 'npm-start.log'));
   const up = () => /Gatehouse dev stack is up/.test(start.out);
   while (!up() && !start.exited && Date.now() - tStart < startS * 1000) await sleep(250);
   if (!up()) {
@@ -169,13 +169,15 @@ async function main() {
   for (const svc of SERVICES) {
     if (!new RegExp(`^${svc}\\s+127\\.0\\.0\\.1:\\d+\\s+\\S+\\s+\\S+\\s+SERVING\\s*$`, 'm').test(start.out)) failures.push(`${svc} is not SERVING`);
   }
+  const consoleRow = new RegExp(`^console\\s+http://127\\.0\\.0\\.1:${base + 10}/\\s+SERVING`, 'm');
+  if (!consoleRow.test(start.out)) failures.push('the console is not answering (no "console <url> SERVING" row)');
   log(`stack up in ${secs(tStart)} (build included)`);
 
   const pgid = start.child.pid;
   const before = leftovers(pgid, clone);
   const serviceProcs = [...before.values()].filter((a) => /dist\/apps\/[a-z]+\/main\.mjs/.test(a));
   log(`${before.size} process(es) of the clone are running, ${serviceProcs.length} of them services`);
-  if (serviceProcs.length !== 5) failures.push(`expected 5 service processes, found ${serviceProcs.length}: ${[...before.values()].join(' ; ')}`);
+  if (serviceProcs.length !== 6) failures.push(`expected 6 processes (5 services and the console), found ${serviceProcs.length}: ${[...before.values()].join(' ; ')}`);
 
   log('Ctrl-C: SIGINT to the process group of npm start');
   const tStop = Date.now();
@@ -193,7 +195,7 @@ async function main() {
   if (!/all services stopped/.test(start.out)) failures.push('the launcher did not report "all services stopped"');
   for (const [pid, args] of left) failures.push(`left behind: pid ${pid}: ${args}`);
   const open = [];
-  for (let p = base; p < base + 10; p++) if (await portOpen(p)) open.push(p);
+  for (let p = base; p <= base + 10; p++) if (await portOpen(p)) open.push(p);
   if (open.length) failures.push(`ports still open after Ctrl-C: ${open.join(', ')}`);
   if (left.size === 0 && open.length === 0) log('no process and no port left behind');
   if (failures.length) console.log(tail(start.out, 30));

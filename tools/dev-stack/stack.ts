@@ -11,14 +11,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { devStackLayout, ensurePki, loadTlsMaterial, type ClientTlsMaterial, type DevStackLayout } from '@gatehouse/pki';
 import { checkHealth } from '@gatehouse/service-kit';
-import { DEV_CLIENTS, SERVICES, type ServiceName } from './services.js';
+import { CONSOLE_DEFAULT_PORT, DEV_CLIENTS, SERVICES, type ServiceName } from './services.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const layout: DevStackLayout = devStackLayout(process.env, root);
 const { host, pkiDir, dataDir } = layout;
 
 interface Proc {
-  name: ServiceName;
+  name: ServiceName | 'console';
   port: number;
   metricsPort: number;
   child?: ChildProcess;
@@ -36,6 +36,9 @@ const procs: Proc[] = SERVICES.map((name) => ({
   startedAt: 0,
 }));
 const auditAddr = layout.address('audit');
+const consolePort = Number(process.env['GATEHOUSE_DEV_CONSOLE_PORT'] ?? layout.port('identity') - 7101 + CONSOLE_DEFAULT_PORT);
+if (!Number.isInteger(consolePort) || consolePort < 1 || consolePort > 65535) throw new Error(`GATEHOUSE_DEV_CONSOLE_PORT: expected a port 1-65535, got ${process.env['GATEHOUSE_DEV_CONSOLE_PORT']}`);
+const consoleProc: Proc = { name: 'console', port: consolePort, metricsPort: 0, restarts: 0, startedAt: 0 };
 
 function childEnv(p: Proc): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -53,6 +56,11 @@ function childEnv(p: Proc): NodeJS.ProcessEnv {
     GATEHOUSE_IDENTITY_ADDR: layout.address('identity'),
     GATEHOUSE_ALLOWLIST_ADDR: layout.address('allowlist'),
     GATEHOUSE_PARENT_PID: String(process.pid),
+    // The console relays the browser's IP; only a named trusted proxy may (issue 13 item 3).
+    GATEHOUSE_TRUSTED_PROXIES: process.env['GATEHOUSE_TRUSTED_PROXIES'] ?? 'console',
+    GATEHOUSE_IMPERSONATION_ADDR: layout.address('impersonation'),
+    GATEHOUSE_CONSOLE_HOST: host,
+    GATEHOUSE_CONSOLE_PORT: String(consolePort),
     // Dev only: loopback is allowlisted by configuration, so the first officer gets a FULL session.
     ...(p.name === 'allowlist' ? { GATEHOUSE_ALLOWLIST_STATIC_CIDRS: process.env['GATEHOUSE_ALLOWLIST_STATIC_CIDRS'] ?? '127.0.0.1/32,::1/128' } : {}),
   };
@@ -100,12 +108,25 @@ async function waitServing(material: ClientTlsMaterial, timeoutMs: number) {
   }
 }
 
+/** True once `url` answers HTTP 200 (the console's page), within `timeoutMs`. */
+async function waitHttp(url: string, timeoutMs: number): Promise<boolean> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(1_000) })).ok) return true;
+    } catch {
+      // not listening yet
+    }
+  }
+  return false;
+}
+
 async function stopAll(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping the stack...`);
-  for (const p of procs) clearTimeout(p.timer);
-  const exits = procs
+  const all = [...procs, consoleProc];
+  for (const p of all) clearTimeout(p.timer);
+  const exits = all
     .filter((p) => p.child)
     .map((p) => new Promise<void>((resolve) => {
       const c = p.child!;
@@ -114,7 +135,7 @@ async function stopAll(signal: string): Promise<void> {
       c.kill('SIGTERM');
     }));
   const timer = setTimeout(() => {
-    for (const p of procs) p.child?.kill('SIGKILL');
+    for (const p of all) p.child?.kill('SIGKILL');
   }, 12_000);
   await Promise.all(exits);
   clearTimeout(timer);
@@ -130,7 +151,7 @@ export async function runStack(t0: number): Promise<void> {
   process.on('SIGINT', () => void stopAll('SIGINT'));
   process.on('SIGTERM', () => void stopAll('SIGTERM'));
   process.on('exit', () => {
-    for (const p of procs) p.child?.kill('SIGKILL');
+    for (const p of [...procs, consoleProc]) p.child?.kill('SIGKILL');
   });
   for (const p of procs) launch(p);
   const reports = await waitServing(material, 30_000);
@@ -144,11 +165,16 @@ export async function runStack(t0: number): Promise<void> {
     );
   }
   const ok = reports.every((r) => r.status === 'SERVING');
+  // The console starts once identity has written its dev issuer key (the console's stand-in for Google signs with it).
+  launch(consoleProc);
+  const consoleUrl = `http://${host.includes(':') ? `[${host}]` : host}:${consolePort}/`;
+  const consoleUp = await waitHttp(consoleUrl, 20_000);
+  console.log(`${'console'.padEnd(15)}${consoleUrl.padEnd(52)}${consoleUp ? 'SERVING' : 'not answering yet'}`);
   console.log('');
   console.log(ok ? `Gatehouse dev stack is up (${secs} s). Data: ${path.relative(root, dataDir)}  PKI: ${path.relative(root, pkiDir)}` : 'some services are not SERVING yet; watching...');
   // The CLI reads the same variables (devStackLayout): show them when they are not the defaults.
   const vars = ['GATEHOUSE_DEV_DIR', 'GATEHOUSE_DEV_BASE_PORT'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
-  console.log(`Try: ${vars}npm run gatehouse -- status        Stop: Ctrl-C`);
+  console.log(`Console: ${consoleUrl}   Try: ${vars}npm run gatehouse -- status        Stop: Ctrl-C`);
 }
 
 /** Stops what was started after a failure of {@link runStack}. */

@@ -29,7 +29,7 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-test('npm start: all five SERVING within 15 s, then Ctrl-C stops everything and leaves no process or port behind', async (t) => {
+test('npm start: all five SERVING within 15 s and the console answering, then Ctrl-C stops everything and leaves no process or port behind', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-devstack-'));
   // Below the ephemeral range (32768+), away from the audit outbox test's 20000-29999.
   const base = 10_000 + Math.floor(Math.random() * 9_000);
@@ -41,6 +41,7 @@ test('npm start: all five SERVING within 15 s, then Ctrl-C stops everything and 
       GATEHOUSE_DEV_DIR: dir,
       GATEHOUSE_DEV_BASE_PORT: String(base),
       GATEHOUSE_DEV_METRICS_BASE_PORT: String(base + 10),
+      GATEHOUSE_DEV_CONSOLE_PORT: String(base + 20),
       GATEHOUSE_DEV_SKIP_BUILD: '1', // the test target depends on the builds
       GATEHOUSE_LOG_LEVEL: 'warn',
     },
@@ -57,6 +58,10 @@ test('npm start: all five SERVING within 15 s, then Ctrl-C stops everything and 
     for (const svc of ['identity', 'allowlist', 'secrets', 'impersonation', 'audit']) {
       assert.match(out, new RegExp(`${svc}\\s+127\\.0\\.0\\.1:\\d+\\s+http://127\\.0\\.0\\.1:\\d+/metrics\\s+\\S+\\s+SERVING`), `${svc} row`);
     }
+    assert.match(out, new RegExp(`console\\s+http://127\\.0\\.0\\.1:${base + 20}/\\s+SERVING`), 'the console row: its URL, answering');
+    const page = await fetch(`http://127.0.0.1:${base + 20}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     assert.ok(fs.existsSync(path.join(dir, 'pki', 'ca.pem')) && fs.existsSync(path.join(dir, 'data', 'identity.db')));
     // Only the service processes: tsx may also run an esbuild helper under the launcher.
     const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(launcher.pid)], { encoding: 'utf8' })
@@ -64,7 +69,7 @@ test('npm start: all five SERVING within 15 s, then Ctrl-C stops everything and 
       .filter((l) => /dist\/apps\/[a-z]+\/main\.mjs/.test(l))
       .map((l) => Number(l.trim().split(/\s+/)[0]))
       .filter((n) => n > 0);
-    assert.equal(children.length, 5, `one process per service (ps found ${JSON.stringify(children)})`);
+    assert.equal(children.length, 6, `one process per service and the console (ps found ${JSON.stringify(children)})`);
 
     await newcomerCli(t, dir, base);
 
@@ -74,6 +79,7 @@ test('npm start: all five SERVING within 15 s, then Ctrl-C stops everything and 
     assert.match(out, /all services stopped/);
     assert.deepEqual(children.filter(alive), [], 'no service process outlives the launcher');
     for (let i = 0; i < 5; i++) assert.equal(await portOpen(base + i), false, `port ${base + i} is closed`);
+    assert.equal(await portOpen(base + 20), false, 'the console port is closed');
   } finally {
     if (launcher.exitCode === null) launcher.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });

@@ -29,7 +29,7 @@ export interface Stack {
   pkiDir: string;
   services: Record<StackService, ServiceProcess>;
   /** Client TLS material for a certificate issued to the test (`cli` operator, `dev-backend` backend). */
-  material(client: 'cli' | 'dev-backend', server: StackService): Promise<ClientTlsMaterial>;
+  material(client: 'cli' | 'dev-backend' | 'console', server: StackService): Promise<ClientTlsMaterial>;
   stop(): Promise<Array<{ name: StackService; code: number | null; signal: NodeJS.Signals | null }>>;
 }
 
@@ -66,7 +66,7 @@ export async function retryOnPortClash<T>(start: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh folder (`prefix` in the temp dir) with a stack's PKI: the five services, the cli operator and the dev backend. */
+/** A fresh folder (`prefix` in the temp dir) with a stack's PKI: the five services, the cli operator, the dev backend and the console. */
 export async function stackFolder(prefix: string): Promise<{ dir: string; pkiDir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const pkiDir = path.join(dir, 'pki');
@@ -75,6 +75,7 @@ export async function stackFolder(prefix: string): Promise<{ dir: string; pkiDir
     clients: [
       { name: 'cli', kind: 'operator' },
       { name: 'dev-backend', kind: 'backend' },
+      { name: 'console', kind: 'backend' },
     ],
   });
   return { dir, pkiDir };

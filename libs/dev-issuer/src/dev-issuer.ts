@@ -51,6 +51,8 @@ export interface DevTokenClaims {
   readonly emailVerified?: boolean;
   /** Default {@link DEV_TOKEN_LIFETIME_SECONDS}. */
   readonly lifetimeSeconds?: number;
+  /** `nonce`: the value an OpenID Connect client sent to the authorize endpoint (the console's sign-in). */
+  readonly nonce?: string;
 }
 
 /** Options of {@link DevIdTokenIssuer}. */
@@ -124,6 +126,7 @@ export class DevIdTokenIssuer {
       email,
       email_verified: claims.emailVerified ?? true,
       ...(claims.name !== undefined ? { name: claims.name } : {}),
+      ...(claims.nonce !== undefined ? { nonce: claims.nonce } : {}),
       iat,
       exp: iat + lifetime,
     };

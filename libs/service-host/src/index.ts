@@ -1,2 +1,2 @@
-export { runService, main, BUILD_VERSION, type ServiceSpec, type WireContext, type Wired, type HostedService, type HostConfig, type RunOptions } from './run-service.js';
+export { runService, main, writeReadyFile, watchParentProcess, BUILD_VERSION, type ServiceSpec, type WireContext, type Wired, type HostedService, type HostConfig, type RunOptions } from './run-service.js';
 export { registerRelayMetrics, RELAY_METRICS } from './relay-metrics.js';

@@ -248,7 +248,8 @@ export async function runService<S extends z.ZodRawShape>(spec: ServiceSpec<S>, 
 }
 
 /** Atomically writes the ready file, so a reader never sees half a document. */
-function writeReadyFile(file: string, info: object): void {
+/** Writes the ready file atomically (a watcher never reads half of it). */
+export function writeReadyFile(file: string, info: object): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(info));
@@ -296,13 +297,18 @@ function watchStoreHealth(store: OpenedStore, log: Logger, setOk: (ok: boolean) 
 }
 
 function watchParent(pid: number, server: RunningServer, log: Logger): () => void {
+  return watchParentProcess(pid, log, () => server.shutdown('parent exited'));
+}
+
+/** Calls `stop` (then exits) once the launcher `pid` is gone, so a supervised process is never orphaned. */
+export function watchParentProcess(pid: number, log: Logger, stop: () => Promise<void>): () => void {
   const timer = setInterval(() => {
     try {
       process.kill(pid, 0);
     } catch {
       log.warn({ parentPid: pid }, 'launcher is gone; shutting down');
       clearInterval(timer);
-      void server.shutdown('parent exited').then(() => process.exit(0));
+      void stop().then(() => process.exit(0));
     }
   }, 1_000);
   timer.unref();

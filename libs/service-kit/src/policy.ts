@@ -28,6 +28,12 @@ export const callers = {
   anyAuthenticated: { kinds: ['service', 'backend', 'operator'] },
   operatorsAndBackends: { kinds: ['operator', 'backend'] },
   operatorsAndServices: { kinds: ['operator', 'service'] },
+  /**
+   * Officer and employee actions the web console performs for a signed-in person: the operator
+   * certificate (the CLI) or the console's own backend certificate (CONSOLE_CALLER). The session
+   * still decides who may act; the certificate only says through which front end.
+   */
+  operatorsAndConsole: { kinds: ['operator'], names: ['backend:console'] },
   only: (...names: string[]): CallerRule => ({ names }),
 } as const satisfies Record<string, CallerRule | ((...a: string[]) => CallerRule)>;
 

@@ -11,9 +11,9 @@ import type { AllowlistEntry, DailyIp, EntryScope } from '../domain/model.js';
  * Role checks on the employee's session follow in the handlers (ASVS 8.2).
  */
 export const allowlistPolicy: Readonly<Record<string, CallerRule>> = {
-  AddEntry: callers.operators,
-  RemoveEntry: callers.operators,
-  ListEntries: callers.operators,
+  AddEntry: callers.operatorsAndConsole,
+  RemoveEntry: callers.operatorsAndConsole,
+  ListEntries: callers.operatorsAndConsole,
   RegisterDailyIp: callers.operatorsAndBackends,
   ListDailyIps: callers.operators,
   Check: callers.anyAuthenticated,

@@ -27,7 +27,7 @@ export const auditPolicy: Readonly<Record<string, CallerRule>> = {
   ListAlertRules: callers.operators,
   ListAlerts: callers.operatorsAndBackends,
   WatchAlerts: callers.operatorsAndBackends,
-  AcknowledgeAlert: callers.operators,
+  AcknowledgeAlert: callers.operatorsAndConsole,
 };
 
 /** Role checks on the employee's session (ASVS 8.2; decisions use the originating subject). */

@@ -19,11 +19,11 @@ export const impersonationPolicy: Readonly<Record<string, CallerRule>> = {
   VerifyImpersonationToken: callers.servicesAndBackends,
   GetSigningKeys: callers.anyAuthenticated,
   RecordAccess: callers.servicesAndBackends,
-  ListAnomalies: callers.operators,
-  JustifyAnomaly: callers.operators,
-  ResolveAnomaly: callers.operators,
-  GetImpersonationStatus: callers.operators,
-  UnlockImpersonation: callers.operators,
+  ListAnomalies: callers.operatorsAndConsole,
+  JustifyAnomaly: callers.operatorsAndConsole,
+  ResolveAnomaly: callers.operatorsAndConsole,
+  GetImpersonationStatus: callers.operatorsAndConsole,
+  UnlockImpersonation: callers.operatorsAndConsole,
   ListAccessForDomain: callers.operatorsAndBackends,
 };
 

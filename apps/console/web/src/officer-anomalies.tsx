@@ -1,0 +1,176 @@
+import { useState } from 'preact/hooks';
+import type { AnomalyView, ImpersonationLockView } from '@gatehouse/console-api';
+import { call } from './api';
+import { useAction, useResource } from './hooks';
+import { ErrorAlert, Loading, Notice, Section, TextField, Time } from './ui';
+
+/** Justified anomalies first (they wait for a decision), then open ones, each once. */
+async function loadAnomalies(): Promise<AnomalyView[]> {
+  const [justified, open] = await Promise.all([
+    call('GET /api/anomalies', undefined, { query: { state: 'justified' } }),
+    call('GET /api/anomalies', undefined, { query: { state: 'open' } }),
+  ]);
+  const seen = new Set<string>();
+  return [...justified.anomalies, ...open.anomalies].filter((a) => !seen.has(a.anomalyId) && !!seen.add(a.anomalyId));
+}
+
+/** Burst anomalies for the officer to accept or reject, with the employee's justification. */
+export function Anomalies() {
+  const anomalies = useResource(loadAnomalies, []);
+  const [outcome, setOutcome] = useState('');
+  const list = anomalies.data ?? [];
+  return (
+    <Section
+      title="Anomalies"
+      actions={
+        <button type="button" class="secondary small" aria-label="Refresh anomalies" onClick={anomalies.reload}>
+          Refresh
+        </button>
+      }
+    >
+      {outcome && <Notice>{outcome}</Notice>}
+      <Loading when={anomalies.loading && !anomalies.data} />
+      <ErrorAlert error={anomalies.error} />
+      {anomalies.data && list.length === 0 && <p class="muted">No anomalies waiting.</p>}
+      <div class="cards">
+        {list.map((anomaly) => (
+          <AnomalyCard
+            key={anomaly.anomalyId}
+            anomaly={anomaly}
+            onDone={(text) => {
+              setOutcome(text);
+              anomalies.reload();
+            }}
+          />
+        ))}
+      </div>
+    </Section>
+  );
+}
+
+function AnomalyCard({ anomaly, onDone }: { anomaly: AnomalyView; onDone: (text: string) => void }) {
+  const resolve = useAction();
+  const [note, setNote] = useState('');
+  const decide = (resolution: 'accept' | 'reject') =>
+    void resolve.run(async () => {
+      const answer = await call(
+        'POST /api/anomalies/:id/resolve',
+        { resolution, note },
+        { params: { id: anomaly.anomalyId } },
+      );
+      onDone(`Anomaly ${answer.anomalyId} ${answer.state}.`);
+    });
+
+  return (
+    <article class="card item" aria-label={`Anomaly ${anomaly.anomalyId}`} data-testid={`anomaly-${anomaly.anomalyId}`}>
+      <h3>
+        <span class={`badge state-${anomaly.state}`}>{anomaly.state}</span> {anomaly.ruleSummary || 'Anomaly'}
+      </h3>
+      <dl class="facts compact">
+        <dt>Anomaly</dt>
+        <dd>
+          <code>{anomaly.anomalyId}</code>
+        </dd>
+        <dt>Employee</dt>
+        <dd data-testid="anomaly-employee">{anomaly.employee}</dd>
+        <dt>Customer domain</dt>
+        <dd data-testid="anomaly-domain">{anomaly.customerDomain}</dd>
+        <dt>Customers</dt>
+        <dd data-testid="anomaly-targets">{anomaly.targetUserIds.join(', ') || '—'}</dd>
+        {anomaly.refusedTargetUserId && (
+          <>
+            <dt>Refused</dt>
+            <dd>{anomaly.refusedTargetUserId}</dd>
+          </>
+        )}
+        <dt>Opened</dt>
+        <dd>
+          <Time iso={anomaly.openedAt} />
+        </dd>
+        <dt>Justification</dt>
+        <dd data-testid="anomaly-justification">{anomaly.justification || 'Not justified yet.'}</dd>
+        <dt>Tickets</dt>
+        <dd data-testid="anomaly-tickets">{anomaly.ticketRefs.join(', ') || '—'}</dd>
+      </dl>
+      <TextField label="Decision note" value={note} onValue={setNote} />
+      <div class="button-row">
+        <button type="button" onClick={() => decide('accept')} disabled={resolve.busy}>
+          Accept
+        </button>
+        <button type="button" class="danger" onClick={() => decide('reject')} disabled={resolve.busy}>
+          Reject
+        </button>
+      </div>
+      <ErrorAlert error={resolve.error} />
+    </article>
+  );
+}
+
+/** Impersonation locks a rejected or unanswered burst leaves; the officer lifts them with a note. */
+export function ImpersonationLocks() {
+  const locks = useResource(() => call('GET /api/impersonation-locks'), []);
+  const [outcome, setOutcome] = useState('');
+  const list = locks.data?.locks ?? [];
+  return (
+    <div class="subsection">
+      <div class="section-head">
+        <h3>Impersonation locks</h3>
+        <button type="button" class="secondary small" aria-label="Refresh impersonation locks" onClick={locks.reload}>
+          Refresh
+        </button>
+      </div>
+      {outcome && <Notice>{outcome}</Notice>}
+      <Loading when={locks.loading && !locks.data} />
+      <ErrorAlert error={locks.error} />
+      {locks.data && list.length === 0 && <p class="muted">No impersonation locks.</p>}
+      <div class="cards">
+        {list.map((lock) => (
+          <LockCard
+            key={lock.accountId}
+            lock={lock}
+            onDone={(text) => {
+              setOutcome(text);
+              locks.reload();
+            }}
+          />
+        ))}
+      </div>
+    </div>
+  );
+}
+
+function LockCard({ lock, onDone }: { lock: ImpersonationLockView; onDone: (text: string) => void }) {
+  const lift = useAction();
+  const [note, setNote] = useState('');
+  const onLift = (event: Event) => {
+    event.preventDefault();
+    void lift.run(async () => {
+      await call('POST /api/impersonation-locks/:id/unlock', { note }, { params: { id: lock.accountId } });
+      onDone(`Impersonation lock of ${lock.employee} lifted.`);
+    });
+  };
+  return (
+    <article class="card item" aria-label={`Impersonation lock ${lock.employee}`}>
+      <h4>{lock.employee}</h4>
+      <dl class="facts compact">
+        <dt>Locked</dt>
+        <dd>{lock.locked ? 'yes' : 'no'}</dd>
+        <dt>Locking anomaly</dt>
+        <dd>
+          <code>{lock.lockingAnomalyId || '—'}</code>
+        </dd>
+        <dt>Blocked domains</dt>
+        <dd>{lock.blockedDomains.join(', ') || '—'}</dd>
+      </dl>
+      {lock.locked && (
+        <form onSubmit={onLift}>
+          <TextField label="Lift note" value={note} onValue={setNote} />
+          <button type="submit" disabled={lift.busy}>
+            Lift impersonation lock
+          </button>
+        </form>
+      )}
+      <ErrorAlert error={lift.error} />
+    </article>
+  );
+}
