@@ -78,6 +78,44 @@ describe('the integrity check under concurrent appends', () => {
     });
   }
 
+  test('a commit whose row shows before its tree size (a torn read, measured on jongodb) is not reported as inserted', async () => {
+    let torn = false;
+    let stale = 0;
+    let staleReads = 0;
+    const lagging = new Proxy(repo, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'treeSize') {
+          return async () => {
+            const real = await target.treeSize();
+            if (staleReads > 0) {
+              staleReads -= 1;
+              return stale;
+            }
+            return real;
+          };
+        }
+        if (prop === 'rawRows') {
+          return async (from: number, count: number) => {
+            // At the tail read: another replica's append commits, its row visible at once and
+            // its tree size only two reads later.
+            if (!torn && from === (await target.treeSize())) {
+              torn = true;
+              stale = from;
+              await appendBatch(1);
+              staleReads = 2;
+            }
+            return target.rawRows(from, count);
+          };
+        }
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const failure = await new LogIntegrityCheck({ repo: lagging, codec: protoLeafCodec, publicKey: signer.publicKey, origin: 'gatehouse-audit-test', chunk: 4 }).run();
+    assert.ok(torn, 'the torn commit happened during the check');
+    assert.equal(failure, undefined, `false integrity failure: ${JSON.stringify(failure)}`);
+  });
+
   test('a row really inserted beyond the tree size is still found while appends go on', async () => {
     const size = await repo.treeSize();
     const cols = 'content_hash, occurred_at, appended_at, service, action, outcome, actor_id, subject_kind, subject_id, customer_domain, source_ip, environment, request_id, submitted_by, leaf_input, leaf_hash';

@@ -41,6 +41,9 @@ function pageSize(q: URLSearchParams): number {
 }
 
 const q = (ctx: ApiContext, name: string, max = 256) => text(Object.fromEntries(ctx.query), name, { max });
+/** The officer's note on a decision (unlock, acknowledge, remove): free text, bounded. */
+const note = (ctx: ApiContext, field = 'note') => text(ctx.body, field, { max: 2000 });
+const id = (ctx: ApiContext) => ctx.params['id'] ?? '';
 
 /** The officer queue, audit and the access log: each handler is one (or a few) RPCs, translated. */
 export const officerHandlers = {
@@ -74,10 +77,10 @@ export const officerHandlers = {
       b,
       b.approveAccount,
       {
-        accountId: ctx.params['id'] ?? '',
+        accountId: id(ctx),
         roles: (raw as string[]).map((x) => enumValue(x, 'ROLE_', commonV1.roleFromJSON) ?? 0),
         ...(phone ? { phoneNumber: phone } : {}),
-        note: text(ctx.body, 'note', { max: 2000 }),
+        note: note(ctx),
         displayName: text(ctx.body, 'displayName', { max: 200 }),
       },
       s,
@@ -88,14 +91,14 @@ export const officerHandlers = {
   'POST /api/accounts/:id/reject': async (ctx: ApiContext): Promise<AccountView> => {
     const s = ctx.session();
     const b = ctx.backends.identity;
-    const r = await rpc(b, b.suspendAccount, { accountId: ctx.params['id'] ?? '', reason: text(ctx.body, 'reason', { required: true, max: 2000 }) }, s);
+    const r = await rpc(b, b.suspendAccount, { accountId: id(ctx), reason: text(ctx.body, 'reason', { required: true, max: 2000 }) }, s);
     return accountView(r.account);
   },
 
   'POST /api/accounts/:id/unlock': async (ctx: ApiContext): Promise<AccountView> => {
     const s = ctx.session();
     const b = ctx.backends.identity;
-    const r = await rpc(b, b.unlockAccount, { accountId: ctx.params['id'] ?? '', note: text(ctx.body, 'note', { max: 2000 }) }, s);
+    const r = await rpc(b, b.unlockAccount, { accountId: id(ctx), note: note(ctx) }, s);
     return accountView(r.account);
   },
 
@@ -112,7 +115,7 @@ export const officerHandlers = {
   'POST /api/impersonation-locks/:id/unlock': async (ctx: ApiContext): Promise<ImpersonationLockView> => {
     const s = ctx.session();
     const b = ctx.backends.impersonation;
-    const r = await rpc(b, b.unlockImpersonation, { accountId: ctx.params['id'] ?? '', note: text(ctx.body, 'note', { max: 2000 }) }, s);
+    const r = await rpc(b, b.unlockImpersonation, { accountId: id(ctx), note: note(ctx) }, s);
     return lockView(r.status);
   },
 
@@ -133,7 +136,7 @@ export const officerHandlers = {
   'POST /api/alerts/:id/acknowledge': async (ctx: ApiContext): Promise<AlertView> => {
     const s = ctx.session();
     const b = ctx.backends.audit;
-    const r = await rpc(b, b.acknowledgeAlert, { alertId: ctx.params['id'] ?? '', note: text(ctx.body, 'note', { max: 2000 }) }, s);
+    const r = await rpc(b, b.acknowledgeAlert, { alertId: id(ctx), note: note(ctx) }, s);
     return alertView(r.alert);
   },
 
@@ -157,7 +160,7 @@ export const officerHandlers = {
         label: text(ctx.body, 'label', { max: 200 }),
         scope: enumValue(scope, 'ENTRY_SCOPE_', allowlistV1.entryScopeFromJSON) ?? 0,
         expiresAt,
-        reason: text(ctx.body, 'reason', { max: 2000 }),
+        reason: note(ctx, 'reason'),
         normalize: false,
       },
       s,
@@ -168,7 +171,7 @@ export const officerHandlers = {
   'POST /api/allowlist/:id/remove': async (ctx: ApiContext): Promise<EntryView> => {
     const s = ctx.session();
     const b = ctx.backends.allowlist;
-    const r = await rpc(b, b.removeEntry, { entryId: ctx.params['id'] ?? '', reason: text(ctx.body, 'reason', { max: 2000 }) }, s);
+    const r = await rpc(b, b.removeEntry, { entryId: id(ctx), reason: note(ctx, 'reason') }, s);
     return entryView(r.entry);
   },
 

@@ -2,28 +2,20 @@ import { useState } from 'preact/hooks';
 import { PLAIN_ROUTES } from '@gatehouse/console-api';
 import type { AuditQuery } from '@gatehouse/console-api';
 import { call } from './api';
-import { localInputToIso } from './format';
+import { choices, localInputToIso } from './format';
 import { useResource } from './hooks';
-import { ErrorAlert, Loading, PageTitle, Section, SelectField, TextField, Time } from './ui';
+import { FIRST_PAGE, PagedTable } from './lists';
+import type { PageCursor } from './lists';
+import { ErrorAlert, Loading, PageTitle, RefreshButton, Section, SelectField, TextField, Time } from './ui';
 
 const PAGE_SIZE = 50;
 
-const SERVICES: ReadonlyArray<readonly [string, string]> = [
-  ['', 'any'],
-  ['identity', 'identity'],
-  ['allowlist', 'allowlist'],
-  ['secrets', 'secrets'],
-  ['impersonation', 'impersonation'],
-  ['audit', 'audit'],
-];
+/** Select text for a filter value; the empty value matches any. */
+const orAny = (value: string): string => value || 'any';
 
-const OUTCOMES: ReadonlyArray<readonly [string, string]> = [
-  ['', 'any'],
-  ['success', 'success'],
-  ['failure', 'failure'],
-  ['denied', 'denied'],
-  ['attempted', 'attempted'],
-];
+const SERVICES = choices<string>(['', 'identity', 'allowlist', 'secrets', 'impersonation', 'audit'], orAny);
+
+const OUTCOMES = choices<string>(['', 'success', 'failure', 'denied', 'attempted'], orAny);
 
 /** The filters as the form holds them (datetime-local values for the time range). */
 interface Filters {
@@ -74,11 +66,7 @@ function toQuery(filters: Filters, pageToken: string): Record<string, string | u
  */
 export function AuditPage() {
   const [form, setForm] = useState<Filters>(NO_FILTERS);
-  const [request, setRequest] = useState<{ filters: Filters; pageToken: string; previous: string[] }>({
-    filters: NO_FILTERS,
-    pageToken: '',
-    previous: [],
-  });
+  const [request, setRequest] = useState<PageCursor & { filters: Filters }>({ filters: NO_FILTERS, ...FIRST_PAGE });
   const page = useResource(
     () => call('GET /api/audit', undefined, { query: toQuery(request.filters, request.pageToken) }),
     [request],
@@ -88,11 +76,10 @@ export function AuditPage() {
 
   const onSearch = (event: Event) => {
     event.preventDefault();
-    setRequest({ filters: form, pageToken: '', previous: [] });
+    setRequest({ filters: form, ...FIRST_PAGE });
   };
 
   const entries = page.data?.entries ?? [];
-  const nextToken = page.data?.nextPageToken ?? '';
 
   return (
     <>
@@ -125,87 +112,41 @@ export function AuditPage() {
             {request.previous.length > 0 && <> Page {request.previous.length + 1}.</>}
           </p>
         )}
-        <Loading when={page.loading} />
-        <ErrorAlert error={page.error} />
-        {page.data && entries.length === 0 && <p class="muted">No entries match.</p>}
-        {entries.length > 0 && (
-          <div class="table-wrap">
-            <table data-testid="audit-results">
-              <thead>
-                <tr>
-                  <th scope="col">Sequence</th>
-                  <th scope="col">Occurred at</th>
-                  <th scope="col">Service</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Subject</th>
-                  <th scope="col">Summary</th>
-                </tr>
-              </thead>
-              <tbody>
-                {entries.map((entry) => (
-                  <tr key={entry.sequence}>
-                    <td>{entry.sequence}</td>
-                    <td>
-                      <Time iso={entry.occurredAt} />
-                    </td>
-                    <td>{entry.service}</td>
-                    <td>
-                      <code>{entry.action}</code>
-                    </td>
-                    <td>
-                      <span class={`badge outcome-${entry.outcome}`}>{entry.outcome}</span>
-                    </td>
-                    <td>{entry.actor}</td>
-                    <td>{entry.subject}</td>
-                    <td>
-                      {entry.summary}
-                      {(entry.customerDomain || entry.sourceIp) && (
-                        <div class="muted">
-                          {[entry.customerDomain, entry.sourceIp].filter((part) => part !== '').join(' · ')}
-                        </div>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <div class="button-row">
-          {request.previous.length > 0 && (
-            <button
-              type="button"
-              class="secondary"
-              disabled={page.loading}
-              onClick={() =>
-                setRequest((current) => ({
-                  filters: current.filters,
-                  pageToken: current.previous[current.previous.length - 1] ?? '',
-                  previous: current.previous.slice(0, -1),
-                }))
-              }
-            >
-              Previous page
-            </button>
-          )}
-          {nextToken && (
-            <button
-              type="button"
-              disabled={page.loading}
-              onClick={() =>
-                setRequest((current) => ({
-                  filters: current.filters,
-                  pageToken: nextToken,
-                  previous: [...current.previous, current.pageToken],
-                }))
-              }
-            >
-              Next page
-            </button>
-          )}
-        </div>
+        <PagedTable
+          resource={page}
+          count={entries.length}
+          empty="No entries match."
+          testId="audit-results"
+          columns={['Sequence', 'Occurred at', 'Service', 'Action', 'Outcome', 'Actor', 'Subject', 'Summary']}
+          cursor={request}
+          onPage={(move) => setRequest((current) => ({ filters: current.filters, ...move(current) }))}
+        >
+          {entries.map((entry) => (
+            <tr key={entry.sequence}>
+              <td>{entry.sequence}</td>
+              <td>
+                <Time iso={entry.occurredAt} />
+              </td>
+              <td>{entry.service}</td>
+              <td>
+                <code>{entry.action}</code>
+              </td>
+              <td>
+                <span class={`badge outcome-${entry.outcome}`}>{entry.outcome}</span>
+              </td>
+              <td>{entry.actor}</td>
+              <td>{entry.subject}</td>
+              <td>
+                {entry.summary}
+                {(entry.customerDomain || entry.sourceIp) && (
+                  <div class="muted">
+                    {[entry.customerDomain, entry.sourceIp].filter((part) => part !== '').join(' · ')}
+                  </div>
+                )}
+              </td>
+            </tr>
+          ))}
+        </PagedTable>
       </Section>
       <Checkpoint />
     </>
@@ -216,14 +157,7 @@ function Checkpoint() {
   const checkpoint = useResource(() => call('GET /api/audit/checkpoint'), []);
   const data = checkpoint.data;
   return (
-    <Section
-      title="Checkpoint"
-      actions={
-        <button type="button" class="secondary small" aria-label="Refresh checkpoint" onClick={checkpoint.reload}>
-          Refresh
-        </button>
-      }
-    >
+    <Section title="Checkpoint" actions={<RefreshButton label="Refresh checkpoint" onRefresh={checkpoint.reload} />}>
       <Loading when={checkpoint.loading && !data} />
       <ErrorAlert error={checkpoint.error} />
       {data && (

@@ -56,3 +56,11 @@ export const REASON_NAMES: Readonly<Record<string, string>> = {
   bug_investigation: 'Bug investigation',
   incident_response: 'Incident response',
 };
+
+/** The [value, text] pairs of a select, in the order given; the text is the value unless `text` says otherwise. */
+export function choices<V extends string>(
+  values: readonly V[],
+  text: (value: V) => string = (value) => value,
+): ReadonlyArray<readonly [V, string]> {
+  return values.map((value) => [value, text(value)] as const);
+}

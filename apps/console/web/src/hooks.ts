@@ -50,6 +50,22 @@ export function useResource<T>(load: () => Promise<T>, deps: readonly unknown[])
   return { data, error, loading, reload, update };
 }
 
+/**
+ * The outcome of the last change made to a loaded list (a message to show), and `done`, which
+ * records a new outcome and loads the list again.
+ */
+export function useOutcome<O>(reload: () => void, initial: O): [O, (next: O) => void] {
+  const [outcome, setOutcome] = useState<O>(initial);
+  const done = useCallback(
+    (next: O) => {
+      setOutcome(next);
+      reload();
+    },
+    [reload],
+  );
+  return [outcome, done];
+}
+
 /** One user action at a time: its busy flag (to disable the button) and its error to show. */
 export interface Action {
   busy: boolean;

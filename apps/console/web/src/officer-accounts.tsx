@@ -3,8 +3,19 @@ import { ROLES } from '@gatehouse/console-api';
 import type { AccountView, ApprovedView, Role } from '@gatehouse/console-api';
 import { call } from './api';
 import { ROLE_NAMES } from './format';
-import { useAction, useResource } from './hooks';
-import { CheckboxField, ErrorAlert, Loading, Notice, Section, TextField, Time } from './ui';
+import { useAction, useOutcome, useResource } from './hooks';
+import { CardList } from './lists';
+import {
+  CheckboxField,
+  ErrorAlert,
+  NoteForm,
+  Notice,
+  RefreshButton,
+  Section,
+  Subsection,
+  TextField,
+  Time,
+} from './ui';
 
 interface Outcome {
   email: string;
@@ -18,22 +29,13 @@ interface Outcome {
  */
 export function PendingAccounts() {
   const accounts = useResource(() => call('GET /api/accounts', undefined, { query: { state: 'pending' } }), []);
-  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
+  const [outcome, done] = useOutcome<Outcome | undefined>(accounts.reload, undefined);
   const list = accounts.data?.accounts ?? [];
-
-  const done = (next: Outcome) => {
-    setOutcome(next);
-    accounts.reload();
-  };
 
   return (
     <Section
       title="Pending accounts"
-      actions={
-        <button type="button" class="secondary small" aria-label="Refresh pending accounts" onClick={accounts.reload}>
-          Refresh
-        </button>
-      }
+      actions={<RefreshButton label="Refresh pending accounts" onRefresh={accounts.reload} />}
     >
       {outcome && (
         <Notice>
@@ -47,14 +49,11 @@ export function PendingAccounts() {
           )}
         </Notice>
       )}
-      <Loading when={accounts.loading && !accounts.data} />
-      <ErrorAlert error={accounts.error} />
-      {accounts.data && list.length === 0 && <p class="muted">No pending accounts.</p>}
-      <div class="cards">
+      <CardList resource={accounts} count={list.length} empty="No pending accounts.">
         {list.map((account) => (
           <PendingAccount key={account.accountId} account={account} onDone={done} />
         ))}
-      </div>
+      </CardList>
     </Section>
   );
 }
@@ -143,45 +142,26 @@ function PendingAccount({ account, onDone }: { account: AccountView; onDone: (ou
 /** Locked accounts (too many failed sign-ins): the officer unlocks them with a note. */
 export function LockedAccounts() {
   const accounts = useResource(() => call('GET /api/accounts', undefined, { query: { locked: '1' } }), []);
-  const [outcome, setOutcome] = useState('');
+  const [outcome, done] = useOutcome(accounts.reload, '');
   const list = accounts.data?.accounts ?? [];
   return (
-    <div class="subsection">
-      <div class="section-head">
-        <h3>Locked accounts</h3>
-        <button type="button" class="secondary small" aria-label="Refresh locked accounts" onClick={accounts.reload}>
-          Refresh
-        </button>
-      </div>
-      {outcome && <Notice>{outcome}</Notice>}
-      <Loading when={accounts.loading && !accounts.data} />
-      <ErrorAlert error={accounts.error} />
-      {accounts.data && list.length === 0 && <p class="muted">No locked accounts.</p>}
-      <div class="cards">
+    <Subsection
+      title="Locked accounts"
+      actions={<RefreshButton label="Refresh locked accounts" onRefresh={accounts.reload} />}
+    >
+      <CardList resource={accounts} count={list.length} empty="No locked accounts." outcome={outcome}>
         {list.map((account) => (
-          <LockedAccount
-            key={account.accountId}
-            account={account}
-            onDone={(text) => {
-              setOutcome(text);
-              accounts.reload();
-            }}
-          />
+          <LockedAccount key={account.accountId} account={account} onDone={done} />
         ))}
-      </div>
-    </div>
+      </CardList>
+    </Subsection>
   );
 }
 
 function LockedAccount({ account, onDone }: { account: AccountView; onDone: (text: string) => void }) {
-  const unlock = useAction();
-  const [note, setNote] = useState('');
-  const onUnlock = (event: Event) => {
-    event.preventDefault();
-    void unlock.run(async () => {
-      await call('POST /api/accounts/:id/unlock', { note }, { params: { id: account.accountId } });
-      onDone(`Unlocked ${account.email}.`);
-    });
+  const unlock = async (note: string) => {
+    await call('POST /api/accounts/:id/unlock', { note }, { params: { id: account.accountId } });
+    onDone(`Unlocked ${account.email}.`);
   };
   return (
     <article class="card item" aria-label={`Locked account ${account.email}`}>
@@ -189,13 +169,7 @@ function LockedAccount({ account, onDone }: { account: AccountView; onDone: (tex
       <p class="muted">
         Locked <Time iso={account.lockedAt} /> · state {account.state}
       </p>
-      <form onSubmit={onUnlock}>
-        <TextField label="Unlock note" value={note} onValue={setNote} />
-        <button type="submit" disabled={unlock.busy}>
-          Unlock
-        </button>
-      </form>
-      <ErrorAlert error={unlock.error} />
+      <NoteForm label="Unlock note" submit="Unlock" send={unlock} />
     </article>
   );
 }

@@ -2,8 +2,9 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { PLAIN_ROUTES } from '@gatehouse/console-api';
 import type { AlertEvent, AlertView } from '@gatehouse/console-api';
 import { call } from './api';
-import { useAction, useResource } from './hooks';
-import { ErrorAlert, Loading, Section, TextField, Time } from './ui';
+import { useResource } from './hooks';
+import { CardList } from './lists';
+import { NoteForm, RefreshButton, Section, Time } from './ui';
 
 /** How many live changes are kept on top of the loaded list before the oldest are dropped. */
 const MAX_EVENTS = 500;
@@ -93,32 +94,22 @@ export function OpenAlerts() {
           <span class={`live live-${live}`} data-testid="alerts-live">
             {liveText[live]}
           </span>
-          <button type="button" class="secondary small" aria-label="Refresh alerts" onClick={reload}>
-            Refresh
-          </button>
+          <RefreshButton label="Refresh alerts" onRefresh={reload} />
         </span>
       }
     >
-      <Loading when={alerts.loading && !alerts.data} />
-      <ErrorAlert error={alerts.error} />
-      {alerts.data && list.length === 0 && <p class="muted">No open alerts.</p>}
-      <div class="cards" data-testid="alerts" aria-live="polite">
+      <CardList resource={alerts} count={list.length} empty="No open alerts." testId="alerts" live="polite">
         {list.map((alert) => (
           <AlertCard key={alert.alertId} alert={alert} onChanged={(next) => record({ change: 'acknowledged', alert: next })} />
         ))}
-      </div>
+      </CardList>
     </Section>
   );
 }
 
 function AlertCard({ alert, onChanged }: { alert: AlertView; onChanged: (alert: AlertView) => void }) {
-  const acknowledge = useAction();
-  const [note, setNote] = useState('');
-  const onAcknowledge = (event: Event) => {
-    event.preventDefault();
-    void acknowledge.run(async () => {
-      onChanged(await call('POST /api/alerts/:id/acknowledge', { note }, { params: { id: alert.alertId } }));
-    });
+  const acknowledge = async (note: string) => {
+    onChanged(await call('POST /api/alerts/:id/acknowledge', { note }, { params: { id: alert.alertId } }));
   };
   return (
     <article
@@ -151,15 +142,7 @@ function AlertCard({ alert, onChanged }: { alert: AlertView; onChanged: (alert: 
           </>
         )}
       </dl>
-      {alert.state === 'open' && (
-        <form onSubmit={onAcknowledge}>
-          <TextField label="Acknowledgement note" value={note} onValue={setNote} />
-          <button type="submit" disabled={acknowledge.busy}>
-            Acknowledge
-          </button>
-        </form>
-      )}
-      <ErrorAlert error={acknowledge.error} />
+      <NoteForm label="Acknowledgement note" submit="Acknowledge" open={alert.state === 'open'} send={acknowledge} />
     </article>
   );
 }

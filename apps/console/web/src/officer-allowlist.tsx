@@ -1,15 +1,12 @@
 import { useState } from 'preact/hooks';
 import type { EntryScope, EntryView } from '@gatehouse/console-api';
 import { call } from './api';
-import { localInputToIso } from './format';
-import { useAction, useResource } from './hooks';
-import { ErrorAlert, Loading, Notice, Section, SelectField, TextField, Time } from './ui';
+import { choices, localInputToIso } from './format';
+import { useAction, useOutcome, useResource } from './hooks';
+import { DataTable, ResourceStatus } from './lists';
+import { ErrorAlert, Notice, RefreshButton, Section, SelectField, SubmitOrCancel, TextField, Time } from './ui';
 
-const SCOPES: ReadonlyArray<readonly [EntryScope, string]> = [
-  ['live', 'live'],
-  ['staging', 'staging'],
-  ['all', 'all'],
-];
+const SCOPES = choices<EntryScope>(['live', 'staging', 'all']);
 
 /**
  * The IP allowlist: every entry with who added it and why; adding and removing both need a
@@ -17,18 +14,11 @@ const SCOPES: ReadonlyArray<readonly [EntryScope, string]> = [
  */
 export function Allowlist() {
   const entries = useResource(() => call('GET /api/allowlist'), []);
-  const [outcome, setOutcome] = useState<{ text: string; warnings: string[] } | undefined>(undefined);
+  const [outcome, done] = useOutcome<{ text: string; warnings: string[] } | undefined>(entries.reload, undefined);
   const list = entries.data?.entries ?? [];
 
   return (
-    <Section
-      title="Allowlist"
-      actions={
-        <button type="button" class="secondary small" aria-label="Refresh allowlist" onClick={entries.reload}>
-          Refresh
-        </button>
-      }
-    >
+    <Section title="Allowlist" actions={<RefreshButton label="Refresh allowlist" onRefresh={entries.reload} />}>
       {outcome && (
         <Notice>
           {outcome.text}
@@ -41,24 +31,11 @@ export function Allowlist() {
           )}
         </Notice>
       )}
-      <Loading when={entries.loading && !entries.data} />
-      <ErrorAlert error={entries.error} />
-      {entries.data && list.length === 0 && <p class="muted">The allowlist is empty.</p>}
+      <ResourceStatus resource={entries} count={list.length} empty="The allowlist is empty." />
       {list.length > 0 && (
-        <EntriesTable
-          entries={list}
-          onRemoved={(entry) => {
-            setOutcome({ text: `Removed ${entry.cidr}.`, warnings: [] });
-            entries.reload();
-          }}
-        />
+        <EntriesTable entries={list} onRemoved={(entry) => done({ text: `Removed ${entry.cidr}.`, warnings: [] })} />
       )}
-      <AddEntry
-        onAdded={(entry, warnings) => {
-          setOutcome({ text: `Added ${entry.cidr}.`, warnings });
-          entries.reload();
-        }}
-      />
+      <AddEntry onAdded={(entry, warnings) => done({ text: `Added ${entry.cidr}.`, warnings })} />
     </Section>
   );
 }
@@ -94,50 +71,32 @@ function EntriesTable(props: { entries: EntryView[]; onRemoved: (entry: EntryVie
   };
 
   return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">CIDR</th>
-            <th scope="col">Label</th>
-            <th scope="col">Scope</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Added by</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Added</th>
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.entries.map((entry) => (
-            <EntryRows
-              key={entry.entryId}
-              entry={entry}
-              removing={removing === entry.entryId}
-              reason={reason}
-              busy={remove.busy}
-              error={removing === entry.entryId ? remove.error : undefined}
-              onReason={setReason}
-              onRemove={() => onRemove(entry)}
-              onConfirm={() => {
-                if (!reason.trim()) {
-                  remove.fail(new Error('Give a removal reason first.'));
-                  return;
-                }
-                submit(entry);
-              }}
-              onCancel={() => {
-                setRemoving(undefined);
-                setReason('');
-                remove.clear();
-              }}
-            />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable columns={['CIDR', 'Label', 'Scope', 'Expires', 'Added by', 'Reason', 'Added']} actions>
+      {props.entries.map((entry) => (
+        <EntryRows
+          key={entry.entryId}
+          entry={entry}
+          removing={removing === entry.entryId}
+          reason={reason}
+          busy={remove.busy}
+          error={removing === entry.entryId ? remove.error : undefined}
+          onReason={setReason}
+          onRemove={() => onRemove(entry)}
+          onConfirm={() => {
+            if (!reason.trim()) {
+              remove.fail(new Error('Give a removal reason first.'));
+              return;
+            }
+            submit(entry);
+          }}
+          onCancel={() => {
+            setRemoving(undefined);
+            setReason('');
+            remove.clear();
+          }}
+        />
+      ))}
+    </DataTable>
   );
 }
 
@@ -196,14 +155,7 @@ function EntryRows(props: {
                 onValue={props.onReason}
                 hint={`Why ${entry.cidr} is removed; it is recorded in the audit log.`}
               />
-              <div class="button-row">
-                <button type="submit" class="danger" disabled={props.busy}>
-                  Confirm removal
-                </button>
-                <button type="button" class="secondary" onClick={props.onCancel}>
-                  Cancel
-                </button>
-              </div>
+              <SubmitOrCancel submit="Confirm removal" danger busy={props.busy} onCancel={props.onCancel} />
             </form>
             <ErrorAlert error={props.error} />
           </td>

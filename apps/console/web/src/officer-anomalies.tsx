@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks';
 import type { AnomalyView, ImpersonationLockView } from '@gatehouse/console-api';
 import { call } from './api';
-import { useAction, useResource } from './hooks';
-import { ErrorAlert, Loading, Notice, Section, TextField, Time } from './ui';
+import { useAction, useOutcome, useResource } from './hooks';
+import { CardList } from './lists';
+import { ErrorAlert, NoteForm, RefreshButton, Section, Subsection, TextField, Time } from './ui';
 
 /** Justified anomalies first (they wait for a decision), then open ones, each once. */
 async function loadAnomalies(): Promise<AnomalyView[]> {
@@ -17,33 +18,15 @@ async function loadAnomalies(): Promise<AnomalyView[]> {
 /** Burst anomalies for the officer to accept or reject, with the employee's justification. */
 export function Anomalies() {
   const anomalies = useResource(loadAnomalies, []);
-  const [outcome, setOutcome] = useState('');
+  const [outcome, done] = useOutcome(anomalies.reload, '');
   const list = anomalies.data ?? [];
   return (
-    <Section
-      title="Anomalies"
-      actions={
-        <button type="button" class="secondary small" aria-label="Refresh anomalies" onClick={anomalies.reload}>
-          Refresh
-        </button>
-      }
-    >
-      {outcome && <Notice>{outcome}</Notice>}
-      <Loading when={anomalies.loading && !anomalies.data} />
-      <ErrorAlert error={anomalies.error} />
-      {anomalies.data && list.length === 0 && <p class="muted">No anomalies waiting.</p>}
-      <div class="cards">
+    <Section title="Anomalies" actions={<RefreshButton label="Refresh anomalies" onRefresh={anomalies.reload} />}>
+      <CardList resource={anomalies} count={list.length} empty="No anomalies waiting." outcome={outcome}>
         {list.map((anomaly) => (
-          <AnomalyCard
-            key={anomaly.anomalyId}
-            anomaly={anomaly}
-            onDone={(text) => {
-              setOutcome(text);
-              anomalies.reload();
-            }}
-          />
+          <AnomalyCard key={anomaly.anomalyId} anomaly={anomaly} onDone={done} />
         ))}
-      </div>
+      </CardList>
     </Section>
   );
 }
@@ -109,45 +92,26 @@ function AnomalyCard({ anomaly, onDone }: { anomaly: AnomalyView; onDone: (text:
 /** Impersonation locks a rejected or unanswered burst leaves; the officer lifts them with a note. */
 export function ImpersonationLocks() {
   const locks = useResource(() => call('GET /api/impersonation-locks'), []);
-  const [outcome, setOutcome] = useState('');
+  const [outcome, done] = useOutcome(locks.reload, '');
   const list = locks.data?.locks ?? [];
   return (
-    <div class="subsection">
-      <div class="section-head">
-        <h3>Impersonation locks</h3>
-        <button type="button" class="secondary small" aria-label="Refresh impersonation locks" onClick={locks.reload}>
-          Refresh
-        </button>
-      </div>
-      {outcome && <Notice>{outcome}</Notice>}
-      <Loading when={locks.loading && !locks.data} />
-      <ErrorAlert error={locks.error} />
-      {locks.data && list.length === 0 && <p class="muted">No impersonation locks.</p>}
-      <div class="cards">
+    <Subsection
+      title="Impersonation locks"
+      actions={<RefreshButton label="Refresh impersonation locks" onRefresh={locks.reload} />}
+    >
+      <CardList resource={locks} count={list.length} empty="No impersonation locks." outcome={outcome}>
         {list.map((lock) => (
-          <LockCard
-            key={lock.accountId}
-            lock={lock}
-            onDone={(text) => {
-              setOutcome(text);
-              locks.reload();
-            }}
-          />
+          <LockCard key={lock.accountId} lock={lock} onDone={done} />
         ))}
-      </div>
-    </div>
+      </CardList>
+    </Subsection>
   );
 }
 
 function LockCard({ lock, onDone }: { lock: ImpersonationLockView; onDone: (text: string) => void }) {
-  const lift = useAction();
-  const [note, setNote] = useState('');
-  const onLift = (event: Event) => {
-    event.preventDefault();
-    void lift.run(async () => {
-      await call('POST /api/impersonation-locks/:id/unlock', { note }, { params: { id: lock.accountId } });
-      onDone(`Impersonation lock of ${lock.employee} lifted.`);
-    });
+  const lift = async (note: string) => {
+    await call('POST /api/impersonation-locks/:id/unlock', { note }, { params: { id: lock.accountId } });
+    onDone(`Impersonation lock of ${lock.employee} lifted.`);
   };
   return (
     <article class="card item" aria-label={`Impersonation lock ${lock.employee}`}>
@@ -162,15 +126,7 @@ function LockCard({ lock, onDone }: { lock: ImpersonationLockView; onDone: (text
         <dt>Blocked domains</dt>
         <dd>{lock.blockedDomains.join(', ') || '—'}</dd>
       </dl>
-      {lock.locked && (
-        <form onSubmit={onLift}>
-          <TextField label="Lift note" value={note} onValue={setNote} />
-          <button type="submit" disabled={lift.busy}>
-            Lift impersonation lock
-          </button>
-        </form>
-      )}
-      <ErrorAlert error={lift.error} />
+      <NoteForm label="Lift note" submit="Lift impersonation lock" open={lock.locked} send={lift} />
     </article>
   );
 }

@@ -3,7 +3,8 @@ import { PLAIN_ROUTES } from '@gatehouse/console-api';
 import type { EnrollView, MeView, OtpKind, SignInView, SmsSentView } from '@gatehouse/console-api';
 import { ApiCallError, call } from './api';
 import { useAction } from './hooks';
-import { ErrorAlert, Notice, PageTitle, TextField, Time } from './ui';
+import { ErrorAlert, Notice, OneFieldForm, PageTitle, RadioField, TextField, Time } from './ui';
+import type { OneFieldFormProps } from './ui';
 
 type Stage =
   | { kind: 'loading' }
@@ -103,6 +104,21 @@ interface StepProps {
   onRestart: (error: unknown) => void;
 }
 
+/** Runs a step's calls; when they fail because the pending sign-in is gone, also starts again at Google. */
+async function orRestart(onRestart: (error: unknown) => void, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error: unknown) {
+    if (error instanceof ApiCallError && error.code === 'NOT_SIGNED_IN') onRestart(error);
+    throw error;
+  }
+}
+
+/** A one-time code's form: a numeric field the browser may fill in as a one-time code, and its submit button. */
+function CodeForm(props: Omit<OneFieldFormProps, 'inputMode' | 'autoComplete'>) {
+  return <OneFieldForm {...props} inputMode="numeric" autoComplete="one-time-code" />;
+}
+
 function SmsStep(props: StepProps & { view: SignInView }) {
   const send = useAction();
   const verify = useAction();
@@ -110,28 +126,20 @@ function SmsStep(props: StepProps & { view: SignInView }) {
   const [code, setCode] = useState('');
 
   const onSend = () =>
-    void send.run(async () => {
-      try {
+    void send.run(() =>
+      orRestart(props.onRestart, async () => {
         setSent(await call('POST /api/sign-in/sms/send', {}));
-      } catch (error: unknown) {
-        if (error instanceof ApiCallError && error.code === 'NOT_SIGNED_IN') props.onRestart(error);
-        throw error;
-      }
-    });
+      }),
+    );
 
-  const onVerify = (event: Event) => {
-    event.preventDefault();
-    void verify.run(async () => {
-      try {
+  const onVerify = () =>
+    void verify.run(() =>
+      orRestart(props.onRestart, async () => {
         const view = await call('POST /api/sign-in/sms/verify', { code: code.trim() });
         setCode('');
         props.onView(view);
-      } catch (error: unknown) {
-        if (error instanceof ApiCallError && error.code === 'NOT_SIGNED_IN') props.onRestart(error);
-        throw error;
-      }
-    });
-  };
+      }),
+    );
 
   return (
     <div>
@@ -151,18 +159,14 @@ function SmsStep(props: StepProps & { view: SignInView }) {
           {sent.resendsRemaining === 1 ? '' : 's'} left.
         </Notice>
       )}
-      <form onSubmit={onVerify}>
-        <TextField
-          label="SMS code"
-          value={code}
-          onValue={setCode}
-          inputMode="numeric"
-          autoComplete="one-time-code"
-        />
-        <button type="submit" disabled={verify.busy}>
-          Verify SMS code
-        </button>
-      </form>
+      <CodeForm
+        label="SMS code"
+        value={code}
+        onValue={setCode}
+        submit="Verify SMS code"
+        busy={verify.busy}
+        onSubmit={onVerify}
+      />
       <ErrorAlert error={verify.error} />
     </div>
   );
@@ -188,20 +192,16 @@ function EnrollStep(props: StepProps) {
     event.preventDefault();
     void enroll.run(async () => {
       setEnrolment(undefined);
-      try {
+      await orRestart(props.onRestart, async () => {
         setEnrolment(await call('POST /api/sign-in/otp/enroll', { kind }));
-      } catch (error: unknown) {
-        if (error instanceof ApiCallError && error.code === 'NOT_SIGNED_IN') props.onRestart(error);
-        throw error;
-      }
+      });
     });
   };
 
-  const onConfirm = (event: Event) => {
-    event.preventDefault();
+  const onConfirm = () => {
     if (!enrolment) return;
-    void confirm.run(async () => {
-      try {
+    void confirm.run(() =>
+      orRestart(props.onRestart, async () => {
         const view = await call('POST /api/sign-in/otp/confirm', {
           credentialId: enrolment.credentialId,
           code: code.trim(),
@@ -210,11 +210,8 @@ function EnrollStep(props: StepProps) {
         setEnrolment(undefined);
         setCode('');
         props.onView(view);
-      } catch (error: unknown) {
-        if (error instanceof ApiCallError && error.code === 'NOT_SIGNED_IN') props.onRestart(error);
-        throw error;
-      }
-    });
+      }),
+    );
   };
 
   return (
@@ -223,8 +220,8 @@ function EnrollStep(props: StepProps) {
       <form onSubmit={onEnroll}>
         <fieldset role="radiogroup" aria-labelledby={legendId}>
           <legend id={legendId}>Authenticator type</legend>
-          <RadioOption name="otp-kind" value="totp" label="TOTP (time-based)" checked={kind === 'totp'} onPick={setKind} />
-          <RadioOption
+          <RadioField name="otp-kind" value="totp" label="TOTP (time-based)" checked={kind === 'totp'} onPick={setKind} />
+          <RadioField
             name="otp-kind"
             value="hotp"
             label="HOTP (counter-based)"
@@ -245,44 +242,17 @@ function EnrollStep(props: StepProps) {
           <p>
             Confirm before <Time iso={enrolment.confirmBy} />.
           </p>
-          <form onSubmit={onConfirm}>
-            <TextField
-              label="Authenticator code"
-              value={code}
-              onValue={setCode}
-              inputMode="numeric"
-              autoComplete="one-time-code"
-            />
-            <button type="submit" disabled={confirm.busy}>
-              Confirm authenticator
-            </button>
-          </form>
+          <CodeForm
+            label="Authenticator code"
+            value={code}
+            onValue={setCode}
+            submit="Confirm authenticator"
+            busy={confirm.busy}
+            onSubmit={onConfirm}
+          />
           <ErrorAlert error={confirm.error} />
         </div>
       )}
-    </div>
-  );
-}
-
-function RadioOption(props: {
-  name: string;
-  value: OtpKind;
-  label: string;
-  checked: boolean;
-  onPick: (value: OtpKind) => void;
-}) {
-  const id = useId();
-  return (
-    <div class="check">
-      <input
-        id={id}
-        type="radio"
-        name={props.name}
-        value={props.value}
-        checked={props.checked}
-        onChange={() => props.onPick(props.value)}
-      />
-      <label for={id}>{props.label}</label>
     </div>
   );
 }
@@ -291,37 +261,28 @@ function OtpStep(props: { view: SignInView; onSignedIn: (me: MeView) => void; on
   const verify = useAction();
   const [code, setCode] = useState('');
 
-  const onVerify = (event: Event) => {
-    event.preventDefault();
-    void verify.run(async () => {
-      try {
+  const onVerify = () =>
+    void verify.run(() =>
+      orRestart(props.onRestart, async () => {
         const me = await call('POST /api/sign-in/otp/verify', { code: code.trim() });
         setCode('');
         props.onSignedIn(me);
-      } catch (error: unknown) {
-        if (error instanceof ApiCallError && error.code === 'NOT_SIGNED_IN') props.onRestart(error);
-        throw error;
-      }
-    });
-  };
+      }),
+    );
 
   const device = props.view.otpKind ? ` (${props.view.otpKind.toUpperCase()})` : '';
   return (
     <div>
       <h2>Enter your one-time code</h2>
       <p>Open your authenticator{device} and enter the current code.</p>
-      <form onSubmit={onVerify}>
-        <TextField
-          label="One-time code"
-          value={code}
-          onValue={setCode}
-          inputMode="numeric"
-          autoComplete="one-time-code"
-        />
-        <button type="submit" disabled={verify.busy}>
-          Sign in
-        </button>
-      </form>
+      <CodeForm
+        label="One-time code"
+        value={code}
+        onValue={setCode}
+        submit="Sign in"
+        busy={verify.busy}
+        onSubmit={onVerify}
+      />
       <ErrorAlert error={verify.error} />
     </div>
   );

@@ -1,16 +1,27 @@
 import { useState } from 'preact/hooks';
 import type { AnomaliesView, GrantsView, ImpersonationReason, StartedView } from '@gatehouse/console-api';
 import { ApiCallError, call } from './api';
-import { REASON_NAMES, splitList } from './format';
+import { choices, REASON_NAMES, splitList } from './format';
 import { useAction, useResource } from './hooks';
 import type { Resource } from './hooks';
-import { ErrorAlert, Loading, Notice, PageTitle, Section, SelectField, TextArea, TextField, Time } from './ui';
+import { DataTable, ResourceStatus, RowAction } from './lists';
+import {
+  ErrorAlert,
+  Notice,
+  PageTitle,
+  RefreshButton,
+  Section,
+  SelectField,
+  SubmitOrCancel,
+  TextArea,
+  TextField,
+  Time,
+} from './ui';
 
-const REASONS: ReadonlyArray<readonly [ImpersonationReason, string]> = [
-  ['customer_support_case', 'Customer support case'],
-  ['bug_investigation', 'Bug investigation'],
-  ['incident_response', 'Incident response'],
-];
+const REASONS = choices<ImpersonationReason>(
+  ['customer_support_case', 'bug_investigation', 'incident_response'],
+  (reason) => REASON_NAMES[reason] ?? reason,
+);
 
 /**
  * Support: start a justified impersonation (the token is shown once), end active grants, and
@@ -191,14 +202,7 @@ function JustifyBurst(props: { anomalyId: string; onDone: () => void; onCancel: 
             onValue={setTickets}
             hint="Comma separated, e.g. SUP-101, SUP-102"
           />
-          <div class="button-row">
-            <button type="submit" disabled={justify.busy}>
-              Submit justification
-            </button>
-            <button type="button" class="secondary" onClick={props.onCancel}>
-              Cancel
-            </button>
-          </div>
+          <SubmitOrCancel submit="Submit justification" busy={justify.busy} onCancel={props.onCancel} />
         </form>
       )}
       <ErrorAlert error={justify.error} />
@@ -216,71 +220,42 @@ function ActiveGrants({ grants }: { grants: Resource<GrantsView> }) {
 
   const list = grants.data?.grants ?? [];
   return (
-    <Section
-      title="Active grants"
-      actions={
-        <button type="button" class="secondary small" aria-label="Refresh grants" onClick={grants.reload}>
-          Refresh
-        </button>
-      }
-    >
-      <Loading when={grants.loading && !grants.data} />
-      <ErrorAlert error={grants.error} />
-      <ErrorAlert error={end.error} />
-      {grants.data && list.length === 0 && <p class="muted">No grants.</p>}
+    <Section title="Active grants" actions={<RefreshButton label="Refresh grants" onRefresh={grants.reload} />}>
+      <ResourceStatus resource={grants} count={list.length} empty="No grants.">
+        <ErrorAlert error={end.error} />
+      </ResourceStatus>
       {list.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Grant</th>
-                <th scope="col">Customer user</th>
-                <th scope="col">Domain</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Ticket</th>
-                <th scope="col">Started</th>
-                <th scope="col">Expires</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((g) => (
-                <tr key={g.grantId} data-testid={`grant-${g.grantId}`}>
-                  <td>
-                    <code>{g.grantId}</code>
-                  </td>
-                  <td>{g.targetUserId}</td>
-                  <td>{g.customerDomain}</td>
-                  <td>{g.reason ? (REASON_NAMES[g.reason] ?? g.reason) : '—'}</td>
-                  <td>{g.ticketRef || '—'}</td>
-                  <td>
-                    <Time iso={g.startedAt} />
-                  </td>
-                  <td>
-                    <Time iso={g.expiresAt} />
-                  </td>
-                  <td>{g.state}</td>
-                  <td>
-                    {g.state === 'active' && (
-                      <button
-                        type="button"
-                        class="secondary"
-                        aria-label={`End grant ${g.grantId}`}
-                        disabled={end.busy}
-                        onClick={() => onEnd(g.grantId)}
-                      >
-                        End
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={['Grant', 'Customer user', 'Domain', 'Reason', 'Ticket', 'Started', 'Expires', 'State']}
+          actions
+        >
+          {list.map((g) => (
+            <tr key={g.grantId} data-testid={`grant-${g.grantId}`}>
+              <td>
+                <code>{g.grantId}</code>
+              </td>
+              <td>{g.targetUserId}</td>
+              <td>{g.customerDomain}</td>
+              <td>{g.reason ? (REASON_NAMES[g.reason] ?? g.reason) : '—'}</td>
+              <td>{g.ticketRef || '—'}</td>
+              <td>
+                <Time iso={g.startedAt} />
+              </td>
+              <td>
+                <Time iso={g.expiresAt} />
+              </td>
+              <td>{g.state}</td>
+              <RowAction
+                when={g.state === 'active'}
+                label={`End grant ${g.grantId}`}
+                busy={end.busy}
+                onClick={() => onEnd(g.grantId)}
+              >
+                End
+              </RowAction>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </Section>
   );
@@ -293,74 +268,44 @@ function YourAnomalies(props: {
   const { anomalies } = props;
   const list = anomalies.data?.anomalies ?? [];
   return (
-    <Section
-      title="Your anomalies"
-      actions={
-        <button type="button" class="secondary small" aria-label="Refresh anomalies" onClick={anomalies.reload}>
-          Refresh
-        </button>
-      }
-    >
-      <Loading when={anomalies.loading && !anomalies.data} />
-      <ErrorAlert error={anomalies.error} />
-      {anomalies.data && list.length === 0 && <p class="muted">No anomalies.</p>}
+    <Section title="Your anomalies" actions={<RefreshButton label="Refresh anomalies" onRefresh={anomalies.reload} />}>
+      <ResourceStatus resource={anomalies} count={list.length} empty="No anomalies." />
       {list.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Anomaly</th>
-                <th scope="col">Domain</th>
-                <th scope="col">Rule</th>
-                <th scope="col">Customers</th>
-                <th scope="col">Opened</th>
-                <th scope="col">State</th>
-                <th scope="col">Justification</th>
-                <th scope="col">Decision note</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((a) => (
-                <tr key={a.anomalyId} data-testid={`anomaly-${a.anomalyId}`}>
-                  <td>
-                    <code>{a.anomalyId}</code>
-                  </td>
-                  <td>{a.customerDomain}</td>
-                  <td>{a.ruleSummary}</td>
-                  <td>{a.targetUserIds.join(', ') || '—'}</td>
-                  <td>
-                    <Time iso={a.openedAt} />
-                  </td>
-                  <td>
-                    <span class={`badge state-${a.state}`} data-testid={`anomaly-state-${a.anomalyId}`}>
-                      {a.state}
-                    </span>
-                  </td>
-                  <td>
-                    {a.justification || '—'}
-                    {a.ticketRefs.length > 0 && <div class="muted">Tickets: {a.ticketRefs.join(', ')}</div>}
-                  </td>
-                  <td>{a.resolutionNote || '—'}</td>
-                  <td>
-                    {a.state === 'open' && (
-                      <button
-                        type="button"
-                        class="secondary"
-                        aria-label={`Justify anomaly ${a.anomalyId}`}
-                        onClick={() => props.onJustify(a.anomalyId)}
-                      >
-                        Justify
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={['Anomaly', 'Domain', 'Rule', 'Customers', 'Opened', 'State', 'Justification', 'Decision note']}
+          actions
+        >
+          {list.map((a) => (
+            <tr key={a.anomalyId} data-testid={`anomaly-${a.anomalyId}`}>
+              <td>
+                <code>{a.anomalyId}</code>
+              </td>
+              <td>{a.customerDomain}</td>
+              <td>{a.ruleSummary}</td>
+              <td>{a.targetUserIds.join(', ') || '—'}</td>
+              <td>
+                <Time iso={a.openedAt} />
+              </td>
+              <td>
+                <span class={`badge state-${a.state}`} data-testid={`anomaly-state-${a.anomalyId}`}>
+                  {a.state}
+                </span>
+              </td>
+              <td>
+                {a.justification || '—'}
+                {a.ticketRefs.length > 0 && <div class="muted">Tickets: {a.ticketRefs.join(', ')}</div>}
+              </td>
+              <td>{a.resolutionNote || '—'}</td>
+              <RowAction
+                when={a.state === 'open'}
+                label={`Justify anomaly ${a.anomalyId}`}
+                onClick={() => props.onJustify(a.anomalyId)}
+              >
+                Justify
+              </RowAction>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </Section>
   );

@@ -3,7 +3,8 @@ import type { DailyIpView, MeView, SessionScope } from '@gatehouse/console-api';
 import { call } from './api';
 import { formatCountdown, ROLE_NAMES } from './format';
 import { useAction, useNow, useResource } from './hooks';
-import { ErrorAlert, Loading, Notice, PageTitle, Section, Time } from './ui';
+import { DataTable, ResourceStatus, RowAction } from './lists';
+import { ErrorAlert, Notice, PageTitle, Section, Time } from './ui';
 
 /** The scope as the page and its tests spell it. */
 function scopeText(scope: SessionScope): string {
@@ -124,64 +125,44 @@ function Sessions(props: { me: MeView; onSignedOut: () => void }) {
   const list = sessions.data?.sessions ?? [];
   return (
     <Section title="Your sessions">
-      <Loading when={sessions.loading && !sessions.data} />
-      <ErrorAlert error={sessions.error} />
-      <ErrorAlert error={revoke.error} />
-      {revoked && <Notice>Session {revoked} revoked.</Notice>}
-      {sessions.data && list.length === 0 && <p class="muted">No sessions.</p>}
+      <ResourceStatus resource={sessions} count={list.length} empty="No sessions.">
+        <ErrorAlert error={revoke.error} />
+        {revoked && <Notice>Session {revoked} revoked.</Notice>}
+      </ResourceStatus>
       {list.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <caption class="visually-hidden">Your sessions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Session</th>
-                <th scope="col">Status</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Pinned IP</th>
-                <th scope="col">Issued</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((s) => (
-                <tr key={s.sessionId} data-testid={`session-${s.sessionId}`}>
-                  <td>
-                    <code>{s.sessionId}</code>
-                    {s.current && <span class="marker"> (this session)</span>}
-                  </td>
-                  <td>{s.status}</td>
-                  <td>{scopeText(s.scope)}</td>
-                  <td>
-                    <code>{s.pinnedIp}</code>
-                  </td>
-                  <td>
-                    <Time iso={s.issuedAt} />
-                  </td>
-                  <td>
-                    <Time iso={s.expiresAt} />
-                  </td>
-                  <td>
-                    {s.status === 'active' && (
-                      <button
-                        type="button"
-                        class="secondary"
-                        aria-label={`Revoke session ${s.sessionId}`}
-                        disabled={revoke.busy}
-                        onClick={() => onRevoke(s.sessionId, s.current)}
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption="Your sessions"
+          columns={['Session', 'Status', 'Scope', 'Pinned IP', 'Issued', 'Expires']}
+          actions
+        >
+          {list.map((s) => (
+            <tr key={s.sessionId} data-testid={`session-${s.sessionId}`}>
+              <td>
+                <code>{s.sessionId}</code>
+                {s.current && <span class="marker"> (this session)</span>}
+              </td>
+              <td>{s.status}</td>
+              <td>{scopeText(s.scope)}</td>
+              <td>
+                <code>{s.pinnedIp}</code>
+              </td>
+              <td>
+                <Time iso={s.issuedAt} />
+              </td>
+              <td>
+                <Time iso={s.expiresAt} />
+              </td>
+              <RowAction
+                when={s.status === 'active'}
+                label={`Revoke session ${s.sessionId}`}
+                busy={revoke.busy}
+                onClick={() => onRevoke(s.sessionId, s.current)}
+              >
+                Revoke
+              </RowAction>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </Section>
   );

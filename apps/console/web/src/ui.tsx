@@ -1,7 +1,8 @@
 import type { ComponentChildren } from 'preact';
-import { useId } from 'preact/hooks';
+import { useId, useState } from 'preact/hooks';
 import { errorMessage } from './api';
 import { formatTime } from './format';
+import { useAction } from './hooks';
 
 /** Shows a failure's message (the service's own words) where screen readers announce it. */
 export function ErrorAlert({ error }: { error: unknown }) {
@@ -119,18 +120,119 @@ export function SelectField<V extends string>(props: {
   );
 }
 
-/** A labelled checkbox. */
-export function CheckboxField(props: { label: string; checked: boolean; onChecked: (checked: boolean) => void }) {
+/** A labelled checkbox or radio button: the input first, its own <label for> after it. */
+function ChoiceField(props: {
+  type: 'checkbox' | 'radio';
+  label: string;
+  checked: boolean;
+  name?: string;
+  value?: string;
+  onChange: (checked: boolean) => void;
+}) {
   const id = useId();
   return (
     <div class="check">
       <input
         id={id}
-        type="checkbox"
+        type={props.type}
+        name={props.name}
+        value={props.value}
         checked={props.checked}
-        onChange={(event) => props.onChecked(event.currentTarget.checked)}
+        onChange={(event) => props.onChange(event.currentTarget.checked)}
       />
       <label for={id}>{props.label}</label>
+    </div>
+  );
+}
+
+/** A labelled checkbox. */
+export function CheckboxField(props: { label: string; checked: boolean; onChecked: (checked: boolean) => void }) {
+  return <ChoiceField type="checkbox" label={props.label} checked={props.checked} onChange={props.onChecked} />;
+}
+
+/** A labelled radio button of the group `name`; choosing it picks its `value`. */
+export function RadioField<V extends string>(props: {
+  name: string;
+  value: V;
+  label: string;
+  checked: boolean;
+  onPick: (value: V) => void;
+}) {
+  return (
+    <ChoiceField
+      type="radio"
+      name={props.name}
+      value={props.value}
+      label={props.label}
+      checked={props.checked}
+      onChange={() => props.onPick(props.value)}
+    />
+  );
+}
+
+/** A one-field form: the field's props, the submit button's text, whether it is busy, and what submitting does. */
+export type OneFieldFormProps = TextFieldProps & { submit: string; busy: boolean; onSubmit: () => void };
+
+/**
+ * A form of one labelled field and its submit button (a code, a note); `onSubmit` runs without
+ * the page reloading.
+ */
+export function OneFieldForm(props: OneFieldFormProps) {
+  const { submit, busy, onSubmit, ...field } = props;
+  return (
+    <form
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSubmit();
+      }}
+    >
+      <TextField {...field} />
+      <button type="submit" disabled={busy}>
+        {submit}
+      </button>
+    </form>
+  );
+}
+
+/**
+ * A note and the button that sends it (unlock, lift, acknowledge): `send` gets the note, and a
+ * failure's message shows under the form. `open` false hides the form; a failure's message stays.
+ */
+export function NoteForm(props: {
+  label: string;
+  submit: string;
+  open?: boolean;
+  send: (note: string) => Promise<void>;
+}) {
+  const action = useAction();
+  const [note, setNote] = useState('');
+  return (
+    <>
+      {props.open !== false && (
+        <OneFieldForm
+          label={props.label}
+          value={note}
+          onValue={setNote}
+          submit={props.submit}
+          busy={action.busy}
+          onSubmit={() => void action.run(() => props.send(note))}
+        />
+      )}
+      <ErrorAlert error={action.error} />
+    </>
+  );
+}
+
+/** A form's submit button (`danger` for one that removes) and its Cancel button, side by side. */
+export function SubmitOrCancel(props: { submit: string; busy: boolean; danger?: boolean; onCancel: () => void }) {
+  return (
+    <div class="button-row">
+      <button type="submit" class={props.danger ? 'danger' : undefined} disabled={props.busy}>
+        {props.submit}
+      </button>
+      <button type="button" class="secondary" onClick={props.onCancel}>
+        Cancel
+      </button>
     </div>
   );
 }
@@ -146,6 +248,28 @@ export function Section(props: { title: string; children: ComponentChildren; act
       </div>
       {props.children}
     </section>
+  );
+}
+
+/** A part of a section under its own h3 heading, with the same head row as a section. */
+export function Subsection(props: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <div class="subsection">
+      <div class="section-head">
+        <h3>{props.title}</h3>
+        {props.actions}
+      </div>
+      {props.children}
+    </div>
+  );
+}
+
+/** The small "Refresh" button of a section's head; `label` names what it loads again. */
+export function RefreshButton(props: { label: string; onRefresh: () => void }) {
+  return (
+    <button type="button" class="secondary small" aria-label={props.label} onClick={() => props.onRefresh()}>
+      Refresh
+    </button>
   );
 }
 

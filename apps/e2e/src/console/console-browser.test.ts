@@ -61,15 +61,30 @@ describe('the console in a real browser (issue 16)', { skip: fs.existsSync(CHROM
     page.setDefaultTimeout(15_000);
     return page;
   }
-  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  /** Secrets the browser was shown (setup keys, impersonation tokens): the console must never log them. */
+  const shown: string[] = [];
+  /** A screenshot for CI, after checking that every form field on the page has a label. */
+  const shot = async (page: Page, name: string) => {
+    // Expressions, not functions: they run in Chromium, and this project is typed for Node.
+    const unlabelled = await page.evaluate<string[]>(
+      "[...document.querySelectorAll('input, select, textarea')].filter((e) => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML.slice(0, 80))",
+    );
+    assert.deepEqual(unlabelled, [], `every field on the ${name} page has a label`);
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  };
 
-  /** Google (the dev stand-in), then the SMS code from the dev sink; leaves the page at the OTP step. */
-  async function googleAndSms(page: Page, email: string, name: string): Promise<void> {
+  /** "Sign in with Google", then the dev stand-in for Google's account chooser. */
+  async function google(page: Page, email: string, name: string): Promise<void> {
     await page.goto('/#/sign-in');
-    await page.getByRole('link', { name: 'Sign in with Google' }).or(page.getByRole('button', { name: 'Sign in with Google' })).click();
+    await page.getByRole('link', { name: 'Sign in with Google' }).click();
     await page.getByLabel('Google account e-mail').fill(email);
     await page.getByLabel('Name on the Google profile').fill(name);
     await page.getByRole('button', { name: 'Continue' }).click();
+  }
+
+  /** Google (the dev stand-in), then the SMS code from the dev sink; leaves the page at the OTP step. */
+  async function googleAndSms(page: Page, email: string, name: string): Promise<void> {
+    await google(page, email, name);
     const seen = people.smsCount();
     await page.getByRole('button', { name: 'Send SMS code' }).click();
     await page.getByLabel('SMS code').fill(await people.smsCode(seen));
@@ -84,6 +99,7 @@ describe('the console in a real browser (issue 16)', { skip: fs.existsSync(CHROM
     const uri = await page.getByLabel('Setup key (otpauth URI)').inputValue();
     assert.match(uri, new RegExp(`^otpauth://${kind}/`), 'the setup key is an otpauth URI of the chosen kind');
     const secret = secretOf(uri);
+    shown.push(secret);
     await page.getByLabel('Authenticator code').fill(code(secret));
     await page.getByRole('button', { name: 'Confirm authenticator' }).click();
     return secret;
@@ -109,11 +125,7 @@ describe('the console in a real browser (issue 16)', { skip: fs.existsSync(CHROM
 
   /** A first Google sign-in of someone unknown: refused, and their account waits for the officer. */
   async function firstAttempt(page: Page, email: string, name: string): Promise<void> {
-    await page.goto('/#/sign-in');
-    await page.getByRole('link', { name: 'Sign in with Google' }).or(page.getByRole('button', { name: 'Sign in with Google' })).click();
-    await page.getByLabel('Google account e-mail').fill(email);
-    await page.getByLabel('Name on the Google profile').fill(name);
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await google(page, email, name);
     await page.getByRole('heading', { name: 'Sign-in failed' }).waitFor();
     assert.match(await page.getByRole('alert').innerText(), /approv/i, 'the refusal says the account waits for approval');
   }
@@ -125,6 +137,15 @@ describe('the console in a real browser (issue 16)', { skip: fs.existsSync(CHROM
     officer = await newPage();
     await officer.goto('/#/sign-in');
     await officer.getByRole('heading', { name: 'Sign in to Gatehouse' }).waitFor();
+    // Keyboard: Tab reaches the sign-in link, and the focused element shows a visible outline.
+    let focused = '';
+    for (let i = 0; i < 6 && focused !== 'Sign in with Google'; i++) {
+      await officer.keyboard.press('Tab');
+      focused = await officer.evaluate<string>("document.activeElement?.textContent?.trim() ?? ''");
+    }
+    assert.equal(focused, 'Sign in with Google', 'the sign-in link is reachable by keyboard');
+    const outline = await officer.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
+    assert.notEqual(outline, 'none', 'focus is visible');
     await shot(officer, 'sign-in');
     await googleAndSms(officer, 'olga@bank.example', 'Olga');
     const step = Math.floor(Date.now() / 30_000);
@@ -219,7 +240,9 @@ describe('the console in a real browser (issue 16)', { skip: fs.existsSync(CHROM
       await start(target);
       const token = support.getByLabel('Impersonation token');
       await token.waitFor();
-      assert.match(await token.inputValue(), /^ey/, 'the token is shown once');
+      const value = await token.inputValue();
+      assert.match(value, /^ey/, 'the token is shown once');
+      shown.push(value);
     }
     await shot(support, 'support');
     const clicked = Date.now();
@@ -297,5 +320,8 @@ describe('the console in a real browser (issue 16)', { skip: fs.existsSync(CHROM
     const me = await support.request.get('/api/me');
     assert.equal(me.status(), 401, 'the revoked session no longer works');
     steps.push('session revoked from the Today page');
+    const log = web.stderr.join('');
+    assert.ok(shown.length >= 5, 'setup keys and tokens were shown');
+    for (const secret of shown) assert.ok(!log.includes(secret), 'the console never logs a secret it showed');
   });
 });

@@ -19,7 +19,7 @@ import {
   secretsV1,
 } from '@gatehouse/contracts';
 import { call } from '@gatehouse/service-kit';
-import { describeMongoFeature, findMongo, percentile, skipReason } from '@gatehouse/testing';
+import { findMongo, percentile, skipReason } from '@gatehouse/testing';
 import { devSignIn, hotp } from '../dev-sign-in.js';
 import { STACK, type StackService } from '../stack.js';
 import { startReplicaStack, type ReplicaStack } from './replica-stack.js';
@@ -50,8 +50,6 @@ const WHY = 'customer reported missing contacts after the import (case 4711)';
 describe('two replicas of every service on one MongoDB, behind balanced targets', () => {
   let stack: ReplicaStack | undefined;
   let skipped: string | undefined;
-  /** Why this server cannot decide audit's part of a rolling restart (jongodb), or undefined on a replica set. */
-  let auditRestartUndecidable: string | undefined;
 
   before(async () => {
     const mongo = await findMongo();
@@ -59,30 +57,18 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
       skipped = mongo.skipped;
       return;
     }
-    if (mongo.lacks.has('write-conflicts')) {
-      auditRestartUndecidable =
-        `${mongo.flavour} lacks ${describeMongoFeature('write-conflicts')}: an audit replica stopped (SIGTERM) while appending can leave ` +
-        'a commit half-applied on jongodb (seen once in 8 runs: "a row with sequence 321 lies beyond the log\'s tree size 321"), after which ' +
-        'the restarted replica rightly refuses appends; the document turns narrow this but cannot rule it out there, a replica set commits ' +
-        'atomically. The rolling restart of the other four services, and 40 parallel Appends over both audit replicas, run here';
-    }
     stack = await startReplicaStack(mongo.url);
   });
   after(async () => {
     await stack?.stop();
   });
   /**
-   * The stack, or undefined with the test skipped: when no MongoDB is reachable (findMongo's
-   * reason), or when `undecidableHere` names why this server cannot decide the case. A stack
-   * missing without a reason is a failed setup, and skipReason throws.
+   * The stack, or undefined with the test skipped when no MongoDB is reachable (findMongo's
+   * reason). A stack missing without a reason is a failed setup, and skipReason throws.
    */
-  const live = (t: { skip(msg?: string): void }, undecidableHere?: string): ReplicaStack | undefined => {
+  const live = (t: { skip(msg?: string): void }): ReplicaStack | undefined => {
     if (!stack) {
       t.skip(skipReason(skipped));
-      return undefined;
-    }
-    if (undecidableHere) {
-      t.skip(undecidableHere);
       return undefined;
     }
     return stack;
@@ -356,7 +342,7 @@ describe('two replicas of every service on one MongoDB, behind balanced targets'
   };
 
   test('rolling SIGTERM restart of every replica of every service under a bounded mixed load (all five methods): zero failed idempotent calls', async (t) => {
-    const s = live(t, auditRestartUndecidable);
+    const s = live(t);
     if (!s) return;
     await rollingRestart(s, ['audit', 'allowlist', 'identity', 'secrets', 'impersonation'], ['VerifySession', 'Check', 'VerifyImpersonationToken', 'RecordAccess', 'Append'], (m) => t.diagnostic(m));
   });
