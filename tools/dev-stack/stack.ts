@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { devStackLayout, ensurePki, loadTlsMaterial, type ClientTlsMaterial, type DevStackLayout } from '@gatehouse/pki';
+import { DEV_STACK_DEFAULTS, devStackLayout, ensurePki, loadTlsMaterial, type ClientTlsMaterial, type DevStackLayout } from '@gatehouse/pki';
 import { checkHealth } from '@gatehouse/service-kit';
 import { CONSOLE_DEFAULT_PORT, DEV_CLIENTS, SERVICES, type ServiceName } from './services.js';
 
@@ -36,7 +36,7 @@ const procs: Proc[] = SERVICES.map((name) => ({
   startedAt: 0,
 }));
 const auditAddr = layout.address('audit');
-const consolePort = Number(process.env['GATEHOUSE_DEV_CONSOLE_PORT'] ?? layout.port('identity') - 7101 + CONSOLE_DEFAULT_PORT);
+const consolePort = Number(process.env['GATEHOUSE_DEV_CONSOLE_PORT'] ?? layout.port('identity') - DEV_STACK_DEFAULTS.basePort + CONSOLE_DEFAULT_PORT);
 if (!Number.isInteger(consolePort) || consolePort < 1 || consolePort > 65535) throw new Error(`GATEHOUSE_DEV_CONSOLE_PORT: expected a port 1-65535, got ${process.env['GATEHOUSE_DEV_CONSOLE_PORT']}`);
 const consoleProc: Proc = { name: 'console', port: consolePort, metricsPort: 0, restarts: 0, startedAt: 0 };
 
